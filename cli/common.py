@@ -1,0 +1,138 @@
+"""What every command shares: help settings, the error type for exit code 2, progress bars on a terminal,
+and plain-text tables for people (JSON reports are written by the library's objects themselves)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Iterable, Iterator, NoReturn, Sequence, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+class FcdataClickError(click.ClickException):
+    """A library error shown as ``Error: <message>`` on stderr, exit code 2 (usage or I/O)."""
+
+    exit_code = EXIT_USAGE
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with a usage/I-O error (exit code 2)."""
+    raise FcdataClickError(message)
+
+
+def stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
+
+
+def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "", unit: str = "rec", enabled: bool | None = None) -> Iterator[T]:
+    """Wrap ``iterable`` in a tqdm bar on stderr when stderr is a terminal; otherwise pass it through."""
+    if enabled is None:
+        enabled = stderr_is_terminal()
+    if not enabled:
+        yield from iterable
+        return
+    from tqdm import tqdm
+
+    with tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
+        yield from bar
+
+
+class ByteProgress:
+    """A tqdm bar over bytes of input files (only on a terminal); ``update(n)`` advances it.
+
+    Used where records are counted only after reading (streamed files): the bar shows how far through
+    the input the run is, so a multi-GB file shows an honest ETA.
+    """
+
+    def __init__(self, paths: Sequence[str], desc: str = "", enabled: bool | None = None) -> None:
+        self.enabled = stderr_is_terminal() if enabled is None else enabled
+        self._bar: Any = None
+        if self.enabled:
+            from tqdm import tqdm
+
+            total = 0
+            for p in paths:
+                try:
+                    total += os.path.getsize(p) if p != "-" and os.path.isfile(p) else 0
+                except OSError:
+                    pass
+            self._bar = tqdm(total=total or None, desc=desc, unit="B", unit_scale=True, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def update(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> "ByteProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, align: str | None = None) -> str:
+    """A plain monospace table (no colours) for people; numbers right-aligned by default.
+
+    ``align`` is one character per column (``l`` or ``r``); by default a column is right-aligned when
+    every value in it is a number.
+    """
+    data = [[_cell(v) for v in row] for row in rows]
+    ncol = len(headers)
+    widths = [len(h) for h in headers]
+    for row in data:
+        for i, cell in enumerate(row[:ncol]):
+            widths[i] = max(widths[i], len(cell))
+    if align is None:
+        align = ""
+        for i in range(ncol):
+            numeric = bool(data) and all(_is_number(row[i]) for row in data if i < len(row))
+            align += "r" if numeric else "l"
+
+    def fmt(row: Sequence[str]) -> str:
+        cells = []
+        for i in range(ncol):
+            cell = row[i] if i < len(row) else ""
+            cells.append(cell.rjust(widths[i]) if align[i] == "r" else cell.ljust(widths[i]))
+        return "  ".join(cells).rstrip()
+
+    lines = [fmt(list(headers)), "  ".join("-" * w for w in widths)]
+    lines.extend(fmt(row) for row in data)
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def _is_number(text: str) -> bool:
+    t = text.replace(",", "").replace("%", "")
+    try:
+        float(t)
+        return True
+    except ValueError:
+        return not t
+
+
+def echo_err(message: str) -> None:
+    """A line on stderr (progress notes, warnings); stdout stays for data."""
+    click.echo(message, err=True)

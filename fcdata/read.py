@@ -1,0 +1,375 @@
+"""Streaming readers: one file in, one :class:`Item` per record out, never an exception per record.
+
+Formats, chosen from the name and, where the name does not decide, from the first byte:
+
+- JSON Lines (``.jsonl``, ``.ndjson``, or any file whose first non-blank byte is not ``[``): one value per
+  line; blank lines are not records.
+- a JSON array (``.json`` whose first non-blank byte is ``[``): decoded element by element from a sliding
+  buffer, so a multi-GB array needs no more memory than its largest element.
+- gzip-compressed versions of both (``.gz``).
+- Parquet (``.parquet``): read in row batches. Columns ``messages``, ``tools``, ``metadata`` and
+  ``conversations`` holding JSON text are decoded (fcdata writes nested fields that way because Arrow
+  needs one type per column while tool schemas differ from record to record).
+- a Hugging Face ``datasets`` directory saved with ``save_to_disk``.
+- ``-``: standard input, JSON Lines or a JSON array.
+
+A line that cannot be decoded (not UTF-8, not JSON, nested too deep) becomes an :class:`Item` with
+``error`` set, so validators and converters report it with its file and line and go on. Only a file that
+cannot be opened at all raises :class:`~fcdata.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterator
+
+from .errors import InputError
+
+__all__ = ["Item", "read_items", "detect_container", "NOT_PARSED", "loads_strict"]
+
+
+class _NotParsed:
+    """Sentinel for an item whose text could not be decoded into a JSON value."""
+
+    _instance: "_NotParsed | None" = None
+
+    def __new__(cls) -> "_NotParsed":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOT_PARSED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_PARSED = _NotParsed()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One record as read from a file.
+
+    ``line`` is the 1-based line where the record starts (for Parquet and datasets: the 1-based row).
+    ``text`` is the record's raw text when the container has one (JSON Lines, JSON arrays), kept so that
+    rejects can be written out verbatim. ``value`` is the decoded JSON value, or :data:`NOT_PARSED` with
+    ``error`` saying why not.
+    """
+
+    file: str
+    line: int
+    value: Any
+    text: str | None = None
+    error: str | None = None
+    code: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def verbatim(self) -> str:
+        """The record as it was in the input, for reject files: the raw text if kept, else JSON."""
+        if self.text is not None:
+            return self.text
+        return json.dumps(self.value, ensure_ascii=False)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_strict(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN``/``Infinity`` (Python accepts them; JSON and most readers do not)."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+_PARQUET_JSON_COLUMNS = ("messages", "tools", "metadata", "conversations")
+
+
+def detect_container(name: str, head: bytes) -> str:
+    """Which container a file is: ``jsonl``, ``json`` (array), ``parquet`` or ``dataset``.
+
+    ``head`` is the first bytes of the (decompressed) content; a name ending in ``.jsonl``/``.ndjson``
+    is JSON Lines whatever it holds, otherwise a first non-blank ``[`` means a JSON array.
+    """
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        lower = lower[:-3]
+    if lower.endswith(".parquet"):
+        return "parquet"
+    if lower.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"["):
+        return "json"
+    return "jsonl"
+
+
+def read_items(path: str | os.PathLike[str], *, display_name: str | None = None) -> Iterator[Item]:
+    """Yield every record of ``path`` (``-`` = standard input) as an :class:`Item`, in file order.
+
+    Raises :class:`InputError` only when the file cannot be opened or its container is unreadable as a
+    whole (e.g. not Parquet at all); per-record problems arrive as items with ``error`` set.
+    """
+    name = str(path)
+    shown = display_name or ("<stdin>" if name == "-" else name)
+    if name != "-" and os.path.isdir(name):
+        yield from _read_dataset_dir(name, shown)
+        return
+    if name != "-" and name.lower().endswith(".parquet"):
+        yield from _read_parquet(name, shown)
+        return
+    stream, owned = _open_binary(name, shown)
+    try:
+        try:
+            head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot read: {exc}", file=shown) from exc
+        kind = detect_container(name, head)
+        if kind == "json":
+            yield from _read_json_array(stream, shown)
+        else:
+            yield from _read_jsonl(stream, shown)
+    finally:
+        if owned:
+            stream.close()
+
+
+def _open_binary(name: str, shown: str) -> tuple[Any, bool]:
+    """Open ``name`` for binary reading, gunzipping when the content starts with the gzip magic.
+
+    Returns the stream and whether this reader owns it (standard input is never closed here).
+    """
+    if name == "-":
+        raw: Any = sys.stdin.buffer
+        if not hasattr(raw, "peek"):
+            raw = io.BufferedReader(raw)
+        owned = False
+    else:
+        owned = True
+        try:
+            raw = open(name, "rb")
+        except FileNotFoundError as exc:
+            raise InputError("no such file", file=shown) from exc
+        except IsADirectoryError as exc:  # pragma: no cover - directories are handled before
+            raise InputError("is a directory", file=shown) from exc
+        except OSError as exc:
+            raise InputError(f"cannot open: {exc.strerror or exc}", file=shown) from exc
+    try:
+        magic = raw.peek(2)[:2]
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc}", file=shown) from exc
+    if magic == b"\x1f\x8b":
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw)), True  # type: ignore[arg-type]
+    return raw, owned
+
+
+def _decode(raw: bytes, first: bool) -> tuple[str | None, str | None]:
+    try:
+        text = raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 4]!r})"
+    return text, None
+
+
+def _parse(text: str) -> tuple[Any, str | None, str | None]:
+    """Decode JSON text; returns (value, error, code)."""
+    try:
+        return loads_strict(text), None, None
+    except RecursionError:
+        return NOT_PARSED, "JSON nested too deeply to decode", "json_too_deep"
+    except ValueError as exc:
+        msg = str(exc)
+        if isinstance(exc, json.JSONDecodeError):
+            msg = f"{exc.msg} (column {exc.colno})"
+        return NOT_PARSED, f"not JSON: {msg}", "not_json"
+
+
+def _read_jsonl(stream: BinaryIO, shown: str) -> Iterator[Item]:
+    lineno = 0
+    try:
+        for raw in stream:
+            lineno += 1
+            if not raw.strip():
+                continue
+            text, err = _decode(raw, lineno == 1)
+            if text is None:
+                yield Item(shown, lineno, NOT_PARSED, None, err, "not_utf8")
+                continue
+            text = text.rstrip("\r\n")
+            value, err, code = _parse(text)
+            yield Item(shown, lineno, value, text, err, code)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        yield Item(shown, lineno + 1, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
+
+
+_WS = " \t\r\n"
+
+
+def _read_json_array(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) -> Iterator[Item]:
+    """Decode a top-level JSON array one element at a time.
+
+    A sliding text buffer holds at least one whole element; ``raw_decode`` parses it and the buffer is cut
+    after it. When an element cannot be decoded even with the rest of the file loaded, the array cannot be
+    resynchronised reliably, so one error item is yielded and reading stops (a truncated file).
+    """
+    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    data = b""
+    buf = ""
+    pos = 0
+    line = 1  # line number at buf[pos]
+    eof = False
+    first_chunk = True
+
+    def more() -> bool:
+        nonlocal buf, data, eof, first_chunk, pos
+        if eof:
+            return False
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            eof = True
+            if data:
+                buf = buf[pos:] + data.decode("utf-8", errors="replace")
+                pos = 0
+                data = b""
+            return False
+        data += chunk
+        # decode the longest valid UTF-8 prefix; keep an incomplete trailing sequence for later
+        try:
+            text = data.decode("utf-8-sig" if first_chunk else "utf-8")
+            data = b""
+        except UnicodeDecodeError as exc:
+            if exc.end >= len(data) - 3 and exc.reason == "unexpected end of data":
+                text = data[: exc.start].decode("utf-8-sig" if first_chunk else "utf-8")
+                data = data[exc.start :]
+            else:
+                raise _BadUtf8(exc.start) from exc
+        first_chunk = False
+        buf = buf[pos:] + text
+        pos = 0
+        return True
+
+    def skip_ws() -> None:
+        nonlocal pos, line
+        while True:
+            while pos < len(buf) and buf[pos] in _WS:
+                if buf[pos] == "\n":
+                    line += 1
+                pos += 1
+            if pos < len(buf) or not more():
+                return
+
+    try:
+        skip_ws()
+        if pos >= len(buf) or buf[pos] != "[":
+            yield Item(shown, line, NOT_PARSED, None, "not a JSON array", "not_json")
+            return
+        pos += 1
+        expect_value = True
+        first = True
+        while True:
+            skip_ws()
+            if pos >= len(buf):
+                yield Item(shown, line, NOT_PARSED, None, "file cut off before the closing ']'", "truncated_file")
+                return
+            ch = buf[pos]
+            if ch == "]" and (first or not expect_value):
+                pos += 1
+                skip_ws()
+                if pos < len(buf):
+                    yield Item(shown, line, NOT_PARSED, None, "text after the closing ']'", "not_json")
+                return
+            if not expect_value:
+                if ch != ",":
+                    yield Item(shown, line, NOT_PARSED, None, f"expected ',' or ']', found {ch!r}", "not_json")
+                    return
+                pos += 1
+                expect_value = True
+                continue
+            start_line = line
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                    # a number at the end of the buffer may continue in the next chunk
+                    if end >= len(buf) and not eof and more():
+                        continue
+                    break
+                except RecursionError:
+                    yield Item(shown, start_line, NOT_PARSED, None, "JSON nested too deeply to decode", "json_too_deep")
+                    return
+                except ValueError as exc:
+                    if more():
+                        continue
+                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                    yield Item(shown, start_line, NOT_PARSED, None, f"not JSON: {msg}", "truncated_file" if "Expecting" in msg or "Unterminated" in msg else "not_json")
+                    return
+            text = buf[pos:end]
+            line += text.count("\n")
+            pos = end
+            yield Item(shown, start_line, value, text)
+            expect_value = False
+            first = False
+    except _BadUtf8 as exc:
+        yield Item(shown, line, NOT_PARSED, None, f"not valid UTF-8 (byte {exc.offset} of a chunk)", "not_utf8")
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        yield Item(shown, line, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
+
+
+class _BadUtf8(Exception):
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
+def _decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:
+    for key in _PARQUET_JSON_COLUMNS:
+        value = row.get(key)
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            try:
+                row[key] = loads_strict(value)
+            except (ValueError, RecursionError):
+                pass  # left as text: the validator reports the wrong type with its location
+    return row
+
+
+def _read_parquet(name: str, shown: str) -> Iterator[Item]:
+    try:
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(name)
+    except FileNotFoundError as exc:
+        raise InputError("no such file", file=shown) from exc
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise InputError(f"not a readable Parquet file: {exc}", file=shown) from exc
+    row = 0
+    try:
+        for batch in pf.iter_batches(batch_size=1024):
+            for obj in batch.to_pylist():
+                row += 1
+                yield Item(shown, row, _decode_json_columns(obj))
+    except Exception as exc:
+        yield Item(shown, row + 1, NOT_PARSED, None, f"Parquet data unreadable: {exc}", "truncated_file")
+
+
+def _read_dataset_dir(name: str, shown: str) -> Iterator[Item]:
+    if not (os.path.exists(os.path.join(name, "dataset_info.json")) or os.path.exists(os.path.join(name, "state.json"))):
+        raise InputError("is a directory, not a Hugging Face dataset saved with save_to_disk", file=shown)
+    try:
+        import datasets
+
+        ds = datasets.load_from_disk(name)
+    except Exception as exc:
+        raise InputError(f"cannot load the dataset: {exc}", file=shown) from exc
+    if isinstance(ds, datasets.DatasetDict):
+        raise InputError(
+            f"holds several splits ({', '.join(ds.keys())}); pass one split's directory", file=shown
+        )
+    for row, obj in enumerate(ds, start=1):
+        yield Item(shown, row, _decode_json_columns(dict(obj)))

@@ -1,0 +1,198 @@
+"""Atomic, deterministic writers.
+
+Every output fcdata produces goes through :func:`atomic_path` (or :func:`atomic_open`): the data is
+written to a temporary name beside the target, flushed to disk, then renamed over the final name in one
+step, so a crash or Ctrl-C never leaves a partial file under the name a user (or the next pipeline stage)
+will read. ``-`` means standard output, which is written directly.
+
+Determinism: JSON Lines use ``json.dumps(obj, ensure_ascii=False)`` without ``sort_keys`` (key order is
+data: it reaches the tokens); Parquet is written with fixed settings and nested fields stored as JSON text
+(one Arrow type per column cannot hold tool schemas that differ from record to record).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from typing import IO, Any, Iterable, Iterator
+
+from .errors import InputError
+
+__all__ = ["atomic_path", "atomic_open", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter"]
+
+
+def dumps_line(obj: Any) -> str:
+    """One JSON Lines line (with its newline), in the one format fcdata writes everywhere."""
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> Iterator[str]:
+    """Yield a temporary path beside ``target``; on success it replaces ``target`` in one rename.
+
+    With ``directory=True`` the temporary path is a fresh directory (for ``datasets.save_to_disk``); an
+    existing target directory is replaced only after the new one is complete. On any exception the
+    temporary file or directory is removed and the target is left untouched.
+    """
+    target = os.fspath(target)
+    parent = os.path.dirname(os.path.abspath(target)) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror or exc}", file=target) from exc
+    base = os.path.basename(target.rstrip(os.sep)) or "out"
+    try:
+        if directory:
+            tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+        else:
+            fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+            os.close(fd)
+    except OSError as exc:
+        raise InputError(f"cannot write here: {exc.strerror or exc}", file=target) from exc
+    try:
+        yield tmp
+        if directory:
+            old = None
+            if os.path.exists(target):
+                old = tempfile.mkdtemp(prefix=f".{base}.", suffix=".old", dir=parent)
+                os.rmdir(old)
+                os.replace(target, old)
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.chmod(tmp, 0o644 & ~_umask())
+            os.replace(tmp, target)
+    except BaseException:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_open(target: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+    """Open ``target`` for writing atomically (``-`` = standard output, written directly)."""
+    if os.fspath(target) == "-":
+        stream = sys.stdout.buffer if "b" in mode else sys.stdout
+        yield stream
+        stream.flush()
+        return
+    with atomic_path(target) as tmp:
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
+        with open(tmp, mode, **kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+class JsonlWriter:
+    """Streaming JSON Lines writer that commits atomically on :meth:`close` (or leaving a ``with``)."""
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self._cm = atomic_open(target, "w")
+        self._fh = self._cm.__enter__()
+        self.count = 0
+
+    def write(self, obj: Any) -> None:
+        self._fh.write(dumps_line(obj))
+        self.count += 1
+
+    def write_text(self, line: str) -> None:
+        """Write an already-serialised line (a newline is added when missing)."""
+        self._fh.write(line if line.endswith("\n") else line + "\n")
+        self.count += 1
+
+    def close(self, exc: BaseException | None = None) -> None:
+        if exc is None:
+            self._cm.__exit__(None, None, None)
+        else:
+            self._cm.__exit__(type(exc), exc, exc.__traceback__)
+
+    def __enter__(self) -> "JsonlWriter":
+        return self
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
+        self.close(ev)
+
+
+def write_jsonl(target: str | os.PathLike[str], rows: Iterable[Any]) -> int:
+    """Write ``rows`` as JSON Lines atomically; returns the number written."""
+    with JsonlWriter(target) as out:
+        for row in rows:
+            out.write(row)
+        return out.count
+
+
+def write_json(target: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> None:
+    """Write one JSON document (reports) atomically, with a trailing newline."""
+    with atomic_open(target, "w") as fh:
+        fh.write(json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+
+
+_NESTED_KEYS = ("messages", "tools", "metadata")
+
+
+def write_parquet(target: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *, json_columns: Iterable[str] = _NESTED_KEYS) -> int:
+    """Write records to Parquet atomically; columns in ``json_columns`` are stored as JSON text.
+
+    Rows are written in row groups of 10,000 as they arrive, so memory stays bounded. Column order is
+    the order keys first appear; a key missing from a row is null.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    json_cols = set(json_columns)
+    if os.fspath(target) == "-":
+        raise InputError("Parquet cannot be written to standard output; give a file name", file="-")
+    count = 0
+    with atomic_path(target) as tmp:
+        writer: Any = None
+        columns: list[str] = []
+        batch: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            nonlocal writer, columns
+            if not batch:
+                return
+            for row in batch:
+                for key in row:
+                    if key not in columns:
+                        if writer is not None:
+                            raise InputError(f"column {key!r} first appears after row 10,000; cannot add it to Parquet", file=os.fspath(target))
+                        columns.append(key)
+            data = {
+                col: [
+                    (json.dumps(r[col], ensure_ascii=False) if col in json_cols and r.get(col) is not None else r.get(col))
+                    for r in batch
+                ]
+                for col in columns
+            }
+            table = pa.table(data)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table.cast(writer.schema))
+            batch.clear()
+
+        for row in rows:
+            batch.append(row)
+            count += 1
+            if len(batch) >= 10_000:
+                flush()
+        flush()
+        if writer is None:
+            pq.write_table(pa.table({}), tmp)
+        else:
+            writer.close()
+    return count
