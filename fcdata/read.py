@@ -2,16 +2,18 @@
 
 Formats, chosen from the name and, where the name does not decide, from the first byte:
 
-- JSON Lines (``.jsonl``, ``.ndjson``, or any file whose first non-blank byte is not ``[``): one value per
-  line; blank lines are not records.
-- a JSON array (``.json`` whose first non-blank byte is ``[``): decoded element by element from a sliding
-  buffer, so a multi-GB array needs no more memory than its largest element.
+- JSON Lines (``.jsonl``, ``.ndjson``): one value per line; blank lines are not records; a bad line is
+  reported and reading goes on with the next.
+- a JSON document (``.json``): a top-level array, decoded element by element from a sliding buffer (a
+  multi-GB array needs no more memory than its largest element), or a sequence of JSON values (one
+  pretty-printed object, or JSON Lines that carry a ``.json`` name, as BFCL's files do).
 - gzip-compressed versions of both (``.gz``).
 - Parquet (``.parquet``): read in row batches. Columns ``messages``, ``tools``, ``metadata`` and
   ``conversations`` holding JSON text are decoded (fcdata writes nested fields that way because Arrow
   needs one type per column while tool schemas differ from record to record).
 - a Hugging Face ``datasets`` directory saved with ``save_to_disk``.
-- ``-``: standard input, JSON Lines or a JSON array.
+- ``-`` (standard input) and other names: a JSON document when the content starts with ``[`` or a line
+  holding only ``{``, JSON Lines otherwise.
 
 A line that cannot be decoded (not UTF-8, not JSON, nested too deep) becomes an :class:`Item` with
 ``error`` set, so validators and converters report it with its file and line and go on. Only a file that
@@ -58,7 +60,7 @@ class Item:
     """One record as read from a file.
 
     ``line`` is the 1-based line where the record starts (for Parquet and datasets: the 1-based row).
-    ``text`` is the record's raw text when the container has one (JSON Lines, JSON arrays), kept so that
+    ``text`` is the record's raw text when the container has one (JSON Lines, JSON documents), kept so that
     rejects can be written out verbatim. ``value`` is the decoded JSON value, or :data:`NOT_PARSED` with
     ``error`` saying why not.
     """
@@ -94,10 +96,12 @@ _PARQUET_JSON_COLUMNS = ("messages", "tools", "metadata", "conversations")
 
 
 def detect_container(name: str, head: bytes) -> str:
-    """Which container a file is: ``jsonl``, ``json`` (array), ``parquet`` or ``dataset``.
+    """Which container a file is: ``jsonl``, ``json`` (a JSON document), or ``parquet``.
 
-    ``head`` is the first bytes of the (decompressed) content; a name ending in ``.jsonl``/``.ndjson``
-    is JSON Lines whatever it holds, otherwise a first non-blank ``[`` means a JSON array.
+    ``head`` is the first bytes of the (decompressed) content. A name ending in ``.jsonl``/``.ndjson`` is
+    JSON Lines whatever it holds; a ``.json`` name is a JSON document (an array, or one or more JSON
+    values such as a pretty-printed object). Otherwise (standard input, other names) the content decides:
+    a first non-blank ``[``, or a first line that is only ``{``, means a document; else JSON Lines.
     """
     lower = name.lower()
     if lower.endswith(".gz"):
@@ -106,8 +110,10 @@ def detect_container(name: str, head: bytes) -> str:
         return "parquet"
     if lower.endswith((".jsonl", ".ndjson")):
         return "jsonl"
+    if lower.endswith(".json"):
+        return "json"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"["):
+    if stripped.startswith(b"[") or stripped.split(b"\n", 1)[0].strip() == b"{":
         return "json"
     return "jsonl"
 
@@ -129,12 +135,12 @@ def read_items(path: str | os.PathLike[str], *, display_name: str | None = None)
     stream, owned = _open_binary(name, shown)
     try:
         try:
-            head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+            head = stream.peek(256)[:256] if hasattr(stream, "peek") else b""
         except (OSError, EOFError) as exc:
             raise InputError(f"cannot read: {exc}", file=shown) from exc
         kind = detect_container(name, head)
         if kind == "json":
-            yield from _read_json_array(stream, shown)
+            yield from _read_json_document(stream, shown)
         else:
             yield from _read_jsonl(stream, shown)
     finally:
@@ -213,12 +219,13 @@ def _read_jsonl(stream: BinaryIO, shown: str) -> Iterator[Item]:
 _WS = " \t\r\n"
 
 
-def _read_json_array(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) -> Iterator[Item]:
-    """Decode a top-level JSON array one element at a time.
+def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) -> Iterator[Item]:
+    """Decode a JSON document value by value: a top-level array element by element, or a sequence of
+    (pretty-printed) JSON values one after another (a single object is the common case).
 
-    A sliding text buffer holds at least one whole element; ``raw_decode`` parses it and the buffer is cut
-    after it. When an element cannot be decoded even with the rest of the file loaded, the array cannot be
-    resynchronised reliably, so one error item is yielded and reading stops (a truncated file).
+    A sliding text buffer holds at least one whole value; ``raw_decode`` parses it and the buffer is cut
+    after it. When a value cannot be decoded even with the rest of the file loaded, the document cannot
+    be resynchronised reliably, so one error item is yielded and reading stops (a truncated file).
     """
     decoder = json.JSONDecoder(parse_constant=_reject_constant)
     data = b""
@@ -236,9 +243,7 @@ def _read_json_array(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) ->
         if not chunk:
             eof = True
             if data:
-                buf = buf[pos:] + data.decode("utf-8", errors="replace")
-                pos = 0
-                data = b""
+                raise _BadUtf8(0)
             return False
         data += chunk
         # decode the longest valid UTF-8 prefix; keep an incomplete trailing sequence for later
@@ -246,7 +251,7 @@ def _read_json_array(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) ->
             text = data.decode("utf-8-sig" if first_chunk else "utf-8")
             data = b""
         except UnicodeDecodeError as exc:
-            if exc.end >= len(data) - 3 and exc.reason == "unexpected end of data":
+            if exc.reason == "unexpected end of data":
                 text = data[: exc.start].decode("utf-8-sig" if first_chunk else "utf-8")
                 data = data[exc.start :]
             else:
@@ -266,56 +271,72 @@ def _read_json_array(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) ->
             if pos < len(buf) or not more():
                 return
 
+    def decode_value() -> Iterator[Item]:
+        """Decode the value at ``pos``; yields it (or one error item, after which the caller stops)."""
+        nonlocal pos, line
+        start_line = line
+        while True:
+            try:
+                value, end = decoder.raw_decode(buf, pos)
+                # a number at the end of the buffer may continue in the next chunk
+                if end >= len(buf) and not eof and more():
+                    continue
+                break
+            except RecursionError:
+                yield Item(shown, start_line, NOT_PARSED, None, "JSON nested too deeply to decode", "json_too_deep")
+                return
+            except ValueError as exc:
+                if more():
+                    continue
+                msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                cut = "Expecting" in msg or "Unterminated" in msg
+                yield Item(shown, start_line, NOT_PARSED, None, f"not JSON: {msg}", "truncated_file" if cut else "not_json")
+                return
+        text = buf[pos:end]
+        line += text.count("\n")
+        pos = end
+        yield Item(shown, start_line, value, text)
+
     try:
         skip_ws()
-        if pos >= len(buf) or buf[pos] != "[":
-            yield Item(shown, line, NOT_PARSED, None, "not a JSON array", "not_json")
-            return
-        pos += 1
-        expect_value = True
-        first = True
-        while True:
-            skip_ws()
-            if pos >= len(buf):
-                yield Item(shown, line, NOT_PARSED, None, "file cut off before the closing ']'", "truncated_file")
-                return
-            ch = buf[pos]
-            if ch == "]" and (first or not expect_value):
-                pos += 1
-                skip_ws()
-                if pos < len(buf):
-                    yield Item(shown, line, NOT_PARSED, None, "text after the closing ']'", "not_json")
-                return
-            if not expect_value:
-                if ch != ",":
-                    yield Item(shown, line, NOT_PARSED, None, f"expected ',' or ']', found {ch!r}", "not_json")
-                    return
-                pos += 1
-                expect_value = True
-                continue
-            start_line = line
+        if pos < len(buf) and buf[pos] == "[":
+            pos += 1
+            expect_value = True
+            first = True
             while True:
-                try:
-                    value, end = decoder.raw_decode(buf, pos)
-                    # a number at the end of the buffer may continue in the next chunk
-                    if end >= len(buf) and not eof and more():
-                        continue
-                    break
-                except RecursionError:
-                    yield Item(shown, start_line, NOT_PARSED, None, "JSON nested too deeply to decode", "json_too_deep")
+                skip_ws()
+                if pos >= len(buf):
+                    yield Item(shown, line, NOT_PARSED, None, "file cut off before the closing ']'", "truncated_file")
                     return
-                except ValueError as exc:
-                    if more():
-                        continue
-                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                    yield Item(shown, start_line, NOT_PARSED, None, f"not JSON: {msg}", "truncated_file" if "Expecting" in msg or "Unterminated" in msg else "not_json")
+                ch = buf[pos]
+                if ch == "]" and (first or not expect_value):
+                    pos += 1
+                    skip_ws()
+                    if pos < len(buf):
+                        yield Item(shown, line, NOT_PARSED, None, "text after the closing ']'", "not_json")
                     return
-            text = buf[pos:end]
-            line += text.count("\n")
-            pos = end
-            yield Item(shown, start_line, value, text)
-            expect_value = False
-            first = False
+                if not expect_value:
+                    if ch != ",":
+                        yield Item(shown, line, NOT_PARSED, None, f"expected ',' or ']', found {ch!r}", "not_json")
+                        return
+                    pos += 1
+                    expect_value = True
+                    continue
+                for item in decode_value():
+                    yield item
+                    if not item.ok:
+                        return
+                expect_value = False
+                first = False
+        else:
+            while True:
+                skip_ws()
+                if pos >= len(buf):
+                    return
+                for item in decode_value():
+                    yield item
+                    if not item.ok:
+                        return
     except _BadUtf8 as exc:
         yield Item(shown, line, NOT_PARSED, None, f"not valid UTF-8 (byte {exc.offset} of a chunk)", "not_utf8")
     except (OSError, EOFError, gzip.BadGzipFile) as exc:

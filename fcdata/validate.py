@@ -1,0 +1,569 @@
+"""Validation of canonical records: every problem that would break or silently spoil a Mistral v0.3
+fine-tune, found in one pass and reported as :class:`~fcdata.findings.Finding`s.
+
+Two layers, both run on every record so that one pass reports everything:
+
+1. *Shape*: the Pydantic models of :mod:`fcdata.records` (types, required and unknown keys, roles).
+2. *Meaning*: checks written against the raw decoded JSON (defensively, so they still run when the shape
+   is wrong elsewhere in the record): mistral-common's v3 rules in fine-tuning mode (role order, call ids,
+   function names, calls answered before the next assistant turn, content or calls but not both, the
+   merge of consecutive assistant messages, a final assistant turn) and the rules that keep training data
+   right (calls only to declared functions, arguments that are JSON objects valid against their own
+   ``parameters`` schema, schemas that are themselves valid, one definition per function name).
+
+Which rules mistral-common enforces is mirrored from its ``MistralRequestValidatorV3`` (fine-tuning mode)
+and ``InstructRequestNormalizer`` (merging); a property test checks that records without error findings
+encode there without exception.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Iterator
+
+from pydantic import ValidationError
+
+from .errors import format_path
+from .findings import CODES, Finding
+from .read import Item, read_items
+from .records import ChatRecord, TextRecord, parse_record
+
+__all__ = [
+    "check_record",
+    "validate_records",
+    "validate_files",
+    "ValidationReport",
+    "CALL_ID_RE",
+    "FUNCTION_NAME_RE",
+]
+
+CALL_ID_RE = re.compile(r"^[a-zA-Z0-9]{9}$")
+FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+# role -> roles allowed right after it (mistral-common, MistralRequestValidator._validate_message_order)
+_NEXT_ROLES: dict[str, frozenset[str]] = {
+    "system": frozenset({"user", "assistant", "system"}),
+    "user": frozenset({"assistant", "system", "user"}),
+    "assistant": frozenset({"assistant", "user", "tool"}),
+    "tool": frozenset({"assistant", "tool", "user"}),
+}
+_ROLES = frozenset(_NEXT_ROLES)
+
+_CONTROL_STRINGS = ("[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "<s>", "</s>")
+_RESIDUE_RE = re.compile(r"<\|endoftext\|>|<functioncall>|(?:^|\n)\s*(?:USER|ASSISTANT|FUNCTION RESPONSE|SYSTEM):")
+_FOREIGN_FORMATS = (
+    (("system", "chat"), "Glaive function-calling v2 raw data"),
+    (("conversations",), "ShareGPT data"),
+    (("interactions",), "legacy Mistral hackathon data"),
+    (("request",), "a chat-completion request dump"),
+)
+_CONVERT_HINT = "run `fcdata convert FILE -o canonical.jsonl` first"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = repr(text) if isinstance(value, str) else text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Collector:
+    """Collects the findings of one record with its location."""
+
+    def __init__(self, file: str | None, line: int | None) -> None:
+        self.file = file
+        self.line = line
+        self.findings: list[Finding] = []
+
+    def add(self, code: str, path: Iterable[Any] | str, message: str) -> None:
+        p = path if isinstance(path, str) else format_path(list(path))
+        self.findings.append(Finding.make(code, p, message, file=self.file, line=self.line))
+
+
+# ---------------------------------------------------------------------------------------------- shape
+
+
+_UNION_TAGS = frozenset({"str", "dict[str,any]", "chat", "text"})
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
+    """Drop Pydantic's discriminator and union-member tags from an error location."""
+    parts = list(loc)
+    if parts and parts[0] in ("chat", "text"):
+        parts = parts[1:]
+    out: list[Any] = []
+    for i, part in enumerate(parts):
+        prev = parts[i - 1] if i else None
+        if isinstance(prev, int) and part in _ROLES and i >= 2 and parts[i - 2] == "messages":
+            continue  # role tag of the message union
+        if prev == "arguments" and part in _UNION_TAGS:
+            continue
+        out.append(part)
+    return out
+
+
+def _shape_findings(err: ValidationError, c: _Collector, covered: set[str]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for e in err.errors():
+        loc = _clean_loc(e["loc"])
+        path = format_path(loc)
+        if any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in covered):
+            continue  # a more specific finding already explains this place
+        kind = e["type"]
+        got = e.get("input")
+        if kind == "missing":
+            code, msg = "missing_field", "required field is missing"
+            if loc == ["messages"]:
+                msg += " (a chat record needs `messages`; a pretraining record needs `text`)"
+        elif kind == "extra_forbidden":
+            code, msg = "unknown_field", f"unknown field (value {_short(got)}); remove it, or move it under `metadata`"
+        elif kind == "invalid_role":
+            role = got.get("role") if isinstance(got, dict) else None
+            if not isinstance(got, dict):
+                code, msg = "wrong_type", f"a message must be an object, got {_short(got)}"
+            else:
+                code, msg = "bad_role", f"role must be one of system, user, assistant, tool; got {_short(role)}"
+        elif kind == "literal_error":
+            code = "bad_value"
+            msg = f"{e['msg'].replace('Input should be', 'must be')}; got {_short(got)}"
+        else:
+            code = "wrong_type"
+            want = e["msg"].replace("Input should be a valid ", "").replace("Input should be ", "")
+            if loc and loc[-1] == "arguments":
+                want = "JSON object or a string holding one"
+            msg = f"expected a {want}, got {_short(got)}"
+        key = (path, code)
+        if key in seen:
+            continue
+        seen.add(key)
+        c.add(code, path, msg)
+
+
+# -------------------------------------------------------------------------------------------- meaning
+
+
+@lru_cache(maxsize=4096)
+def _compiled_schema(schema_text: str) -> tuple[Any, str | None]:
+    """A jsonschema validator for a schema given as JSON text (cached: tool schemas repeat across
+    thousands of records), or the reason the schema itself is invalid.
+
+    The validator class follows the schema's own ``$schema`` draft; without one, Draft 7, the draft
+    mistral-common checks tool schemas against.
+    """
+    import jsonschema
+    from jsonschema.exceptions import SchemaError
+
+    schema = json.loads(schema_text)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        where = format_path(list(exc.absolute_path)) if exc.absolute_path else ""
+        return None, f"{exc.message}" + (f" (at {where})" if where else "")
+    except RecursionError:
+        return None, "schema nested too deeply"
+    return cls(schema), None
+
+
+def _schema_key(schema: Any) -> str | None:
+    try:
+        return json.dumps(schema, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _text_checks(text: str, path: list[Any], c: _Collector, role: str) -> None:
+    if _RESIDUE_RE.search(text):
+        c.add("conversion_residue", path, "leftover source-format markers (<|endoftext|>, <functioncall>, USER:/ASSISTANT:); the model would learn them — clean the conversion")
+    elif role in ("user", "system", "assistant") and any(s in text for s in _CONTROL_STRINGS):
+        found = next(s for s in _CONTROL_STRINGS if s in text)
+        c.add("control_token_text", path, f"contains {found!r}, which is encoded as plain text (never as a control token); strip it if it comes from a prompt template")
+
+
+def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, Any]:
+    """Check the declared tools; returns name -> parameters schema (first definition wins)."""
+    declared: dict[str, Any] = {}
+    definitions: dict[str, str] = {}
+    tools = rec.get("tools")
+    if not isinstance(tools, list):
+        return declared
+    for t, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            continue
+        fn = tool.get("function")
+        if not isinstance(fn, dict):
+            continue
+        name = fn.get("name")
+        if not isinstance(name, str):
+            continue
+        if not FUNCTION_NAME_RE.match(name):
+            c.add("function_name_format", ["tools", t, "function", "name"], f"{_short(name)} is not a valid Mistral v0.3 function name (^[a-zA-Z0-9_-]{{1,64}}$); rename it (e.g. replace '.' and spaces with '_') in the tool and in its calls")
+        params = fn.get("parameters", {})
+        if isinstance(params, dict):
+            key = _schema_key(params)
+            if key is not None:
+                validator, problem = _compiled_schema(key)
+                if problem:
+                    c.add("schema_invalid", ["tools", t, "function", "parameters"], f"not a valid JSON Schema: {problem}; fix the schema (mistral-common refuses it)")
+            if params and params.get("type") not in ("object", None) and "properties" not in params:
+                c.add("parameters_not_object", ["tools", t, "function", "parameters"], f"parameters should describe an object (type 'object'); got type {_short(params.get('type'))}")
+        definition = _schema_key(fn) or ""
+        if name in definitions:
+            if definitions[name] == definition:
+                c.add("duplicate_tool", ["tools", t], f"function {name!r} is declared twice identically; drop the copy")
+            else:
+                c.add("duplicate_tool_conflict", ["tools", t], f"function {name!r} is declared twice with different definitions; keep one (the model cannot know which applies)")
+        else:
+            definitions[name] = definition
+            declared[name] = params
+    return declared
+
+
+def _check_arguments(args: Any, params: Any, path: list[Any], c: _Collector) -> None:
+    value = args
+    if isinstance(args, str):
+        try:
+            value = json.loads(args)
+        except (ValueError, RecursionError):
+            c.add("arguments_not_json", path, f"arguments string is not JSON: {_short(args)}; write the arguments as a JSON object")
+            return
+    if not isinstance(value, dict):
+        c.add("arguments_not_object", path, f"arguments must be a JSON object, got {_short(value)}")
+        return
+    if not isinstance(params, dict):
+        return
+    key = _schema_key(params)
+    if key is None:
+        return
+    validator, problem = _compiled_schema(key)
+    if validator is None:
+        return  # the schema itself is reported under tools
+    try:
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+    except RecursionError:
+        return
+    for err in errors[:5]:
+        sub = [*path, *err.absolute_path]
+        c.add("arguments_schema", sub, f"{err.message} (schema rule {err.validator!r}); fix the call or the declared parameters")
+
+
+def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
+    messages = rec.get("messages")
+    declared = _check_tools(rec, c)
+    has_tools_list = isinstance(rec.get("tools"), list)
+    if not isinstance(messages, list):
+        return
+    if not messages:
+        c.add("empty_conversation", ["messages"], "the conversation has no messages; drop the record")
+        return
+
+    n = len(messages)
+    roles: list[str | None] = []
+    for m in messages:
+        r = m.get("role") if isinstance(m, dict) else None
+        roles.append(r if r in _ROLES else None)
+
+    seen_ids: dict[str, list[Any]] = {}
+    # tool-call pairing state, mirroring mistral-common: calls of the latest assistant turn are pending
+    pending: dict[str, tuple[int, int, str]] = {}  # id -> (message index, call index, function name)
+    answered: set[str] = set()
+    earlier_calls: dict[str, int] = {}  # id -> message index of a call from an earlier assistant turn
+    last_assistant_idx = max((i for i, r in enumerate(roles) if r == "assistant"), default=-1)
+
+    prev: str | None = None
+    trained_turns = 0
+    for i, m in enumerate(messages):
+        role = roles[i]
+        if role is None or not isinstance(m, dict):
+            prev = None
+            continue
+        if prev is not None and role not in _NEXT_ROLES[prev]:
+            c.add("role_order", ["messages", i, "role"], f"a {role} message cannot follow a {prev} message (mistral-common refuses it); allowed after {prev}: {', '.join(sorted(_NEXT_ROLES[prev]))}")
+        if i == 0 and role == "assistant":
+            c.add("starts_with_assistant", ["messages", 0], "the conversation starts with an assistant message; mistral-common inserts an empty user message before it")
+        if role == "user" and prev == "user":
+            c.add("merged_user", ["messages", i], "consecutive user messages are merged into one turn joined by a blank line; merge them yourself if that is not intended")
+
+        content = m.get("content")
+        if isinstance(content, str) and role in ("user", "system", "assistant"):
+            _text_checks(content, ["messages", i, "content"], c, role)
+        if role == "user" and content == "":
+            c.add("empty_user", ["messages", i, "content"], "empty user message")
+
+        if role == "assistant":
+            # every call of the previous assistant turn must be answered before this one
+            for cid, (mi, ci, _) in pending.items():
+                if cid not in answered:
+                    c.add("call_unanswered", ["messages", mi, "tool_calls", ci], f"call {cid!r} gets no tool result before the next assistant turn (messages[{i}]); add its result or drop the call")
+            for cid in pending:
+                earlier_calls[cid] = i
+            pending = {}
+            answered = set()
+
+            calls = m.get("tool_calls")
+            has_calls = isinstance(calls, list) and len(calls) > 0
+            has_text = isinstance(content, str) and content != ""
+            if has_calls and has_text:
+                c.add("content_and_tool_calls", ["messages", i], "an assistant message has both text and tool calls, which Mistral v0.3 cannot encode; drop the text (or move it to its own turn after the results)")
+            elif not has_calls and not has_text and "function_call" not in m:
+                c.add("empty_assistant", ["messages", i], "an assistant message needs text or tool calls (mistral-common refuses an empty one); drop it")
+            weight = m.get("weight")
+            if weight != 0:
+                trained_turns += 1
+            if prev == "assistant" and isinstance(messages[i - 1], dict):
+                before = messages[i - 1]
+                same_weight = before.get("weight") == weight
+                b_calls = isinstance(before.get("tool_calls"), list) and bool(before.get("tool_calls"))
+                b_text = isinstance(before.get("content"), str) and before.get("content") != ""
+                if same_weight and ((b_text and has_calls) or (b_calls and has_text)):
+                    c.add("merged_content_and_calls", ["messages", i], "this assistant message follows another; mistral-common merges them into one turn holding text and tool calls and refuses it; drop the text turn (a preamble before a call teaches the model to stop before calling)")
+                elif same_weight and b_text and has_text:
+                    c.add("merged_assistant", ["messages", i], "consecutive assistant messages are merged into one turn joined by a blank line")
+            if isinstance(calls, list):
+                is_last = i == last_assistant_idx and i == n - 1
+                for j, call in enumerate(calls):
+                    if not isinstance(call, dict):
+                        continue
+                    cid = call.get("id")
+                    fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+                    name = fn.get("name")
+                    if cid is None or cid == "null":
+                        if not is_last:
+                            c.add("call_id_missing", ["messages", i, "tool_calls", j], "tool call has no id; Mistral v0.3 needs a 9-character [a-zA-Z0-9] id that its result names (`fcdata convert` assigns deterministic ids)")
+                    elif isinstance(cid, str):
+                        if not CALL_ID_RE.match(cid):
+                            c.add("call_id_format", ["messages", i, "tool_calls", j, "id"], f"must be 9 letters/digits for Mistral v0.3, got {_short(cid)}; remap ids consistently in calls and results (`fcdata convert` does)")
+                        if cid in seen_ids:
+                            c.add("call_id_duplicate", ["messages", i, "tool_calls", j, "id"], f"call id {cid!r} was already used at {format_path(seen_ids[cid])}; ids must be unique in a record")
+                        else:
+                            seen_ids[cid] = ["messages", i, "tool_calls", j]
+                        pending[cid] = (i, j, name if isinstance(name, str) else "")
+                    if isinstance(name, str):
+                        if not FUNCTION_NAME_RE.match(name):
+                            c.add("function_name_format", ["messages", i, "tool_calls", j, "function", "name"], f"{_short(name)} is not a valid Mistral v0.3 function name (^[a-zA-Z0-9_-]{{1,64}}$)")
+                        if name not in declared:
+                            where = "the record declares no tools" if not has_tools_list or not declared else f"declared: {', '.join(sorted(declared))}"
+                            c.add("undeclared_function", ["messages", i, "tool_calls", j, "function", "name"], f"calls {name!r}, which the record's tools do not declare ({where}); declare it or fix the name")
+                            params: Any = None
+                        else:
+                            params = declared[name]
+                        if "arguments" in fn:
+                            _check_arguments(fn["arguments"], params, ["messages", i, "tool_calls", j, "function", "arguments"], c)
+
+        elif role == "tool":
+            tid = m.get("tool_call_id")
+            if tid is None:
+                c.add("tool_result_no_id", ["messages", i], "tool result has no tool_call_id; set it to the id of the call it answers (`fcdata convert` links results to calls by order)")
+            elif isinstance(tid, str):
+                if not CALL_ID_RE.match(tid):
+                    c.add("call_id_format", ["messages", i, "tool_call_id"], f"must be 9 letters/digits for Mistral v0.3, got {_short(tid)}")
+                if tid in pending:
+                    if tid in answered:
+                        c.add("tool_result_duplicate", ["messages", i, "tool_call_id"], f"call {tid!r} already has a result; drop the duplicate")
+                    answered.add(tid)
+                    called = pending[tid][2]
+                    tname = m.get("name")
+                    if isinstance(tname, str) and called and tname != called:
+                        c.add("tool_result_name_mismatch", ["messages", i, "name"], f"result names {tname!r} but answers a call to {called!r}")
+                elif tid in earlier_calls:
+                    c.add("call_answered_late", ["messages", i, "tool_call_id"], f"answers call {tid!r} after the next assistant turn (messages[{earlier_calls[tid]}]); move the result right after its call")
+                else:
+                    c.add("tool_result_unlinked", ["messages", i, "tool_call_id"], f"no pending call has id {tid!r}; link the result to its call")
+            tname = m.get("name")
+            if isinstance(tname, str) and not FUNCTION_NAME_RE.match(tname):
+                c.add("function_name_format", ["messages", i, "name"], f"{_short(tname)} is not a valid Mistral v0.3 function name")
+        prev = role
+
+    last = messages[-1]
+    if roles[-1] is not None and roles[-1] != "assistant":
+        c.add("last_not_assistant", ["messages", n - 1], f"a training record must end with an assistant turn, this one ends with {roles[-1]!r}; drop the trailing turns or add the reply")
+    elif roles[-1] == "assistant" and trained_turns == 0 and isinstance(last, dict):
+        c.add("no_trainable_turn", ["messages"], "every assistant turn has weight 0, so nothing is trained")
+
+
+def _legacy_findings(rec: dict[str, Any], c: _Collector, covered: set[str]) -> None:
+    """OpenAI's legacy functions form and non-function tools: one clear finding per place instead of a
+    cascade of shape errors."""
+    tools = rec.get("tools")
+    if isinstance(tools, list):
+        for t, tool in enumerate(tools):
+            if isinstance(tool, dict) and isinstance(tool.get("type"), str) and tool["type"] != "function":
+                c.add("bad_value", ["tools", t, "type"], f"tool type {tool['type']!r} is not supported: Mistral v0.3 declares only function tools; drop it, or declare the function it stands for")
+                covered.add(format_path(["tools", t]))
+    if "functions" in rec:
+        c.add("legacy_functions", ["functions"], f"OpenAI's legacy `functions` list; canonical records declare `tools: [{{\"type\": \"function\", \"function\": ...}}]` — {_CONVERT_HINT}")
+        covered.add("functions")
+    messages = rec.get("messages")
+    if isinstance(messages, list):
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict):
+                continue
+            if "function_call" in m:
+                c.add("legacy_functions", ["messages", i, "function_call"], f"legacy `function_call`; canonical assistant turns use `tool_calls` with ids — {_CONVERT_HINT}")
+                covered.add(format_path(["messages", i, "function_call"]))
+            if m.get("role") == "function":
+                c.add("legacy_functions", ["messages", i, "role"], f"legacy role 'function'; canonical results are role 'tool' with `tool_call_id` — {_CONVERT_HINT}")
+                covered.add(format_path(["messages", i]))
+
+
+# ---------------------------------------------------------------------------------------------- API
+
+
+def check_record(obj: Any, *, file: str | None = None, line: int | None = None) -> tuple[ChatRecord | TextRecord | None, list[Finding]]:
+    """Check one decoded record; returns the parsed model (``None`` when its shape is wrong) and every
+    finding. Never raises on bad data."""
+    c = _Collector(file, line)
+    if isinstance(obj, (ChatRecord, TextRecord)):
+        model: ChatRecord | TextRecord | None = obj
+        obj = obj.model_dump(mode="json", exclude_none=True)
+    else:
+        model = None
+    if not isinstance(obj, dict):
+        c.add("not_object", [], f"a record must be a JSON object, got {_short(obj)}")
+        return None, c.findings
+    if "messages" not in obj and "text" not in obj:
+        for keys, name in _FOREIGN_FORMATS:
+            if all(k in obj for k in keys):
+                c.add("not_canonical", [], f"this looks like {name}, not a canonical record; {_CONVERT_HINT}")
+                return None, c.findings
+    covered: set[str] = set()
+    if "text" not in obj or "messages" in obj:
+        _legacy_findings(obj, c, covered)
+    if model is None:
+        try:
+            model = parse_record(obj)
+        except ValidationError as err:
+            _shape_findings(err, c, covered)
+        except RecursionError:
+            c.add("json_too_deep", [], "record nested too deeply to check")
+            return None, c.findings
+    try:
+        if isinstance(model, TextRecord) or ("text" in obj and "messages" not in obj):
+            text = obj.get("text")
+            if text == "":
+                c.add("empty_text", ["text"], "empty text trains nothing; drop the record")
+            elif isinstance(text, str):
+                _text_checks(text, ["text"], c, "text")
+        else:
+            _meaning_findings(obj, c)
+    except RecursionError:
+        c.add("json_too_deep", [], "record nested too deeply to check")
+    if any(f.severity == "error" for f in c.findings):
+        model = None
+    return model, c.findings
+
+
+@dataclass
+class ValidationReport:
+    """Totals of a validation run, plus the findings kept in memory.
+
+    ``findings`` holds every finding unless the run was told not to keep them (the CLI streams them to
+    disk instead, so validating a multi-GB file keeps memory flat).
+    """
+
+    files: list[str] = field(default_factory=list)
+    records: int = 0
+    valid: int = 0
+    invalid: int = 0
+    errors: int = 0
+    warnings: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    strict: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing fails: no errors (and, with ``strict``, no warnings)."""
+        return self.errors == 0 and (not self.strict or self.warnings == 0)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "files": list(self.files),
+            "records": self.records,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "strict": self.strict,
+            "counts": dict(sorted(self.counts.items())),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.summary(), "findings": [f.to_obj() for f in self.findings]}
+
+
+def _as_item(rec: Any, index: int, file: str | None) -> Item:
+    if isinstance(rec, Item):
+        return rec
+    return Item(file or "<records>", index, rec)
+
+
+def validate_records(
+    records: Iterable[Any],
+    *,
+    file: str | None = None,
+    strict: bool = False,
+    keep_findings: bool = True,
+    on_record: Callable[[Item, list[Finding], bool], None] | None = None,
+    report: ValidationReport | None = None,
+) -> ValidationReport:
+    """Validate records (decoded JSON values, :class:`~fcdata.read.Item`s or models) in one pass.
+
+    ``on_record(item, findings, failed)`` is called for every record (the CLI uses it to stream findings
+    and rejects to disk); with ``keep_findings=False`` the report keeps only totals. A record *fails* when
+    it has an error finding, or any finding with ``strict``.
+    """
+    rep = report or ValidationReport(strict=strict)
+    rep.strict = strict
+    if file and file not in rep.files:
+        rep.files.append(file)
+    counts: Counter[str] = Counter(rep.counts)
+    for index, rec in enumerate(records, start=1):
+        item = _as_item(rec, index, file)
+        if item.file not in rep.files:
+            rep.files.append(item.file)
+        if not item.ok:
+            code = item.code if item.code in CODES else "not_json"
+            findings = [Finding.make(code, "$", f"{item.error}; fix or remove the line", file=item.file, line=item.line)]
+        else:
+            _, findings = check_record(item.value, file=item.file, line=item.line)
+        rep.records += 1
+        n_err = sum(1 for f in findings if f.severity == "error")
+        n_warn = len(findings) - n_err
+        rep.errors += n_err
+        rep.warnings += n_warn
+        failed = n_err > 0 or (strict and n_warn > 0)
+        if failed:
+            rep.invalid += 1
+        else:
+            rep.valid += 1
+        for f in findings:
+            counts[f.code] += 1
+        if keep_findings:
+            rep.findings.extend(findings)
+        if on_record is not None:
+            on_record(item, findings, failed)
+    rep.counts = dict(counts)
+    return rep
+
+
+def validate_files(
+    paths: Iterable[str],
+    *,
+    strict: bool = False,
+    keep_findings: bool = True,
+    on_record: Callable[[Item, list[Finding], bool], None] | None = None,
+) -> ValidationReport:
+    """Validate every record of every file (``-`` = stdin), streaming; see :func:`validate_records`.
+
+    Raises :class:`~fcdata.errors.InputError` for a file that cannot be opened at all.
+    """
+    rep = ValidationReport(strict=strict)
+    for path in paths:
+        items: Iterator[Item] = read_items(path)
+        validate_records(items, file="<stdin>" if path == "-" else path, strict=strict, keep_findings=keep_findings, on_record=on_record, report=rep)
+    return rep
+
