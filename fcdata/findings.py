@@ -38,6 +38,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "bad_value": ("error", "a value outside the allowed set (e.g. weight not 0 or 1, tool type not 'function')"),
     # conversation structure
     "empty_conversation": ("error", "no messages"),
+    "single_message": ("error", "a one-message conversation (mistral-common needs a user turn and an assistant reply)"),
     "role_order": ("error", "a role that mistral-common does not accept after the previous one"),
     "last_not_assistant": ("error", "a training record must end with an assistant turn"),
     "content_and_tool_calls": ("error", "an assistant message with both text and tool calls (Mistral v0.3 cannot encode it)"),

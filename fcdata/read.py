@@ -136,8 +136,9 @@ def read_items(path: str | os.PathLike[str], *, display_name: str | None = None)
     try:
         try:
             head = stream.peek(256)[:256] if hasattr(stream, "peek") else b""
-        except (OSError, EOFError) as exc:
-            raise InputError(f"cannot read: {exc}", file=shown) from exc
+        except (OSError, EOFError) as exc:  # e.g. a gzip stream broken in its first block
+            yield Item(shown, 1, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
+            return
         kind = detect_container(name, head)
         if kind == "json":
             yield from _read_json_document(stream, shown)

@@ -1,0 +1,113 @@
+"""`fcdata validate` through click's CliRunner: exact exit codes, report and rejects files, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fcdata.cli.main import cli
+
+GOOD = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+
+
+def run(*args: str, input: bytes | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def test_clean_file_exits_0(tmp_path: Path) -> None:
+    p = tmp_path / "ok.jsonl"
+    p.write_text(json.dumps(GOOD) + "\n")
+    r = run("validate", str(p))
+    assert r.exit_code == 0
+    assert r.output == (
+        "          count\n"
+        "--------  -----\n"
+        "records       1\n"
+        "valid         1\n"
+        "invalid       0\n"
+        "errors        0\n"
+        "warnings      0\n"
+    )
+
+
+def test_errors_exit_1_with_report_and_rejects(tmp_path: Path) -> None:
+    p = tmp_path / "mixed.jsonl"
+    bad = {"messages": [{"role": "user", "content": "hi"}]}
+    p.write_text(json.dumps(GOOD) + "\nnot json\n" + json.dumps(bad) + "\n")
+    rep, rej = tmp_path / "r.json", tmp_path / "rej.jsonl"
+    r = run("validate", str(p), "--report", str(rep), "--rejects", str(rej))
+    assert r.exit_code == 1
+    assert f"{p}:2: $: error[not_json]" in r.output
+    assert f"{p}:3: messages: error[single_message]" in r.output
+    report = json.loads(rep.read_text())
+    assert (report["records"], report["valid"], report["invalid"]) == (3, 1, 2)
+    assert report["counts"] == {"not_json": 1, "single_message": 1}
+    assert [f["line"] for f in report["findings"]] == [2, 3]
+    rejects = [json.loads(x) for x in rej.read_text().splitlines()]
+    assert rejects[0]["text"] == "not json" and rejects[0]["line"] == 2
+    assert rejects[1]["record"] == bad and rejects[1]["findings"][0]["code"] == "single_message"
+
+
+def test_report_to_stdout_is_pure_json(tmp_path: Path) -> None:
+    p = tmp_path / "ok.jsonl"
+    p.write_text(json.dumps(GOOD) + "\n")
+    r = run("validate", str(p), "--report", "-")
+    assert json.loads(r.output)["valid"] == 1
+
+
+def test_stdin(tmp_path: Path) -> None:
+    r = run("validate", "-", input=(json.dumps(GOOD) + "\n").encode())
+    assert r.exit_code == 0
+
+
+def test_strict_fails_on_warnings(tmp_path: Path) -> None:
+    p = tmp_path / "w.jsonl"
+    warn = {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "?"}]}
+    p.write_text(json.dumps(warn) + "\n")
+    assert run("validate", str(p)).exit_code == 0
+    assert run("validate", str(p), "--strict").exit_code == 1
+
+
+def test_missing_file_is_usage_error() -> None:
+    r = CliRunner().invoke(cli, ["validate", "does-not-exist.jsonl"])
+    assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_no_files_is_usage_error() -> None:
+    assert CliRunner().invoke(cli, ["validate"]).exit_code == 2
+
+
+def test_bad_input_never_tracebacks(tmp_path: Path) -> None:
+    cases = {
+        "empty.jsonl": b"",
+        "trunc.json": b'[{"messages": [',
+        "utf8.jsonl": b'{"text": "\xff"}\n',
+        "nulls.jsonl": b'{"messages": null, "tools": null}\n{"messages": [null, {"role": null, "content": null}]}\nnull\n',
+        "numbers.jsonl": b'{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": 6}], "tools": 7}\n',
+        "deep.jsonl": b"[" * 50_000 + b"]" * 50_000 + b"\n",
+    }
+    for name, blob in cases.items():
+        p = tmp_path / name
+        p.write_bytes(blob)
+        r = CliRunner().invoke(cli, ["validate", str(p), "--report", str(tmp_path / (name + ".r.json"))])
+        assert r.exception is None or isinstance(r.exception, SystemExit), (name, r.output)
+        assert r.exit_code == (0 if name == "empty.jsonl" else 1), (name, r.output)
+        report = json.loads((tmp_path / (name + ".r.json")).read_text())
+        assert report["records"] == report["valid"] + report["invalid"]
+
+
+def test_max_findings_limits_the_printed_list(tmp_path: Path) -> None:
+    p = tmp_path / "many.jsonl"
+    p.write_text("x\n" * 30)
+    r = run("validate", str(p), "--max-findings", "3")
+    assert r.output.count("error[not_json]") == 3
+    assert "... 27 more findings" in r.output
+
+
+def test_list_codes_and_help() -> None:
+    r = run("validate", "--list-codes")
+    assert r.exit_code == 0 and "call_id_format" in r.output and "arguments_schema" in r.output
+    r = run("validate", "--help")
+    assert r.exit_code == 0 and "Exit codes" in r.output

@@ -1,0 +1,162 @@
+"""The streaming reader: every container, bad input as items (never exceptions), stdin."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fcdata.errors import InputError
+from fcdata.read import NOT_PARSED, detect_container, read_items
+from fcdata.write import write_parquet
+
+
+def lines(path: Path) -> list[tuple[int, Any, str | None]]:
+    return [(i.line, i.value if i.ok else NOT_PARSED, i.code) for i in read_items(path)]
+
+
+def test_jsonl_with_blank_and_bad_lines(tmp_path: Path) -> None:
+    p = tmp_path / "a.jsonl"
+    p.write_bytes(b'{"a": 1}\n\n  \nnot json\n\xff\xfe\n[1, 2]\n{"x": NaN}\n{"cut": ')
+    got = lines(p)
+    assert [g[0] for g in got] == [1, 4, 5, 6, 7, 8]
+    assert got[0][1] == {"a": 1} and got[3][1] == [1, 2]
+    assert [g[2] for g in got] == [None, "not_json", "not_utf8", None, "not_json", "not_json"]
+
+
+def test_jsonl_keeps_verbatim_text_and_strips_bom(tmp_path: Path) -> None:
+    p = tmp_path / "b.jsonl"
+    p.write_bytes(b'\xef\xbb\xbf{"k": "v",  "n": 1}\r\n')
+    (item,) = read_items(p)
+    assert item.value == {"k": "v", "n": 1}
+    assert item.verbatim() == '{"k": "v",  "n": 1}'
+
+
+def test_json_array_elements_with_lines(tmp_path: Path) -> None:
+    p = tmp_path / "c.json"
+    p.write_text('[\n {"a": 1},\n {"b":\n  2}, 3.5 ,"s"\n]\n')
+    assert lines(p) == [(2, {"a": 1}, None), (3, {"b": 2}, None), (4, 3.5, None), (4, "s", None)]
+
+
+def test_truncated_array_reports_and_stops(tmp_path: Path) -> None:
+    p = tmp_path / "d.json"
+    p.write_text('[{"a": 1}, {"b": ')
+    got = lines(p)
+    assert got[0] == (1, {"a": 1}, None)
+    assert got[1][2] == "truncated_file" and len(got) == 2
+
+
+def test_pretty_printed_single_object(shared_data: Path) -> None:
+    (item,) = read_items(shared_data / "messages" / "functionary_tests" / "test_case.json")
+    assert item.ok and set(item.value) == {"tools", "messages"}
+
+
+def test_jsonl_named_json_as_bfcl_ships_it(shared_data: Path) -> None:
+    items = list(read_items(shared_data / "bfcl" / "BFCL_v3_simple.json"))
+    assert len(items) == 400 and all(i.ok for i in items)
+    assert [i.line for i in items[:3]] == [1, 2, 3]
+
+
+def test_large_array_in_small_chunks_with_multibyte_text(tmp_path: Path) -> None:
+    from fcdata.read import _read_json_document
+
+    data = [{"k": i, "s": "é€😀" * (i % 7)} for i in range(500)]
+    p = tmp_path / "e.json"
+    p.write_text(json.dumps(data, ensure_ascii=False))
+    with open(p, "rb") as fh:
+        got = [i.value for i in _read_json_document(fh, "e", chunk_size=5)]
+    assert got == data
+
+
+def test_gzip(tmp_path: Path) -> None:
+    p = tmp_path / "f.jsonl.gz"
+    with gzip.open(p, "wt") as fh:
+        fh.write('{"z": 1}\n{"y": 2}\n')
+    assert [i.value for i in read_items(p)] == [{"z": 1}, {"y": 2}]
+
+
+def test_truncated_gzip_is_an_item(tmp_path: Path) -> None:
+    p = tmp_path / "g.jsonl.gz"
+    blob = gzip.compress(b'{"z": 1}\n' * 1000)
+    p.write_bytes(blob[: len(blob) // 2])
+    items = list(read_items(p))
+    assert items[-1].code == "truncated_file"
+
+
+def test_parquet_round_trip_decodes_nested_json(tmp_path: Path) -> None:
+    rows = [{"messages": [{"role": "user", "content": "hi"}], "tools": [], "metadata": {"k": 1}}, {"messages": [], "tools": [{"type": "function"}], "metadata": None}]
+    p = tmp_path / "h.parquet"
+    write_parquet(p, rows)
+    got = [i.value for i in read_items(p)]
+    assert got[0] == rows[0]
+    assert got[1]["tools"] == [{"type": "function"}]
+
+
+def test_not_parquet_is_an_input_error(tmp_path: Path) -> None:
+    p = tmp_path / "i.parquet"
+    p.write_text("nope")
+    with pytest.raises(InputError, match="i.parquet: not a readable Parquet file"):
+        list(read_items(p))
+
+
+def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        list(read_items(tmp_path / "missing.jsonl"))
+
+
+def test_dataset_directory(tmp_path: Path) -> None:
+    import datasets
+
+    datasets.Dataset.from_list([{"text": "a"}, {"text": "b"}]).save_to_disk(str(tmp_path / "ds"))
+    assert [i.value for i in read_items(tmp_path / "ds")] == [{"text": "a"}, {"text": "b"}]
+    with pytest.raises(InputError, match="not a Hugging Face dataset"):
+        list(read_items(tmp_path))
+
+
+@pytest.mark.parametrize("payload,expected", [(b'[{"q": 1}, {"q": 2}]', [{"q": 1}, {"q": 2}]), (b'{"q": 1}\n{"q": 2}\n', [{"q": 1}, {"q": 2}]), (b'{\n  "q": 1\n}\n', [{"q": 1}])])
+def test_stdin(monkeypatch: pytest.MonkeyPatch, payload: bytes, expected: list[Any]) -> None:
+    class FakeStdin:
+        buffer = io.BytesIO(payload)
+
+    monkeypatch.setattr(sys, "stdin", FakeStdin)
+    assert [i.value for i in read_items("-")] == expected
+
+
+def test_detect_container() -> None:
+    assert detect_container("x.jsonl", b"[") == "jsonl"
+    assert detect_container("x.json", b"{") == "json"
+    assert detect_container("-", b"  [1]") == "json"
+    assert detect_container("-", b'{"a": 1}\n') == "jsonl"
+    assert detect_container("x.parquet.gz", b"") == "parquet"
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise(tmp_path_factory: Any, blob: bytes) -> None:
+    d = tmp_path_factory.mktemp("fuzz")
+    for name in ("x.jsonl", "x.json", "x.jsonl.gz"):
+        p = d / name
+        p.write_bytes(gzip.compress(blob) if name.endswith(".gz") else blob)
+        for item in read_items(p):
+            assert item.ok or item.error
+
+
+def test_deep_nesting_is_an_item(tmp_path: Path) -> None:
+    p = tmp_path / "deep.jsonl"
+    p.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    (item,) = read_items(p)
+    assert item.code == "json_too_deep"
+
+
+def test_fifty_megabyte_line(tmp_path: Path) -> None:
+    p = tmp_path / "big.jsonl"
+    big = "x" * (50 * 1024 * 1024)
+    p.write_text('{"text": "' + big + '"}\n{"text": "small"}\n')
+    items = list(read_items(p))
+    assert len(items[0].value["text"]) == len(big) and items[1].value == {"text": "small"}

@@ -1,0 +1,62 @@
+"""Atomic, deterministic writers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fcdata.write import JsonlWriter, atomic_path, write_json, write_jsonl, write_parquet
+
+
+def test_crash_leaves_no_partial_file_and_keeps_the_old_one(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text("old\n")
+
+    def rows():
+        yield {"a": 1}
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_jsonl(target, rows())
+    assert target.read_text() == "old\n"
+    assert os.listdir(tmp_path) == ["out.jsonl"]
+
+
+def test_jsonl_is_unicode_and_keeps_key_order(tmp_path: Path) -> None:
+    target = tmp_path / "o.jsonl"
+    write_jsonl(target, [{"z": "é", "a": [1, {"y": 2, "b": 3}]}])
+    assert target.read_bytes() == '{"z": "é", "a": [1, {"y": 2, "b": 3}]}\n'.encode()
+
+
+def test_parquet_bytes_are_identical_run_to_run(tmp_path: Path) -> None:
+    rows = [{"messages": [{"role": "user", "content": str(i)}], "tools": [], "metadata": {"i": i}} for i in range(25_000)]
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    write_parquet(a, rows)
+    write_parquet(b, iter(rows))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_directory_replace_is_atomic(tmp_path: Path) -> None:
+    target = tmp_path / "ds"
+    with atomic_path(target, directory=True) as tmp:
+        Path(tmp, "f").write_text("1")
+    with pytest.raises(ValueError):
+        with atomic_path(target, directory=True) as tmp:
+            Path(tmp, "f").write_text("2")
+            raise ValueError
+    assert (target / "f").read_text() == "1"
+    assert sorted(os.listdir(tmp_path)) == ["ds"]
+
+
+def test_writer_close_with_error_discards(tmp_path: Path) -> None:
+    w = JsonlWriter(tmp_path / "r.jsonl")
+    w.write({"a": 1})
+    w.close(RuntimeError("x"))
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_write_json_has_trailing_newline(tmp_path: Path) -> None:
+    write_json(tmp_path / "r.json", {"b": 1, "a": 2})
+    assert (tmp_path / "r.json").read_text() == '{\n  "b": 1,\n  "a": 2\n}\n'
