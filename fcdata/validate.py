@@ -170,7 +170,7 @@ def _compiled_schema(schema_text: str) -> tuple[Any, str | None]:
 
 def _schema_key(schema: Any) -> str | None:
     try:
-        return json.dumps(schema, sort_keys=True, ensure_ascii=False)
+        return json.dumps(schema, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return None
 
@@ -183,10 +183,11 @@ def _text_checks(text: str, path: list[Any], c: _Collector, role: str) -> None:
         c.add("control_token_text", path, f"contains {found!r}, which is encoded as plain text (never as a control token); strip it if it comes from a prompt template")
 
 
-def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, Any]:
-    """Check the declared tools; returns name -> parameters schema (first definition wins)."""
-    declared: dict[str, Any] = {}
-    definitions: dict[str, str] = {}
+def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, tuple[Any, str | None]]:
+    """Check the declared tools; returns name -> (parameters schema, its cache key); the first
+    definition of a name wins."""
+    declared: dict[str, tuple[Any, str | None]] = {}
+    definitions: dict[str, Any] = {}
     tools = rec.get("tools")
     if not isinstance(tools, list):
         return declared
@@ -201,28 +202,27 @@ def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, Any]:
             continue
         if not FUNCTION_NAME_RE.match(name):
             c.add("function_name_format", ["tools", t, "function", "name"], f"{_short(name)} is not a valid Mistral v0.3 function name (^[a-zA-Z0-9_-]{{1,64}}$); rename it (e.g. replace '.' and spaces with '_') in the tool and in its calls")
+        if name in definitions:
+            if definitions[name] == fn:
+                c.add("duplicate_tool", ["tools", t], f"function {name!r} is declared twice identically; drop the copy")
+            else:
+                c.add("duplicate_tool_conflict", ["tools", t], f"function {name!r} is declared twice with different definitions; keep one (the model cannot know which applies)")
+            continue
+        definitions[name] = fn
         params = fn.get("parameters", {})
+        key = _schema_key(params) if isinstance(params, dict) else None
         if isinstance(params, dict):
-            key = _schema_key(params)
             if key is not None:
-                validator, problem = _compiled_schema(key)
+                _, problem = _compiled_schema(key)
                 if problem:
                     c.add("schema_invalid", ["tools", t, "function", "parameters"], f"not a valid JSON Schema: {problem}; fix the schema (mistral-common refuses it)")
             if params and params.get("type") not in ("object", None) and "properties" not in params:
                 c.add("parameters_not_object", ["tools", t, "function", "parameters"], f"parameters should describe an object (type 'object'); got type {_short(params.get('type'))}")
-        definition = _schema_key(fn) or ""
-        if name in definitions:
-            if definitions[name] == definition:
-                c.add("duplicate_tool", ["tools", t], f"function {name!r} is declared twice identically; drop the copy")
-            else:
-                c.add("duplicate_tool_conflict", ["tools", t], f"function {name!r} is declared twice with different definitions; keep one (the model cannot know which applies)")
-        else:
-            definitions[name] = definition
-            declared[name] = params
+        declared[name] = (params, key)
     return declared
 
 
-def _check_arguments(args: Any, params: Any, path: list[Any], c: _Collector) -> None:
+def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Collector) -> None:
     value = args
     if isinstance(args, str):
         try:
@@ -233,15 +233,14 @@ def _check_arguments(args: Any, params: Any, path: list[Any], c: _Collector) -> 
     if not isinstance(value, dict):
         c.add("arguments_not_object", path, f"arguments must be a JSON object, got {_short(value)}")
         return
-    if not isinstance(params, dict):
+    if schema_key is None:
         return
-    key = _schema_key(params)
-    if key is None:
-        return
-    validator, problem = _compiled_schema(key)
+    validator, _ = _compiled_schema(schema_key)
     if validator is None:
         return  # the schema itself is reported under tools
     try:
+        if validator.is_valid(value):
+            return
         errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
     except RecursionError:
         return
@@ -350,11 +349,11 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
                         if name not in declared:
                             where = "the record declares no tools" if not has_tools_list or not declared else f"declared: {', '.join(sorted(declared))}"
                             c.add("undeclared_function", ["messages", i, "tool_calls", j, "function", "name"], f"calls {name!r}, which the record's tools do not declare ({where}); declare it or fix the name")
-                            params: Any = None
+                            schema_key: str | None = None
                         else:
-                            params = declared[name]
+                            schema_key = declared[name][1]
                         if "arguments" in fn:
-                            _check_arguments(fn["arguments"], params, ["messages", i, "tool_calls", j, "function", "arguments"], c)
+                            _check_arguments(fn["arguments"], schema_key, ["messages", i, "tool_calls", j, "function", "arguments"], c)
 
         elif role == "tool":
             tid = m.get("tool_call_id")
