@@ -5,8 +5,9 @@ Formats, chosen from the name and, where the name does not decide, from the firs
 - JSON Lines (``.jsonl``, ``.ndjson``): one value per line; blank lines are not records; a bad line is
   reported and reading goes on with the next.
 - a JSON document (``.json``): a top-level array, decoded element by element from a sliding buffer (a
-  multi-GB array needs no more memory than its largest element), or a sequence of JSON values (one
-  pretty-printed object, or JSON Lines that carry a ``.json`` name, as BFCL's files do).
+  multi-GB array needs no more memory than its largest element), or pretty-printed JSON values one after
+  another. A ``.json`` file whose first line is a complete value (BFCL ships JSON Lines under that
+  name) is read as JSON Lines.
 - gzip-compressed versions of both (``.gz``).
 - Parquet (``.parquet``): read in row batches. Columns ``messages``, ``tools``, ``metadata`` and
   ``conversations`` holding JSON text are decoded (fcdata writes nested fields that way because Arrow
@@ -99,9 +100,10 @@ def detect_container(name: str, head: bytes) -> str:
     """Which container a file is: ``jsonl``, ``json`` (a JSON document), or ``parquet``.
 
     ``head`` is the first bytes of the (decompressed) content. A name ending in ``.jsonl``/``.ndjson`` is
-    JSON Lines whatever it holds; a ``.json`` name is a JSON document (an array, or one or more JSON
-    values such as a pretty-printed object). Otherwise (standard input, other names) the content decides:
-    a first non-blank ``[``, or a first line that is only ``{``, means a document; else JSON Lines.
+    JSON Lines whatever it holds. Otherwise the content decides: a first non-blank ``[`` means a JSON
+    array; a first line that holds one complete JSON value means JSON Lines (so a bad line later is
+    reported and skipped, not fatal); else a ``.json`` name, or a first line that is only ``{``, means a
+    JSON document (pretty-printed values); anything else is read as JSON Lines.
     """
     lower = name.lower()
     if lower.endswith(".gz"):
@@ -110,12 +112,23 @@ def detect_container(name: str, head: bytes) -> str:
         return "parquet"
     if lower.endswith((".jsonl", ".ndjson")):
         return "jsonl"
-    if lower.endswith(".json"):
-        return "json"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"[") or stripped.split(b"\n", 1)[0].strip() == b"{":
+    if stripped.startswith(b"["):
+        return "json"
+    first, newline, _ = stripped.partition(b"\n")
+    if newline and _is_json_line(first):
+        return "jsonl"  # one complete value per line, whatever the name says (BFCL's .json files)
+    if lower.endswith(".json") or first.strip() == b"{":
         return "json"
     return "jsonl"
+
+
+def _is_json_line(line: bytes) -> bool:
+    try:
+        loads_strict(line.decode("utf-8"))
+        return True
+    except (ValueError, RecursionError):
+        return False
 
 
 def read_items(path: str | os.PathLike[str], *, display_name: str | None = None) -> Iterator[Item]:
@@ -135,7 +148,7 @@ def read_items(path: str | os.PathLike[str], *, display_name: str | None = None)
     stream, owned = _open_binary(name, shown)
     try:
         try:
-            head = stream.peek(256)[:256] if hasattr(stream, "peek") else b""
+            head = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
         except (OSError, EOFError) as exc:  # e.g. a gzip stream broken in its first block
             yield Item(shown, 1, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
             return
@@ -162,7 +175,7 @@ def _open_binary(name: str, shown: str) -> tuple[Any, bool]:
     else:
         owned = True
         try:
-            raw = open(name, "rb")
+            raw = open(name, "rb", buffering=1 << 16)
         except FileNotFoundError as exc:
             raise InputError("no such file", file=shown) from exc
         except IsADirectoryError as exc:  # pragma: no cover - directories are handled before
@@ -174,7 +187,7 @@ def _open_binary(name: str, shown: str) -> tuple[Any, bool]:
     except OSError as exc:
         raise InputError(f"cannot read: {exc}", file=shown) from exc
     if magic == b"\x1f\x8b":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw)), True  # type: ignore[arg-type]
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw), buffer_size=1 << 16), True  # type: ignore[arg-type]
     return raw, owned
 
 

@@ -129,9 +129,16 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, payload: bytes, expected: list[A
     assert [i.value for i in read_items("-")] == expected
 
 
+def test_jsonl_named_json_goes_on_after_a_bad_line(tmp_path: Path) -> None:
+    p = tmp_path / "lines.json"
+    p.write_text('{"id": 1}\n{"id": \n{"id": 3}\n')
+    assert [(i.line, i.code) for i in read_items(p)] == [(1, None), (2, "not_json"), (3, None)]
+
+
 def test_detect_container() -> None:
     assert detect_container("x.jsonl", b"[") == "jsonl"
-    assert detect_container("x.json", b"{") == "json"
+    assert detect_container("x.json", b"{\n") == "json"
+    assert detect_container("x.json", b'{"a": 1}\n{"a"') == "jsonl"
     assert detect_container("-", b"  [1]") == "json"
     assert detect_container("-", b'{"a": 1}\n') == "jsonl"
     assert detect_container("x.parquet.gz", b"") == "parquet"

@@ -1,0 +1,402 @@
+"""Turn a model's reply into what it said: plain text, tool calls, or a parse failure.
+
+A Mistral v0.3 assistant turn is either text, or the ``[TOOL_CALLS]`` control token followed by a JSON
+list of ``{"name", "arguments"[, "id"]}`` objects, then ``</s>``. Decoded to text with its special tokens
+kept, a reply therefore looks like one of::
+
+    The weather in Paris is sunny.</s>
+    [TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}]</s>
+
+The rules mirror mistral-common's own decoder for tokenizer versions v2 to v7
+(``mistral_common.experimental.tools._split_content_and_tool_calls`` and
+``_decode_tool_calls_v2_up_to_v7``): whatever comes before the first ``[TOOL_CALLS]`` is content; every
+``[TOOL_CALLS]`` starts one payload; each payload must be a JSON *list*; each element must be an object
+with a string ``"name"`` and an object ``"arguments"``. ``</s>`` (and anything generated after it) is not
+part of the reply. As in mistral-common, ``arguments`` must be present and be an object: a model that
+writes ``"arguments": "{...}"`` (a string) has not produced a Mistral v0.3 call.
+
+A reply that claims a call (it holds ``[TOOL_CALLS]``) but breaks any of those rules is a *parse failure*:
+reported as such, with the reason, and never taken for an abstention or for a wrong call. Scorers decide
+what a parse failure is worth; this module only says what was written.
+
+The generated token ids themselves can be parsed too (:func:`parse_reply_ids`, the exact form: the
+control ids are found as ids, then each piece is decoded). Already-structured predictions
+(``{"tool_calls": [...]}`` or ``{"content": ...}``) are read by :func:`reply_from_prediction`, with the
+same rules for each call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal, Mapping, Sequence
+
+__all__ = [
+    "TOOL_CALLS",
+    "EOS",
+    "Call",
+    "ParsedReply",
+    "parse_reply",
+    "parse_reply_ids",
+    "reply_from_calls",
+    "reply_from_prediction",
+    "PredictionShapeError",
+]
+
+TOOL_CALLS = "[TOOL_CALLS]"
+EOS = "</s>"
+BOS = "<s>"
+
+ReplyKind = Literal["text", "calls", "parse_failure"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call as the model wrote it. ``arguments`` is the parsed JSON object."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: str | None = None
+
+    def to_obj(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"name": self.name, "arguments": self.arguments}
+        if self.id is not None:
+            obj["id"] = self.id
+        return obj
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    """What a reply says.
+
+    ``kind`` is ``"text"`` (no call claimed), ``"calls"`` (every payload parsed; ``calls`` may be empty
+    when the model wrote ``[TOOL_CALLS][]``) or ``"parse_failure"`` (a call was claimed but could not be
+    read; ``error`` says why). ``text`` is the content: the whole reply for text, whatever came before
+    the first ``[TOOL_CALLS]`` otherwise.
+    """
+
+    kind: ReplyKind
+    text: str = ""
+    calls: tuple[Call, ...] = field(default_factory=tuple)
+    error: str | None = None
+
+    @property
+    def has_calls(self) -> bool:
+        """True when the reply parsed and holds at least one call."""
+        return self.kind == "calls" and len(self.calls) > 0
+
+    @property
+    def claims_call(self) -> bool:
+        """True when the reply decided to call a tool: calls that parsed, or ones that did not."""
+        return self.has_calls or self.kind == "parse_failure"
+
+    def to_obj(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "calls":
+            obj["calls"] = [c.to_obj() for c in self.calls]
+        if self.text:
+            obj["text"] = self.text
+        if self.error is not None:
+            obj["error"] = self.error
+        return obj
+
+
+class PredictionShapeError(ValueError):
+    """A prediction object that has none (or more than one) of the accepted shapes."""
+
+
+def _failure(text: str, reason: str) -> ParsedReply:
+    return ParsedReply("parse_failure", text=text, error=reason)
+
+
+def _call_from_obj(obj: Any, where: str) -> Call | str:
+    """A :class:`Call` from one decoded call object, or the reason it is not one."""
+    if not isinstance(obj, dict):
+        return f"{where}: expected an object with \"name\" and \"arguments\", got {_kind(obj)}"
+    name = obj.get("name")
+    if "name" not in obj:
+        return f"{where}: missing \"name\""
+    if not isinstance(name, str) or not name:
+        return f"{where}.name: expected a non-empty string, got {_kind(name)}"
+    if "arguments" not in obj:
+        return f"{where}: missing \"arguments\""
+    arguments = obj["arguments"]
+    if not isinstance(arguments, dict):
+        return f"{where}.arguments: expected a JSON object, got {_kind(arguments)}"
+    call_id = obj.get("id")
+    return Call(name, arguments, call_id if isinstance(call_id, str) else None)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+_DECODER = json.JSONDecoder()
+_JSON_WS = " \t\n\r"
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _JSON_WS:
+        pos += 1
+    return pos
+
+
+def _strip_bos(text: str) -> str:
+    stripped = text.lstrip()
+    return stripped[len(BOS):] if stripped.startswith(BOS) else text
+
+
+def _json_error(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg} at column {exc.colno})"
+    return f"not JSON ({exc})"
+
+
+def _calls_from_list(decoded: Any, where: str) -> list[Call] | str:
+    """The calls of one decoded payload, or the reason it is not a list of calls."""
+    if not isinstance(decoded, list):
+        return f"{where}: expected a JSON list of calls, got {_kind(decoded)}"
+    calls = []
+    for position, obj in enumerate(decoded):
+        call = _call_from_obj(obj, f"{where}[{position}]")
+        if isinstance(call, str):
+            return call
+        calls.append(call)
+    return calls
+
+
+def parse_reply(text: str, *, require_marker: bool = True) -> ParsedReply:
+    """Parse one raw reply, decoded to text with its special tokens kept as text (e.g. Hugging Face
+    ``tokenizer.decode(ids, skip_special_tokens=False)``; for token ids use :func:`parse_reply_ids`).
+
+    >>> parse_reply('[TOOL_CALLS] [{"name": "f", "arguments": {"x": 1}}]</s>').calls
+    (Call(name='f', arguments={'x': 1}, id=None),)
+    >>> parse_reply("Hello!</s>").kind
+    'text'
+    >>> parse_reply('[TOOL_CALLS] [{"name": "f", "arguments": {"x": 1}').kind
+    'parse_failure'
+
+    Each payload is decoded as JSON where it starts, so a ``</s>`` or ``[TOOL_CALLS]`` *inside* a JSON
+    string is data, not a control token (in text form the two cannot otherwise be told apart; the ids
+    can, see :func:`parse_reply_ids`). After a payload only whitespace, ``</s>``, the end of the text or
+    another ``[TOOL_CALLS]`` may follow.
+
+    With ``require_marker=False`` a reply that is *nothing but* a JSON list of call objects also counts
+    as calls (for text decoded with ``skip_special_tokens=True``, which drops ``[TOOL_CALLS]``); any other
+    text stays text. Never raises on any string.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a reply is a string, got {type(text).__name__}")
+    eos = text.find(EOS)
+    head = text if eos < 0 else text[:eos]
+    marker = head.find(TOOL_CALLS)
+    if marker < 0:
+        body = _strip_bos(head)
+        if not require_marker:
+            bare = _bare_calls(text)
+            if bare is not None:
+                return bare
+        return ParsedReply("text", text=body)
+    content = _strip_bos(text[:marker])
+    calls: list[Call] = []
+    pos, number = marker, 0
+    while True:
+        number += 1
+        where = f"[TOOL_CALLS] payload {number}" if number > 1 else "[TOOL_CALLS] payload"
+        start = _skip_ws(text, pos + len(TOOL_CALLS))
+        if start >= len(text) or text.startswith(EOS, start) or text.startswith(TOOL_CALLS, start):
+            return _failure(content, f"{where}: empty (nothing after [TOOL_CALLS])")
+        try:
+            decoded, end = _DECODER.raw_decode(text, start)
+        except (ValueError, RecursionError) as exc:
+            return _failure(content, f"{where}: {_json_error(exc)}")
+        found = _calls_from_list(decoded, where)
+        if isinstance(found, str):
+            return _failure(content, found)
+        calls.extend(found)
+        pos = _skip_ws(text, end)
+        if pos >= len(text) or text.startswith(EOS, pos):
+            return ParsedReply("calls", text=content, calls=tuple(calls))
+        if not text.startswith(TOOL_CALLS, pos):
+            return _failure(content, f"{where}: unexpected text after the JSON list: {text[pos:pos + 30]!r}")
+
+
+def _from_parts(content: str, payloads: list[str]) -> ParsedReply:
+    """Content and the text of each ``[TOOL_CALLS]`` block decoded on its own (the token-id path)."""
+    calls: list[Call] = []
+    for index, payload in enumerate(payloads):
+        where = f"[TOOL_CALLS] payload {index + 1}" if index else "[TOOL_CALLS] payload"
+        if not payload.strip():
+            return _failure(content, f"{where}: empty (nothing after [TOOL_CALLS])")
+        try:
+            decoded = json.loads(payload)
+        except (ValueError, RecursionError) as exc:
+            return _failure(content, f"{where}: {_json_error(exc)}")
+        found = _calls_from_list(decoded, where)
+        if isinstance(found, str):
+            return _failure(content, found)
+        calls.extend(found)
+    return ParsedReply("calls", text=content, calls=tuple(calls))
+
+
+# control token ids of the Mistral v3 tokenizer (mistral-v3-format.md)
+BOS_ID, EOS_ID, TOOL_CALLS_ID = 1, 2, 5
+
+
+@lru_cache(maxsize=1)
+def _v3_text_tokenizer() -> Any:
+    """mistral-common's SentencePiece tokenizer for the v3 model it ships (decodes ids to text)."""
+    import os
+
+    import mistral_common
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    path = os.path.join(os.path.dirname(mistral_common.__file__), "data", "mistral_instruct_tokenizer_240323.model.v3")
+    return MistralTokenizer.from_file(path).instruct_tokenizer.tokenizer
+
+
+def parse_reply_ids(ids: Sequence[int], tokenizer: Any = None) -> ParsedReply:
+    """Parse a reply given as the generated token ids, control tokens included.
+
+    This is the exact form: the reply is cut at the first ``</s>`` (id 2), split at every
+    ``[TOOL_CALLS]`` (id 5) as mistral-common's ``_split_content_and_tool_calls`` does, and each piece is
+    decoded to text on its own before the rules of :func:`parse_reply` apply. ``tokenizer`` needs a
+    ``decode(ids) -> str`` that drops control tokens (default: the v3 tokenizer shipped in
+    mistral-common). Prefer it to text decoded with mistral-common's ``SpecialTokenPolicy.KEEP``, which
+    yields SentencePiece pieces (``▁`` for spaces), not text.
+    """
+    ids = [int(i) for i in ids]
+    if EOS_ID in ids:
+        ids = ids[: ids.index(EOS_ID)]
+    if ids and ids[0] == BOS_ID:
+        ids = ids[1:]
+    decoder = tokenizer if tokenizer is not None else _v3_text_tokenizer()
+    segments: list[list[int]] = [[]]
+    for token in ids:
+        if token == TOOL_CALLS_ID:
+            segments.append([])
+        else:
+            segments[-1].append(token)
+    texts = [decoder.decode(segment) if segment else "" for segment in segments]
+    if len(texts) == 1:
+        return ParsedReply("text", text=texts[0])
+    return _from_parts(texts[0], texts[1:])
+
+
+def _bare_calls(text: str) -> ParsedReply | None:
+    """Calls from a reply that is only a JSON list of call objects (then ``</s>`` or the end)."""
+    start = _skip_ws(text, 0)
+    if not text.startswith("[", start):
+        return None
+    try:
+        decoded, end = _DECODER.raw_decode(text, start)
+    except (ValueError, RecursionError):
+        return None
+    rest = _skip_ws(text, end)
+    if rest < len(text) and not text.startswith(EOS, rest):
+        return None
+    found = _calls_from_list(decoded, "reply")
+    if isinstance(found, str) or not found:
+        return None
+    return ParsedReply("calls", calls=tuple(found))
+
+
+def reply_from_calls(tool_calls: Any) -> ParsedReply:
+    """Structured calls: ``[{"name", "arguments"}]`` or OpenAI's ``[{"type": "function", "function":
+    {"name", "arguments"}, "id"}]``. ``arguments`` may be an object or a string holding one (the OpenAI
+    wire form); anything else is a parse failure, as in :func:`parse_reply`."""
+    if tool_calls is None:
+        return ParsedReply("calls")
+    if not isinstance(tool_calls, list):
+        return _failure("", f"tool_calls: expected a list, got {_kind(tool_calls)}")
+    calls: list[Call] = []
+    for position, obj in enumerate(tool_calls):
+        where = f"tool_calls[{position}]"
+        if isinstance(obj, dict) and isinstance(obj.get("function"), dict) and "name" not in obj:
+            inner = dict(obj["function"])
+            if "id" in obj and "id" not in inner:
+                inner["id"] = obj["id"]
+            obj, where = inner, where + ".function"
+        if isinstance(obj, dict) and isinstance(obj.get("arguments"), str):
+            raw = obj["arguments"]
+            try:
+                obj = {**obj, "arguments": json.loads(raw)}
+            except (ValueError, RecursionError):
+                return _failure("", f"{where}.arguments: a string that is not JSON: {raw[:60]!r}")
+        call = _call_from_obj(obj, where)
+        if isinstance(call, str):
+            return _failure("", call)
+        calls.append(call)
+    return ParsedReply("calls", calls=tuple(calls))
+
+
+# the keys that say which shape a prediction has, in the order they are looked for
+SHAPE_KEYS = ("output", "tool_calls", "content", "result")
+
+
+def reply_from_prediction(obj: Mapping[str, Any], *, require_marker: bool = True) -> ParsedReply:
+    """The reply held by one prediction object.
+
+    Shapes (exactly one of these keys; ``id`` and other keys are ignored here):
+
+    - ``{"output": "<raw generated text>"}``: parsed by :func:`parse_reply` (a list of token ids, by
+      :func:`parse_reply_ids`);
+    - ``{"tool_calls": [{"name", "arguments"}, ...]}``: structured calls (``[]``/``null`` = no call);
+    - ``{"content": "..."}``: a text reply, taken as written (never searched for calls);
+    - ``{"result": ...}``: a BFCL result line: a list of ``{name: arguments}`` objects (arguments an
+      object or a JSON string) or the raw text.
+
+    ``{"tool_calls": null, "content": "..."}`` (an OpenAI message) is a text reply. Raises
+    :class:`PredictionShapeError` when no shape (or a conflicting pair) is present.
+    """
+    present = [k for k in SHAPE_KEYS if k in obj and not (k == "tool_calls" and obj[k] is None and "content" in obj)]
+    if len(present) != 1:
+        if not present:
+            raise PredictionShapeError(f"needs one of {', '.join(repr(k) for k in SHAPE_KEYS)}")
+        raise PredictionShapeError(f"has {' and '.join(repr(k) for k in present)}; give only one")
+    key = present[0]
+    value = obj[key]
+    if key == "output":
+        if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return parse_reply_ids(value)
+        if not isinstance(value, str):
+            raise PredictionShapeError(f"'output' must be the raw generated text or its token ids, got {_kind(value)}")
+        return parse_reply(value, require_marker=require_marker)
+    if key == "tool_calls":
+        return reply_from_calls(value)
+    if key == "content":
+        if value is None:
+            return ParsedReply("text")
+        if not isinstance(value, str):
+            raise PredictionShapeError(f"'content' must be a string, got {_kind(value)}")
+        return ParsedReply("text", text=value)
+    return _reply_from_bfcl_result(value, require_marker=require_marker)
+
+
+def _reply_from_bfcl_result(value: Any, *, require_marker: bool) -> ParsedReply:
+    if isinstance(value, str):
+        return parse_reply(value, require_marker=require_marker)
+    if not isinstance(value, list):
+        return _failure("", f"result: expected a list of {{name: arguments}} objects or text, got {_kind(value)}")
+    converted = []
+    for position, item in enumerate(value):
+        if not isinstance(item, dict) or len(item) != 1:
+            return _failure("", f"result[{position}]: expected an object with one key, the function name")
+        (name, arguments), = item.items()
+        converted.append({"name": name, "arguments": arguments})
+    return reply_from_calls(converted)

@@ -1,0 +1,198 @@
+"""The reply parser: Mistral v0.3 replies as text, calls or parse failures (examples and properties),
+agreeing with mistral-common's own tool-call decoder."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from fcdata.score.parse import (
+    Call,
+    ParsedReply,
+    PredictionShapeError,
+    parse_reply,
+    parse_reply_ids,
+    reply_from_calls,
+    reply_from_prediction,
+)
+
+NAMES = st.text(alphabet="abcxyzABZ019_-", min_size=1, max_size=64)  # Mistral names: ^[a-zA-Z0-9_-]{1,64}$
+SCALARS = st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+ARGUMENTS = st.dictionaries(st.text(max_size=8), JSON, max_size=4)
+CALLS = st.lists(st.builds(lambda n, a: {"name": n, "arguments": a}, NAMES, ARGUMENTS), min_size=1, max_size=3)
+
+
+def mistral_text(calls: list[dict[str, Any]], sep: str = " ", eos: str = "</s>") -> str:
+    """What a Mistral v0.3 model generates for calls, decoded with special tokens kept."""
+    return "[TOOL_CALLS]" + sep + json.dumps(calls, ensure_ascii=False) + eos
+
+
+def test_examples() -> None:
+    reply = parse_reply('[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "abcDEF123"}]</s>')
+    assert reply.kind == "calls" and reply.calls == (Call("get_weather", {"city": "Paris"}, "abcDEF123"),)
+    assert reply.has_calls and reply.claims_call
+    text = parse_reply("It is sunny in Paris.</s>")
+    assert text == ParsedReply("text", text="It is sunny in Paris.")
+    assert not text.claims_call
+    # </s> ends the reply: what a model generates after it is not part of it
+    assert parse_reply("Done.</s>[TOOL_CALLS] [garbage").kind == "text"
+    # no </s> (generation stopped at max_new_tokens) is fine when the JSON is complete
+    assert parse_reply('[TOOL_CALLS][{"name": "f", "arguments": {}}]').calls == (Call("f", {}),)
+    # several [TOOL_CALLS] blocks add up; text before the first is content
+    two = parse_reply('Let me check. [TOOL_CALLS] [{"name": "a", "arguments": {}}][TOOL_CALLS] [{"name": "b", "arguments": {"x": 1}}]</s>')
+    assert [c.name for c in two.calls] == ["a", "b"] and two.text == "Let me check. "
+    assert parse_reply("[TOOL_CALLS] []</s>") == ParsedReply("calls")
+    assert parse_reply("<s>Hi</s>").text == "Hi"
+    # control-token strings inside JSON strings are data: the JSON is decoded where it starts
+    quoted = parse_reply('[TOOL_CALLS] [{"name": "echo", "arguments": {"s": "a </s> b [TOOL_CALLS] c"}}]</s>')
+    assert quoted.calls == (Call("echo", {"s": "a </s> b [TOOL_CALLS] c"}),)
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("[TOOL_CALLS]</s>", "empty"),
+        ("[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": {\"x\": 1}</s>", "not JSON"),
+        ("[TOOL_CALLS] {\"name\": \"f\", \"arguments\": {}}</s>", "expected a JSON list"),
+        ("[TOOL_CALLS] [\"f\"]</s>", "expected an object"),
+        ("[TOOL_CALLS] [{\"arguments\": {}}]</s>", "missing \"name\""),
+        ("[TOOL_CALLS] [{\"name\": 3, \"arguments\": {}}]</s>", "non-empty string"),
+        ("[TOOL_CALLS] [{\"name\": \"f\"}]</s>", "missing \"arguments\""),
+        ("[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": \"{}\"}]</s>", "expected a JSON object"),
+        ("[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": {}}] trailing</s>", "unexpected text after"),
+        ("[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": {}}][TOOL_CALLS]</s>", "payload 2: empty"),
+        ("[TOOL_CALLS][TOOL_CALLS] []</s>", "payload: empty"),
+    ],
+)
+def test_parse_failures(text: str, reason: str) -> None:
+    reply = parse_reply(text)
+    assert reply.kind == "parse_failure"
+    assert reply.claims_call and not reply.has_calls
+    assert reason in (reply.error or "")
+
+
+@given(CALLS, st.sampled_from(["", " ", "\n"]), st.sampled_from(["</s>", "", "</s></s>", "</s> more text"]))
+def test_roundtrip(calls: list[dict[str, Any]], sep: str, eos: str) -> None:
+    reply = parse_reply(mistral_text(calls, sep, eos))
+    assert reply.kind == "calls"
+    assert [c.to_obj() for c in reply.calls] == calls
+
+
+@given(st.text(max_size=200))
+def test_text_without_marker_is_text(text: str) -> None:
+    assume("[TOOL_CALLS]" not in text and "</s>" not in text and not text.lstrip().startswith("<s>"))
+    assert parse_reply(text + "</s>") == ParsedReply("text", text=text)
+    assert parse_reply(text) == ParsedReply("text", text=text)
+
+
+@given(CALLS, st.data())
+def test_every_cut_of_the_payload_is_a_parse_failure(calls: list[dict[str, Any]], data: st.DataObject) -> None:
+    """A reply cut anywhere inside its JSON (max_new_tokens) claims a call it cannot deliver."""
+    full = mistral_text(calls, " ", "")
+    cut = data.draw(st.integers(len("[TOOL_CALLS]"), len(full) - 1))
+    reply = parse_reply(full[:cut])
+    assert reply.kind == "parse_failure", full[:cut]
+
+
+@given(st.text(max_size=300), st.text(max_size=50))
+def test_never_raises(prefix: str, tail: str) -> None:
+    for text in (prefix, "[TOOL_CALLS]" + prefix, prefix + "[TOOL_CALLS]" + tail + "</s>"):
+        reply = parse_reply(text)
+        assert reply.kind in ("text", "calls", "parse_failure")
+        assert (reply.kind == "parse_failure") == (reply.error is not None)
+        if "[TOOL_CALLS]" not in text.split("</s>")[0]:
+            assert reply.kind == "text"
+
+
+@lru_cache(maxsize=1)
+def v3_tokenizer() -> Any:
+    import os
+
+    import mistral_common
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    path = os.path.join(os.path.dirname(mistral_common.__file__), "data", "mistral_instruct_tokenizer_240323.model.v3")
+    return MistralTokenizer.from_file(path).instruct_tokenizer.tokenizer
+
+
+@settings(max_examples=60)
+@given(CALLS, st.text(max_size=20))
+def test_token_ids_agree_with_mistral_common_decoder(calls: list[dict[str, Any]], content: str) -> None:
+    """mistral-common's own v2-v7 decoder (_split_content_and_tool_calls + _decode_tool_calls) and
+    parse_reply_ids read the same content and calls from the ids a model generates."""
+    from mistral_common.experimental.tools import _decode_tool_calls, _split_content_and_tool_calls
+
+    tokenizer = v3_tokenizer()
+    tool_calls = tokenizer.get_special_token("[TOOL_CALLS]")
+    ids = tokenizer.encode(content, bos=False, eos=False) + [tool_calls] + tokenizer.encode(json.dumps(calls, ensure_ascii=False), bos=False, eos=False) + [tokenizer.eos_id]
+    content_ids, blocks = _split_content_and_tool_calls(ids[:-1], tool_calls)
+    theirs = [(c.function.name, json.loads(c.function.arguments)) for c in _decode_tool_calls(blocks, tokenizer)]
+    ours = parse_reply_ids(ids)
+    assert ours.kind == "calls"
+    assert [(c.name, c.arguments) for c in ours.calls] == theirs
+    assert ours.text == tokenizer.decode(content_ids)
+    # the same reply as text with the control tokens kept as text
+    assert parse_reply(ours.text + "[TOOL_CALLS] " + tokenizer.decode(ids[len(content_ids) + 1 : -1]) + "</s>").calls == ours.calls
+
+
+def test_token_ids_text_and_failures() -> None:
+    tokenizer = v3_tokenizer()
+    text_ids = tokenizer.encode("The answer is 4.", bos=False, eos=False) + [tokenizer.eos_id] + [5, 6]
+    assert parse_reply_ids(text_ids) == ParsedReply("text", text="The answer is 4.")
+    cut = [5] + tokenizer.encode('[{"name": "f", "argu', bos=False, eos=False)
+    assert parse_reply_ids(cut).kind == "parse_failure"
+    assert reply_from_prediction({"output": cut}).kind == "parse_failure"
+
+
+def test_bare_json_only_when_asked() -> None:
+    bare = '[{"name": "f", "arguments": {"x": 1}}]'
+    assert parse_reply(bare).kind == "text"
+    assert parse_reply(bare, require_marker=False).calls == (Call("f", {"x": 1}),)
+    assert parse_reply("[1, 2]", require_marker=False).kind == "text"
+    assert parse_reply("[]", require_marker=False).kind == "text"
+
+
+def test_structured_predictions() -> None:
+    assert reply_from_prediction({"id": 1, "tool_calls": [{"name": "f", "arguments": {"a": 1}}]}).calls == (Call("f", {"a": 1}),)
+    openai = {"tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]}
+    assert reply_from_prediction(openai).calls == (Call("f", {"a": 1}, "call_1"),)
+    assert reply_from_prediction({"tool_calls": []}) == ParsedReply("calls")
+    assert reply_from_prediction({"tool_calls": None, "content": "hi"}) == ParsedReply("text", text="hi")
+    assert reply_from_prediction({"content": "[TOOL_CALLS] looks like a call"}).kind == "text"
+    assert reply_from_prediction({"output": "hi</s>"}).text == "hi"
+    assert reply_from_prediction({"result": [{"f": '{"a": 1}'}]}).calls == (Call("f", {"a": 1}),)
+    assert reply_from_prediction({"result": "[TOOL_CALLS] [oops"}).kind == "parse_failure"
+    assert reply_from_calls([{"name": "f", "arguments": "{bad"}]).kind == "parse_failure"
+    assert reply_from_calls([{"name": "f", "arguments": "[1]"}]).kind == "parse_failure"
+    with pytest.raises(PredictionShapeError, match="needs one of"):
+        reply_from_prediction({"id": 1})
+    with pytest.raises(PredictionShapeError, match="give only one"):
+        reply_from_prediction({"output": "x", "content": "y"})
+    with pytest.raises(PredictionShapeError, match="raw generated text"):
+        reply_from_prediction({"output": ["x"]})
+
+
+@given(st.lists(st.builds(lambda n, a: {"name": n, "arguments": a}, NAMES, ARGUMENTS), max_size=4), st.booleans())
+def test_structured_and_raw_forms_agree(calls: list[dict[str, Any]], as_string: bool) -> None:
+    structured = [{"name": c["name"], "arguments": json.dumps(c["arguments"]) if as_string else c["arguments"]} for c in calls]
+    a = reply_from_prediction({"tool_calls": structured})
+    b = parse_reply(mistral_text(calls))
+    assert a.calls == b.calls
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import fcdata.score.bfcl_prompts
+    import fcdata.score.parse
+    import fcdata.score.scoring
+
+    for module in (fcdata.score.parse, fcdata.score.bfcl_prompts, fcdata.score.scoring):
+        failed, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert failed == 0 and tried > 0, module.__name__
