@@ -36,6 +36,10 @@ _EXPORTS: dict[str, str] = {
     "render": "fcdata.render",
     "load_tokenizer": "fcdata.tokenizer",
     "score": "fcdata.score",
+    "PaddingCollator": "fcdata.collate",
+    "PackingCollator": "fcdata.collate",
+    "pack_dataset": "fcdata.pack",
+    "PackingReport": "fcdata.pack",
 }
 
 __all__ = ["__version__", *_EXPORTS]
