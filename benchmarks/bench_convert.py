@@ -1,0 +1,187 @@
+"""Benchmark: converting a >=100,000-record Glaive v2 corpus, against the floor of merely reading it.
+
+The corpus is made from the real Glaive rows in tests/fixtures/shared/glaive_raw (73 rows, real system
+prompts and turns) repeated with varied content: user text and argument values change on every record,
+half of the records become multi-turn call conversations built from the row's own declared function
+(call, function response, answer, thanks), some keep the real cut-off endings, and a share of records get
+their own system prompt and schema (a changed function and parameter description), as in the real file,
+where declarations almost never repeat: the declarations are parsed and checked for nearly every record.
+
+Timed side by side in this process, each the best of ``--repeat`` runs:
+
+- floor: read the file's lines and ``json.loads`` each one;
+- convert, 1 process: ``fcdata.convert.convert_files`` (read, convert, validate-clean output, write);
+- convert, ``--num-proc`` processes (2 by default).
+
+Target: converting on one process costs at most 3x the floor.
+
+    python benchmarks/bench_convert.py                 # 100,000 records
+    python benchmarks/bench_convert.py -n 200000 --num-proc 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fcdata.convert import clear_caches, convert_files  # noqa: E402
+from fcdata.convert.glaive import parse_system  # noqa: E402
+
+SAMPLES = ROOT / "tests" / "fixtures" / "shared" / "glaive_raw" / "glaive_v2_first500_singleturn.jsonl"
+WORDS = "apple river mountain blue quick silver orange garden piano window rocket coffee summer island violet thunder".split()
+
+
+def _value_for(spec: dict[str, Any], rng: random.Random, k: int) -> Any:
+    if isinstance(spec.get("enum"), list) and spec["enum"]:
+        return spec["enum"][k % len(spec["enum"])]
+    kind = spec.get("type")
+    if kind == "integer":
+        return rng.randint(1, 500)
+    if kind == "number":
+        return round(rng.uniform(1, 500), 2)
+    if kind == "boolean":
+        return bool(k % 2)
+    if kind == "array":
+        item = spec.get("items") if isinstance(spec.get("items"), dict) else {"type": "string"}
+        return [_value_for(item, rng, k + j) for j in range(2)]
+    if kind == "object":
+        props = spec.get("properties") or {}
+        return {name: _value_for(props[name], rng, k) for name in spec.get("required") or [] if name in props}
+    return f"{rng.choice(WORDS)} {rng.choice(WORDS)} {k}"
+
+
+def _arguments(function: dict[str, Any], rng: random.Random, k: int) -> dict[str, Any]:
+    params = function.get("parameters") or {}
+    props = params.get("properties") or {}
+    required = params.get("required") or list(props)
+    return {name: _value_for(props.get(name, {}), rng, k) for name in required if name in props}
+
+
+def build_corpus(path: Path, n: int, seed: int = 0, distinct: float = 0.0) -> None:
+    rng = random.Random(seed)
+    rows = [json.loads(line) for line in SAMPLES.open(encoding="utf-8")]
+    with path.open("w", encoding="utf-8") as out:
+        for k in range(n):
+            row = rows[k % len(rows)]
+            system = row["system"]
+            _, tools = parse_system(system)
+            functions = [t["function"] for t in tools.tools]
+            roll = rng.random()
+            if rng.random() < distinct:
+                # its own declarations: a changed function description and parameter description
+                system = system.replace('"description": "', f'"description": "({k}) ', 2)
+            if functions and roll < 0.5:
+                fn = rng.choice(functions)
+                args = _arguments(fn, rng, k)
+                arg_text = json.dumps(args, indent=4 if k % 20 == 0 else None)
+                result = json.dumps({"status": "ok", "request": k, "value": rng.choice(WORDS)})
+                chat = (
+                    f"USER: Could you help me with {fn['name'].replace('_', ' ')} for {rng.choice(WORDS)} number {k}?\n\n\n"
+                    f"ASSISTANT: <functioncall> {{\"name\": \"{fn['name']}\", \"arguments\": '{arg_text}'}} <|endoftext|>\n\n\n"
+                    f"FUNCTION RESPONSE: {result}\n\n\n"
+                    f"ASSISTANT: Here is what I found for request {k}: the value is {rng.choice(WORDS)}. <|endoftext|>\n\n\n"
+                    f"USER: Thank you, that's all for now ({rng.choice(WORDS)}).\n\n\n"
+                    f"ASSISTANT: You're welcome! If you need anything else about {rng.choice(WORDS)}, feel free to ask. <|endoftext|>"
+                )
+            else:
+                chat = row["chat"].replace("USER: ", f"USER: ({rng.choice(WORDS)} {k}) ", 1)
+            out.write(json.dumps({"system": system, "chat": chat}, ensure_ascii=False) + "\n")
+
+
+def floor(path: Path) -> int:
+    n = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            json.loads(line)
+            n += 1
+    return n
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, list[float], float]:
+    """Best wall time, CPU time of that run in this process, every run's wall time, and the CPU time of
+    worker processes in that run."""
+    runs = []
+    for _ in range(repeat):
+        w0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+        fn()
+        runs.append((time.perf_counter() - w0, time.process_time() - c0, _children_cpu() - k0))
+    best = min(runs)
+    return best[0], best[1], [r[0] for r in runs], best[2]
+
+
+def bench(corpus: Path, tmp: Path, n: int, num_proc: int, repeat: int) -> dict[str, Any]:
+    out1, outn = tmp / "out1.jsonl", tmp / "outn.jsonl"
+    reports: dict[int, Any] = {}
+
+    def convert(out: Path, procs: int) -> None:
+        clear_caches()  # every run starts cold, like a real one (workers always do)
+        reports[procs] = convert_files([str(corpus)], str(out), num_proc=procs)
+
+    floor_wall, floor_cpu, floor_runs, _ = timed(lambda: floor(corpus), repeat)
+    one_wall, one_cpu, one_runs, _ = timed(lambda: convert(out1, 1), repeat)
+    many_wall, many_main_cpu, many_runs, many_workers_cpu = timed(lambda: convert(outn, num_proc), repeat)
+    return {
+        "n": n, "size": corpus.stat().st_size, "report": reports[1], "num_proc": num_proc,
+        "floor": (floor_wall, floor_cpu, floor_runs), "one": (one_wall, one_cpu, one_runs), "many": (many_wall, many_runs),
+        "many_cpu": (many_main_cpu, many_workers_cpu),
+        "identical": out1.read_bytes() == outn.read_bytes(),
+    }
+
+
+def show(title: str, r: dict[str, Any]) -> None:
+    n, rep = r["n"], r["report"]
+    fw, fc, fr = r["floor"]
+    ow, oc, orr = r["one"]
+    mw, mr = r["many"]
+    print(f"\n{title}: {n:,} records, {r['size'] / 1e6:.1f} MB; written {rep.written:,}, rejected {rep.rejected:,} {dict(sorted(rep.rejections.items()))}")
+    print(f"  {'':30}{'best s':>8}{'records/s':>11}{'x floor':>9}{'cpu x floor':>13}   wall of each run (s)")
+    print(f"  {'read + json.loads (floor)':30}{fw:8.2f}{n / fw:11,.0f}{1:9.2f}{1:13.2f}   {', '.join(f'{t:.2f}' for t in fr)}")
+    print(f"  {'convert, 1 process':30}{ow:8.2f}{n / ow:11,.0f}{ow / fw:9.2f}{oc / fc:13.2f}   {', '.join(f'{t:.2f}' for t in orr)}")
+    print(f"  {'convert, ' + str(r['num_proc']) + ' processes':30}{mw:8.2f}{n / mw:11,.0f}{mw / fw:9.2f}{'':>13}   {', '.join(f'{t:.2f}' for t in mr)}")
+    spread = (max(orr) - min(orr)) / min(orr) if len(orr) > 1 else 0.0
+    main_cpu, workers_cpu = r["many_cpu"]
+    ideal = oc / max(main_cpu, workers_cpu / r["num_proc"], 1e-9)
+    print(f"  speed-up with {r['num_proc']} processes: {ow / mw:.2f}x wall; outputs byte-identical: {r['identical']}; 1-process run-to-run spread: {spread:.0%}")
+    print(f"  cpu with {r['num_proc']} processes: main {main_cpu:.2f} s, workers {workers_cpu:.2f} s (1 process: {oc:.2f} s) -> at most {ideal:.2f}x on {r['num_proc']} idle cores")
+    print(f"  target, convert <= 3x floor on one process: {'met' if ow <= 3 * fw else 'not met'} (wall {ow / fw:.2f}x, cpu {oc / fc:.2f}x)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", "--records", type=int, default=100_000)
+    ap.add_argument("--num-proc", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--corpus", choices=["repeated", "distinct", "both"], default="both", help="repeated: the sample rows' own declarations (the brief's corpus); distinct: every record its own declarations, as in the full file")
+    args = ap.parse_args()
+    print(f"os.cpu_count()={os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for kind, distinct in (("repeated", 0.0), ("distinct", 0.95)):
+            if args.corpus not in (kind, "both"):
+                continue
+            corpus = tmp / f"glaive_{kind}.jsonl"
+            build_corpus(corpus, args.records, distinct=distinct)
+            title = "real sample rows repeated, conversations varied" if kind == "repeated" else "same, and 95% of records with their own declarations and schemas"
+            show(title, bench(corpus, tmp, args.records, args.num_proc, args.repeat))
+            corpus.unlink()
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""``fcdata convert``: tool-calling data in the formats people have -> canonical records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from fcdata.convert import FORMATS, ConvertReport, convert_files
+from fcdata.write import write_json
+
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, echo_err, fail, format_table
+
+
+def _summary(report: ConvertReport) -> str:
+    rows: list[list[Any]] = [[f.file, f.format or "?", f.read, f.written, f.rejected] for f in report.files]
+    if len(report.files) > 1:
+        rows.append(["total", "", report.read, report.written, report.rejected])
+    parts = [format_table(["file", "format", "read", "written", "rejected"], rows, align="llrrr")]
+    if report.repairs:
+        reps = sorted(report.repairs.items(), key=lambda kv: (-kv[1], kv[0]))
+        parts.append(format_table(["repair", "records"], reps, align="lr"))
+    if report.rejections:
+        rejs = sorted(report.rejections.items(), key=lambda kv: (-kv[1], kv[0]))
+        parts.append(format_table(["rejected because", "records"], rejs, align="lr"))
+    return "\n\n".join(parts)
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Output: JSON Lines, Parquet when the name ends in .parquet, '-' for stdout.")
+@click.option("--from", "source_format", type=click.Choice(FORMATS), help="Read every input as this format instead of detecting it per file.")
+@click.option("--rejects", metavar="PATH", help="Write each rejected input verbatim (field `text`) with its reasons, as JSON Lines.")
+@click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {read, written, rejected, formats, repairs, rejections, files}.")
+@click.option("--num-proc", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes; the output is byte-identical for any value.")
+@click.option("--strict", is_flag=True, help="Exit with code 1 when any record was rejected.")
+def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rejects: str | None, report_path: str | None, num_proc: int, strict: bool) -> None:
+    """Convert tool-calling data to canonical records that pass `fcdata validate`.
+
+    \b
+    Formats, detected per file from the first record's keys (--from forces one):
+      glaive     Glaive function-calling v2 raw {"system", "chat"}
+      hackathon  legacy Mistral hackathon {"interactions": [{"is_user", "text"}]}
+      text       pretraining {"text"} (kept as text records)
+      sharegpt   LLaMA-Factory ShareGPT {"conversations", "tools"}
+      openai     {"messages", "tools"}, legacy functions/function_call, request dumps
+      canonical  fcdata records (passed through, call ids checked)
+
+    Every repair is named in the record's metadata and counted; every record that cannot be repaired
+    is rejected with a reason code (docs/convert.md lists them all). Records read = written + rejected.
+
+    \b
+    Examples:
+      fcdata convert glaive.jsonl -o data.jsonl --report report.json
+      fcdata convert raw/*.json -o data.parquet --rejects rejects.jsonl --num-proc 4
+      cat chats.jsonl | fcdata convert - -o - --from openai > data.jsonl
+
+    Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
+    """
+    if report_path is not None and report_path == "-" and output == "-":
+        fail("--report - and -o - would both write to stdout; give the report a file name")
+    data_to_stdout = output == "-"
+
+    def on_file(file: str, fmt: str | None, detected: bool) -> None:
+        how = "detected" if detected else "forced by --from"
+        echo_err(f"{file}: {fmt or 'no readable record; format unknown'}" + (f" ({how})" if fmt else ""))
+
+    with ByteProgress([p for p in inputs if p != "-"], desc="converting") as bar:
+        report = convert_files(
+            list(inputs),
+            output,
+            source_format=source_format,
+            rejects=rejects,
+            num_proc=num_proc,
+            on_file=on_file,
+            on_progress=bar.update,
+        )
+    if report_path is not None:
+        write_json(report_path, report.to_dict())
+    click.echo(_summary(report), err=data_to_stdout)
+    if strict and report.rejected:
+        raise SystemExit(EXIT_FINDINGS)

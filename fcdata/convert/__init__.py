@@ -1,0 +1,87 @@
+"""Converters: the tool-calling data people have -> canonical records that pass ``fcdata validate``.
+
+Formats (ids as on the command line): ``glaive`` (Glaive function-calling v2 raw), ``hackathon``
+(legacy Mistral hackathon ``interactions``), ``text`` (pretraining ``{"text"}``, passed on as text
+records), ``sharegpt`` (LLaMA-Factory), ``openai`` (``messages`` + ``tools``, legacy ``functions``,
+request dumps) and ``canonical`` (fcdata's own records, passed through with their ids checked).
+
+Nothing is lost silently: every input record becomes a :class:`Converted` record (with its provenance
+and the codes of every repair in ``metadata``) or a :class:`Rejected` one (with ``(code, message)``
+reasons). docs/convert.md lists every repair and rejection code and the decision behind it.
+
+    >>> from fcdata.convert import convert_records
+    >>> [out] = convert_records([{"interactions": [{"is_user": True, "text": "Hi"}, {"is_user": False, "text": "Hello!"}]}])
+    >>> out.record["messages"]
+    [{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello!'}]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+from ..read import Item
+from .detect import FORMATS, detect_format
+from .dispatch import convert_item
+from .files import ConvertReport, FileSummary, convert_files
+from .outcome import Converted, Rejected
+
+__all__ = [
+    "convert_records",
+    "convert_item",
+    "convert_files",
+    "detect_format",
+    "Converted",
+    "Rejected",
+    "ConvertReport",
+    "FileSummary",
+    "FORMATS",
+    "clear_caches",
+]
+
+
+def clear_caches() -> None:
+    """Forget every parsed declaration and compiled schema (the converters cache them by text, bounded
+    in size); for benchmarks that must measure a cold start, and for long-lived processes."""
+    from . import glaive, schemas, tools
+
+    glaive._system_cached.cache_clear()
+    glaive._declaration.cache_clear()
+    schemas.clear_cache()
+    tools._cached.cache_clear()
+
+
+def convert_records(records: Iterable[Any], source_format: str | None = None, *, file: str | None = None, num_proc: int = 1, batch_size: int = 1000) -> Iterator[Converted | Rejected]:
+    """Convert records (decoded JSON values or :class:`~fcdata.read.Item`\\ s), yielding one
+    :class:`Converted` or :class:`Rejected` per input, in input order.
+
+    ``source_format`` reads every record as that format (a record that does not fit it is rejected with
+    ``format_mismatch``); without it each record's format is told from its keys. Plain values are
+    numbered from 1 (their ``source_line``) and attributed to ``file`` when given. With ``num_proc`` > 1
+    batches of ``batch_size`` records are converted in worker processes; the results are the same.
+    """
+    if source_format is not None and source_format not in FORMATS:
+        from ..errors import UsageError
+
+        raise UsageError(f"unknown format {source_format!r}; known formats: {', '.join(FORMATS)}")
+    forced = source_format is not None
+    items = (rec if isinstance(rec, Item) else Item(file or "", index, rec) for index, rec in enumerate(records, start=1))
+    if num_proc <= 1:
+        for item in items:
+            yield convert_item(item, source_format, forced=forced)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .files import _chunk, mp_context
+
+    with ProcessPoolExecutor(max_workers=num_proc, mp_context=mp_context()) as pool:
+        window: list[Any] = []
+        for batch in _chunk(items, batch_size):
+            window.append(pool.submit(_convert_batch, batch, source_format, forced))
+            if len(window) >= 2 * num_proc:
+                yield from window.pop(0).result()
+        for fut in window:
+            yield from fut.result()
+
+
+def _convert_batch(batch: list[Item], fmt: str | None, forced: bool) -> list[Converted | Rejected]:
+    return [convert_item(item, fmt, forced=forced) for item in batch]

@@ -1,0 +1,474 @@
+"""Glaive function-calling v2, raw: ``{"system": "SYSTEM: ... -\\n{function}\\n\\n{function}\\n", "chat":
+"USER: ...\\n\\n\\nASSISTANT: <functioncall> {...} <|endoftext|>\\n\\n\\nFUNCTION RESPONSE: ..."}``.
+
+Reading it:
+
+- ``system``: the prose before the first declaration becomes the system message (the ``SYSTEM:`` label
+  removed); each pretty-printed JSON object after it is a function declaration. Rows that declare none
+  ("with no access to external functions") become chats with no tools. System prompts and single
+  declarations are cached by their text (a help where they repeat; in the full file most do not).
+- ``chat``: a turn starts at ``USER:``, ``ASSISTANT:`` or ``FUNCTION RESPONSE:`` at the start of a line
+  or right after ``<|endoftext|>``; ``<|endoftext|>`` ends assistant turns.
+- a call is ``<functioncall> {"name": ..., "arguments": '<JSON text>'}``: the arguments are JSON text in
+  single quotes (not JSON at all), decoded by :mod:`.arguments`; results link to calls by order.
+
+Every quirk of the full 112,960-row file (tests/fixtures/shared/SOURCES.md) has a repair code or a
+rejection code; docs/convert.md lists them with the reasoning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from ..read import Item
+from .arguments import NonFinite, DECODER, arguments_object, parse_arguments_text
+from .assemble import ENCODER, Call, Context, Turn, assemble
+from .finish import chat_outcome, fast_metadata_json
+from .ids import make_call_id
+from .outcome import Converted, Reject
+from .tools import Declared, ToolSet, declare, toolset_of
+
+__all__ = ["convert_glaive", "parse_system", "split_turns", "parse_call"]
+
+EOT = "<|endoftext|>"
+CALL = "<functioncall>"
+
+# a turn label at the start of the chat, after a newline, or right after <|endoftext|>
+_MARKER = re.compile(r"(?:^|(?<=\n)|(?<=<\|endoftext\|>))[ \t]*(USER|ASSISTANT|FUNCTION RESPONSE):[ \t]?")
+_INLINE_EOT = re.compile(r"[ \t]*<\|endoftext\|>[ \t]*(\n*)")
+# the head of a call: {"name": "...", "arguments"|"parameters":
+_HEAD = re.compile(r'\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"(arguments|parameters)"\s*:\s*')
+_CLOSE_QUOTE = re.compile(r"'\s*\}")
+_DECL_START = re.compile(r"(?:^|\n)[ \t]*\{")
+
+
+# ------------------------------------------------------------------------------------------- system
+
+
+@lru_cache(maxsize=8192)
+def _system_cached(system: str) -> tuple[str, ToolSet, bytes, str] | Reject:
+    """:func:`parse_system`, the digest of the system text (part of the call ids' source) and the
+    system message as JSON, cached: the full file repeats its system prompts thousands of times."""
+    try:
+        text, tools = parse_system(system)
+    except Reject as rej:
+        return rej
+    digest = hashlib.blake2b(system.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return text, tools, digest, ('{"role": "system", "content": ' + _S(text) + "}") if text else ""
+
+
+@lru_cache(maxsize=16384)
+def _declaration(text: str) -> Declared | None:
+    """The declaration written as exactly ``text`` (one JSON object), cached by its text: Glaive reuses
+    the same declarations across thousands of different system prompts. ``None`` when ``text`` is not
+    exactly one object (the caller then decodes the system text itself) or the declaration is refused
+    (recomputed by the caller to get the message)."""
+    try:
+        value, end = DECODER.raw_decode(text)
+    except (ValueError, RecursionError):
+        return None
+    if end != len(text) or not isinstance(value, dict):
+        return None
+    try:
+        return declare(value, 0)
+    except Reject:
+        return None
+
+
+def parse_system(system: str) -> tuple[str, ToolSet]:
+    """The system prose and the declared functions of a Glaive ``system`` field; raises :class:`Reject`."""
+    text = system.strip()
+    if text.startswith("SYSTEM:"):
+        text = text[len("SYSTEM:") :].lstrip()
+    prose: list[str] = []
+    declared: list[Declared | None] = []
+    pos = 0
+    while True:
+        m = _DECL_START.search(text, pos)
+        if m is None:
+            prose.append(text[pos:])
+            break
+        start = m.end() - 1
+        prose.append(text[pos:start])
+        # Glaive pretty-prints each declaration, so it normally ends at the first "}" at a line start
+        close = text.find("\n}", start)
+        d = _declaration(text[start : close + 2]) if close >= 0 else None
+        if d is not None:
+            declared.append(d)
+            pos = close + 2
+            continue
+        try:
+            value, end = DECODER.raw_decode(text, start)
+        except NonFinite as exc:
+            raise Reject("tool_declaration_not_json", f"system: a function declaration holds a number JSON cannot represent ({exc})") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise Reject("tool_declaration_not_json", f"system: the function declaration at character {start} is not valid JSON ({msg})") from None
+        if not isinstance(value, dict):
+            raise Reject("tool_declaration_not_json", "system: a function declaration is not a JSON object")
+        declared.append(declare(value, len(declared)))
+        pos = end
+    system_text = "\n\n".join(p.strip() for p in prose if p.strip())
+    return system_text, toolset_of(declared)
+
+
+# --------------------------------------------------------------------------------------------- chat
+
+
+def split_turns(chat: str) -> list[tuple[str, str]]:
+    """``(label, raw text)`` of each turn; text before the first label gets the label ``""``.
+
+    Fast path for the common layout (every turn starts right after ``\\n\\n\\n`` and no label text
+    appears anywhere else): plain string splitting, several times faster than the regular expression,
+    which handles everything else (labels after other line breaks or right after ``<|endoftext|>``)."""
+    parts = chat.split("\n\n\n")
+    if chat.count("USER:") + chat.count("ASSISTANT:") + chat.count("FUNCTION RESPONSE:") == len(parts):
+        fast: list[tuple[str, str]] = [("", "")]
+        for p in parts:
+            if p.startswith("USER:"):
+                fast.append(("USER", p[5:]))
+            elif p.startswith("ASSISTANT:"):
+                fast.append(("ASSISTANT", p[10:]))
+            elif p.startswith("FUNCTION RESPONSE:"):
+                fast.append(("FUNCTION RESPONSE", p[18:]))
+            else:
+                break
+        else:
+            return fast
+    turns: list[tuple[str, str]] = []
+    last_label = ""
+    last_end = 0
+    for m in _MARKER.finditer(chat):
+        turns.append((last_label, chat[last_end : m.start()]))
+        last_label = m.group(1)
+        last_end = m.end()
+    turns.append((last_label, chat[last_end:]))
+    return turns
+
+
+def _clean(body: str, label: str, repairs: list[str]) -> str:
+    """The turn's text without whitespace around it and without ``<|endoftext|>`` (the normal end of an
+    assistant turn; anywhere else a stray marker, recorded as ``stray_endoftext_removed``)."""
+    body = body.strip()
+    if EOT in body:
+        if body.endswith(EOT):
+            body = body[: -len(EOT)].rstrip()
+            if label != "ASSISTANT":
+                repairs.append("stray_endoftext_removed")
+        if EOT in body:
+            repairs.append("stray_endoftext_removed")
+            body = _INLINE_EOT.sub(lambda m: "\n\n" if m.group(1) else " ", body).strip()
+    return body
+
+
+def _quick_json(text: str) -> Any:
+    """The value of ``text`` when it is exactly one strict JSON value (no surrounding space), else
+    :data:`_UNPARSED`; the C scanner alone, without ``json.loads``' Python wrapper."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return _UNPARSED
+    return value if end == len(text) else _UNPARSED
+
+
+def _single_quoted(rest: str) -> tuple[str, Any, str]:
+    """Split ``'<args>'} tail`` into the argument text, its value when it is plain JSON, and the tail
+    after the call's closing brace. The closing quote is the first ``'`` followed by ``}`` after which
+    the text is valid JSON (apostrophes inside the arguments are kept), else the last such quote."""
+    if rest.endswith("'}"):
+        body = rest[1:-2]
+        value = _quick_json(body)
+        if value is not _UNPARSED:
+            return body, value, ""
+    candidates = list(_CLOSE_QUOTE.finditer(rest, 1))
+    if not candidates:
+        raise Reject("call_truncated", "the call's arguments string never closes (the call is cut off)")
+    for m in candidates:
+        body = rest[1 : m.start()]
+        try:
+            return body, DECODER.decode(body), rest[m.end() :]
+        except (ValueError, RecursionError):
+            continue
+    m = candidates[-1]
+    return rest[1 : m.start()], _UNPARSED, rest[m.end() :]
+
+
+_UNPARSED = object()
+_SCAN = DECODER.scan_once
+_S = ENCODER.string
+
+
+def parse_call(payload: str, repairs: list[str]) -> tuple[Call, str]:
+    """One ``<functioncall>`` payload: the call, and any text after it. Raises :class:`Reject`."""
+    p = payload.strip()
+    if not p:
+        raise Reject("call_truncated", "an empty <functioncall>")
+    if not p.startswith("{"):
+        raise Reject("call_unparseable", f"a <functioncall> that is not a JSON object: {p[:60]!r}")
+    m = _HEAD.match(p)
+    if m is None:
+        return _parse_call_json(p, repairs)
+    raw_name = m.group(1)
+    name = json.loads('"' + raw_name + '"') if "\\" in raw_name else raw_name
+    if m.group(2) == "parameters":
+        repairs.append("call_parameters_key")
+    rest = p[m.end() :]
+    if rest.startswith("'"):
+        repairs.append("arguments_single_quoted")
+        text, value, after = _single_quoted(rest)
+        if value is _UNPARSED:
+            value = parse_arguments_text(text, repairs)
+        if "\n" in text:
+            repairs.append("arguments_multiline")
+    else:
+        try:
+            value, end = DECODER.raw_decode(rest)
+        except NonFinite as exc:
+            raise Reject("arguments_non_finite", f"call {name!r}: arguments hold a number JSON cannot represent ({exc})") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(rest.rstrip()):
+                raise Reject("call_truncated", f"call {name!r}: the call is cut off in its arguments") from None
+            raise Reject("call_unparseable", f"call {name!r}: arguments are neither a quoted string nor JSON: {rest[:60]!r}") from None
+        if isinstance(value, dict):
+            repairs.append("arguments_bare_object")
+        elif isinstance(value, str):
+            value = parse_arguments_text(value, repairs)
+        tail = rest[end:].lstrip()
+        if not tail.startswith("}"):
+            if not tail:
+                raise Reject("call_truncated", f"call {name!r}: the call ends before its closing brace")
+            raise Reject("call_unparseable", f"call {name!r}: unexpected text after the arguments: {tail[:40]!r}")
+        after = tail[1:]
+    args = arguments_object(value, repairs)
+    return Call(name, args), _after_call(after, repairs)
+
+
+def _after_call(after: str, repairs: list[str]) -> str:
+    tail = after.strip()
+    if tail.startswith("}"):
+        repairs.append("call_extra_brace")
+        tail = tail.lstrip("}").strip()
+    return tail
+
+
+def _parse_call_json(p: str, repairs: list[str]) -> tuple[Call, str]:
+    """A call that does not start with ``{"name": ..., "arguments":``: try it as plain JSON."""
+    try:
+        obj, end = DECODER.raw_decode(p)
+    except NonFinite as exc:
+        raise Reject("arguments_non_finite", f"the call holds a number JSON cannot represent ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        if isinstance(exc, json.JSONDecodeError) and (exc.pos >= len(p.rstrip()) or exc.msg.startswith("Unterminated")):
+            raise Reject("call_truncated", f"the call is cut off: {p[:60]!r}") from None
+        raise Reject("call_unparseable", f"the call is not JSON: {p[:60]!r}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+        raise Reject("call_unparseable", f"the call has no function name: {p[:60]!r}")
+    if "arguments" in obj:
+        value = obj["arguments"]
+    elif "parameters" in obj:
+        repairs.append("call_parameters_key")
+        value = obj["parameters"]
+    else:
+        value = None
+    if isinstance(value, dict):
+        repairs.append("arguments_bare_object")
+    elif isinstance(value, str):
+        value = parse_arguments_text(value, repairs)
+    return Call(obj["name"], arguments_object(value, repairs)), _after_call(p[end:], repairs)
+
+
+_TRUNCATION = frozenset({"call_truncated", "arguments_truncated"})
+
+
+def _assistant_turn(body: str, repairs: list[str], ctx: Context, last: bool) -> Turn | None:
+    if CALL not in body:
+        if not body:
+            repairs.append("empty_turn_dropped")
+            return None
+        return Turn("assistant", body)
+    pre, *payloads = body.split(CALL)
+    calls: list[Call] = []
+    local: list[str] = []  # repairs of this turn, kept only if the turn is
+    tails: list[str] = []
+    for payload in payloads:
+        try:
+            call, tail = parse_call(payload, local)
+        except Reject as rej:
+            if last and rej.reasons[0][0] in _TRUNCATION:
+                # the chat was cut off inside its last call: drop that turn, keep what came before it
+                repairs.append("truncated_call_dropped")
+                ctx.note("dropped_text", {"message": None, "text": body})
+                return None
+            raise
+        if tail:
+            local.append("text_after_call_dropped")
+            tails.append(tail)
+        calls.append(call)
+    repairs.extend(local)
+    for tail in tails:
+        ctx.note("dropped_text", {"message": None, "text": tail})
+    return Turn("assistant", pre.strip() or None, calls)
+
+
+_ARG_REPAIRS = ["arguments_single_quoted"]
+_ARG_REPAIRS_MULTILINE = ["arguments_single_quoted", "arguments_multiline"]
+
+
+def _convert_plain(item: Item, value: dict[str, Any], chat: str, tools: ToolSet, system_digest: bytes, system_json: str) -> Converted | None:
+    """The common Glaive row, converted without the general machinery; ``None`` for anything else.
+
+    A row is *plain* when its turns follow each other exactly as Mistral v0.3 wants them (user,
+    assistant text or a single call written ``<functioncall> {"name": ..., "arguments": '<JSON>'}``,
+    its function response, the next assistant turn...), it ends on an assistant turn, and nothing in it
+    needs a repair beyond decoding the quoted arguments. Such a row gets exactly the output the general
+    path (:func:`.assemble.assemble` and :func:`.finish.chat_outcome`) would give it; a test compares
+    the two on every fixture and on generated chats. Anything else returns ``None`` and goes the general
+    way. This path exists for speed: most of the 112,960 rows are plain, and the general path costs
+    several times more per row.
+    """
+    parts = chat.split("\n\n\n")
+    if chat.count("USER:") + chat.count("ASSISTANT:") + chat.count("FUNCTION RESPONSE:") != len(parts):
+        return None
+    S = _S
+    frags = [system_json] if system_json else []
+    add = frags.append
+    repairs = _NO_REPAIRS
+    key: bytes | None = None
+    used: set[str] = set()
+    n_calls = 0
+    pending = ""  # name of the call waiting for its result
+    pending_id = ""
+    prev = 0  # 0 start, 1 user, 2 assistant text, 3 call, 4 tool result
+    for p in parts:
+        first = p[:1]
+        if first == "U" and p.startswith("USER:"):
+            if prev != 0 and prev != 2:
+                return None
+            body = p[5:].strip()
+            if not body or EOT in body:
+                return None
+            add('{"role": "user", "content": ' + S(body) + "}")
+            prev = 1
+        elif first == "A" and p.startswith("ASSISTANT:"):
+            if prev != 1 and prev != 4:
+                return None
+            body = p[10:].strip()
+            if body.endswith(EOT):
+                body = body[:-13].rstrip()
+            if not body or EOT in body:
+                return None
+            if CALL in body:
+                if not body.startswith(CALL) or body.count(CALL) != 1:
+                    return None
+                call = body[14:].strip()
+                # {"name": "NAME", "arguments": '<JSON>'} exactly (string operations; any other spelling
+                # goes the general way, which reads it with a regular expression)
+                j = call.find('", "arguments": \'', 10)
+                if j < 0 or not call.startswith('{"name": "') or not call.endswith("'}"):
+                    return None
+                name = call[10:j]
+                check = tools.checks.get(name)
+                if check is None or '"' in name or "\\" in name:
+                    return None
+                text = call[j + 17 : -2]
+                args = _quick_json(text)
+                if type(args) is not dict or check.errors(args):
+                    return None
+                if key is None:
+                    key = system_digest + chat.encode("utf-8", "surrogatepass")
+                # the id CallIds gives the call at this position (a clash goes the general way)
+                pending_id = make_call_id(key, n_calls)
+                if pending_id in used:
+                    return None
+                used.add(pending_id)
+                n_calls += 1
+                pending = name
+                if "\n" in text:
+                    repairs = _ARG_REPAIRS_MULTILINE
+                elif repairs is _NO_REPAIRS:
+                    repairs = _ARG_REPAIRS
+                add('{"role": "assistant", "tool_calls": [{"id": "' + pending_id + '", "type": "function", "function": {"name": ' + S(name) + ', "arguments": ' + ENCODER.encode(args) + "}}]}")
+                prev = 3
+            else:
+                add('{"role": "assistant", "content": ' + S(body) + "}")
+                prev = 2
+        elif first == "F" and p.startswith("FUNCTION RESPONSE:"):
+            if prev != 3:
+                return None
+            body = p[18:].strip()
+            if EOT in body:
+                return None
+            add('{"role": "tool", "content": ' + S(body) + ', "tool_call_id": "' + pending_id + '", "name": ' + S(pending) + "}")
+            prev = 4
+        else:
+            return None
+    if (prev != 2 and prev != 3) or len(frags) < 2:
+        return None
+    rep = list(dict.fromkeys((*tools.repairs, *repairs))) if tools.repairs else list(repairs)
+    extra = None if len(value) == 2 and "system" in value else {k: v for k, v in value.items() if k != "system" and k != "chat"}
+    try:
+        line = '{"messages": [' + ", ".join(frags) + '], "tools": ' + tools.json + ', "metadata": ' + fast_metadata_json(item, "glaive", rep, extra or None) + "}"
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return Converted(item, "glaive", rep, line)
+
+
+_NO_REPAIRS: list[str] = []
+
+
+def convert_glaive(item: Item, value: dict[str, Any]) -> Converted:
+    """Convert one Glaive v2 raw row; raises :class:`Reject`."""
+    system = value.get("system", "")
+    chat = value.get("chat")
+    if system is None:
+        system = ""
+    if not isinstance(system, str):
+        raise Reject("wrong_type", f"system: expected a string, got {type(system).__name__}")
+    if not isinstance(chat, str):
+        if chat is None:
+            raise Reject("missing_field", "chat: a Glaive row needs a `chat` string")
+        raise Reject("wrong_type", f"chat: expected a string, got {type(chat).__name__}")
+    parsed = _system_cached(system)
+    if isinstance(parsed, Reject):
+        raise parsed
+    system_text, tools, system_digest, system_json = parsed
+    fast = _convert_plain(item, value, chat, tools, system_digest, system_json)
+    if fast is not None:
+        return fast
+
+    ctx = Context(lambda: system_digest + chat.encode("utf-8", "surrogatepass"))
+    repairs = ctx.repairs
+    raw_turns = split_turns(chat)
+    turns: list[Turn] = [Turn("system", system_text)] if system_text else []
+    head = raw_turns[0][1].strip()
+    if head:
+        raise Reject("glaive_unlabelled_text", f"chat: text before the first USER:/ASSISTANT: label: {head[:60]!r}")
+    n = len(raw_turns)
+    for k in range(1, n):
+        label, raw = raw_turns[k]
+        body = _clean(raw, label, repairs)
+        if label == "ASSISTANT":
+            turn = _assistant_turn(body, repairs, ctx, last=k == n - 1)
+            if turn is not None:
+                turns.append(turn)
+        elif label == "USER":
+            if body:
+                turns.append(Turn("user", body))
+            else:
+                repairs.append("empty_turn_dropped")
+        else:
+            turns.append(Turn("tool", body))
+    if len(turns) == (1 if system_text else 0):
+        raise Reject("empty_conversation", "chat: no USER:/ASSISTANT: turns")
+    messages = assemble(turns, tools, ctx)
+    extra = {k: v for k, v in value.items() if k not in ("system", "chat")} or None
+    return chat_outcome(item, "glaive", messages, tools, ctx, extra)

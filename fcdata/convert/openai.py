@@ -1,0 +1,256 @@
+"""OpenAI-style chats: ``{"messages", "tools"}`` (what mistral-finetune documents, and fcdata's own
+canonical records), the legacy ``functions`` / ``function_call`` / role ``function`` form, and a
+chat-completion request dumped with its reply (``{"request": {"messages", "tools"}, "message": {...}}``,
+read as the request's messages followed by the reply as the final assistant turn).
+
+Normalised here: content given as a list of parts (text parts joined), ``content: null``, tool calls
+without ``type`` or without ids, ``call_...`` ids (remapped to 9 characters, in calls and results),
+results linked by id, name or order, ``{"type": "code_interpreter"}`` tools (declared as a ``python``
+function whose raw-code arguments are wrapped as ``{"code": ...}``), functionary's per-message
+``metadata.masked`` (weight 0), Python reprs as tool results (written as JSON). Keys a canonical message
+does not have are dropped with a repair code; the record's own ``metadata`` is kept.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from typing import Any
+
+from ..read import Item
+from .arguments import arguments_object, loads_finite, parse_arguments_text
+from .assemble import ENCODER, KEY_ENCODER, Call, Context, Turn, assemble
+from .finish import chat_outcome
+from .outcome import Converted, Reject
+from .tools import EMPTY_TOOLSET, ToolSet, build_toolset, toolset_from_declarations
+
+__all__ = ["convert_openai", "text_of", "tool_result_text"]
+
+_TEXT_PART_TYPES = ("text", "input_text", "output_text")
+_ROLE_KEYS = {
+    "system": {"role", "content"},
+    "user": {"role", "content"},
+    "assistant": {"role", "content", "tool_calls", "weight"},
+    "tool": {"role", "content", "tool_call_id", "name"},
+}
+_TOP_KEYS = {"messages", "tools", "functions", "metadata"}
+# request settings that say nothing about the conversation itself
+_REQUEST_SETTINGS = {"model", "tool_choice", "function_call", "parallel_tool_calls", "temperature", "top_p", "max_tokens", "stream", "n", "seed", "stop", "response_format", "user"}
+
+
+def text_of(content: Any, where: str, repairs: list[str]) -> str | None:
+    """Message content as one string: a string as is, ``None`` as ``None``, a list of text parts joined
+    (``content_parts_joined``); other part types (images, audio) are refused (``unsupported_content``)."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for k, part in enumerate(content):
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and part.get("type", "text") in _TEXT_PART_TYPES and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            else:
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise Reject("unsupported_content", f"{where}[{k}]: a {kind!r} content part; Mistral v0.3 (text only) cannot train on it")
+        repairs.append("content_parts_joined")
+        return "".join(texts)
+    raise Reject("wrong_type", f"{where}: content must be a string or a list of text parts, got {type(content).__name__}")
+
+
+def tool_result_text(content: str, repairs: list[str]) -> str:
+    """A tool result, with a Python repr (``{'price': 25}``) rewritten as the JSON it stands for
+    (``tool_result_python_literal``); anything else is kept exactly."""
+    if content[:1] in ("{", "[") and "'" in content:
+        try:
+            json.loads(content)
+        except ValueError:
+            try:
+                value = ast.literal_eval(content)
+                if isinstance(value, (dict, list)):
+                    text = ENCODER.encode(value)
+                    repairs.append("tool_result_python_literal")
+                    return text
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                pass
+    return content
+
+
+def _call_of(raw: Any, where: str, repairs: list[str], tools: ToolSet) -> Call:
+    if not isinstance(raw, dict):
+        raise Reject("wrong_type", f"{where}: a tool call must be an object")
+    kind = raw.get("type")
+    if kind is None:
+        repairs.append("call_type_added")
+    elif kind != "function":
+        raise Reject("bad_value", f"{where}.type: only 'function' calls exist in Mistral v0.3, got {kind!r}")
+    fn = raw.get("function")
+    if not isinstance(fn, dict):
+        raise Reject("missing_field", f"{where}.function: a tool call needs a function object")
+    cid = raw.get("id")
+    if cid is not None and not isinstance(cid, str):
+        repairs.append("call_id_remapped")
+        cid = None
+    return _function_call(fn, where + ".function", repairs, tools, cid)
+
+
+def _function_call(fn: dict[str, Any], where: str, repairs: list[str], tools: ToolSet, cid: str | None) -> Call:
+    name = fn.get("name")
+    if "arguments" in fn:
+        value = fn["arguments"]
+    elif "parameters" in fn:
+        repairs.append("call_parameters_key")
+        value = fn["parameters"]
+    else:
+        value = None
+    if isinstance(value, str):
+        if isinstance(name, str) and name in tools.wraps_code:
+            try:
+                parsed = loads_finite(value)
+            except (ValueError, RecursionError):
+                parsed = None
+            if isinstance(parsed, dict):
+                return Call(name, parsed, cid)
+            # functionary's code interpreter takes the raw code as its arguments
+            repairs.append("code_arguments_wrapped")
+            return Call(name, {"code": value}, cid)
+        try:
+            value = parse_arguments_text(value, repairs)
+        except Reject as rej:
+            code, msg = rej.reasons[0]
+            raise Reject(code, f"{where}.arguments: {msg}") from None
+    try:
+        args = arguments_object(value, repairs)
+    except Reject as rej:
+        code, msg = rej.reasons[0]
+        raise Reject(code, f"{where}.arguments: {msg}") from None
+    return Call(name, args, cid)
+
+
+def _weight(m: dict[str, Any], where: str, repairs: list[str]) -> int | None:
+    w = m.get("weight")
+    if w is None:
+        meta = m.get("metadata")
+        if isinstance(meta, dict) and meta.get("masked") is True:
+            repairs.append("masked_as_weight0")
+            return 0
+        return None
+    if isinstance(w, bool) or w not in (0, 1):
+        raise Reject("bad_value", f"{where}.weight: must be 0 or 1, got {json.dumps(w)}")
+    return int(w)
+
+
+def _turns(messages: Any, tools: ToolSet, repairs: list[str]) -> list[Turn]:
+    if not isinstance(messages, list):
+        raise Reject("wrong_type", f"messages: expected a list, got {type(messages).__name__}")
+    turns: list[Turn] = []
+    for i, m in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(m, dict):
+            raise Reject("wrong_type", f"{where}: a message must be an object")
+        role = m.get("role")
+        if role == "function":
+            repairs.append("legacy_function_role")
+            role = "tool"
+        elif role == "developer":
+            repairs.append("developer_as_system")
+            role = "system"
+        if role not in _ROLE_KEYS:
+            raise Reject("bad_role", f"{where}.role: expected system, user, assistant, tool (or legacy function), got {json.dumps(role)}")
+        allowed = _ROLE_KEYS[role]
+        if any(k not in allowed and not (role == "assistant" and k == "function_call") and not (k == "name" and m.get("role") == "function") for k in m):
+            repairs.append("unknown_keys_dropped")
+        content = text_of(m.get("content"), where + ".content", repairs)
+        if role == "assistant":
+            calls: list[Call] = []
+            raw_calls = m.get("tool_calls")
+            if raw_calls is not None:
+                if not isinstance(raw_calls, list):
+                    raise Reject("wrong_type", f"{where}.tool_calls: expected a list")
+                calls = [_call_of(c, f"{where}.tool_calls[{j}]", repairs, tools) for j, c in enumerate(raw_calls)]
+            legacy = m.get("function_call")
+            if legacy is not None:
+                if not isinstance(legacy, dict):
+                    raise Reject("wrong_type", f"{where}.function_call: expected an object")
+                repairs.append("legacy_function_call")
+                calls.append(_function_call(legacy, where + ".function_call", repairs, tools, None))
+            turns.append(Turn("assistant", content or None, calls or None, weight=_weight(m, where, repairs)))
+        elif role == "tool":
+            if content is None:
+                repairs.append("null_content_as_empty")
+                content = ""
+            tid = m.get("tool_call_id")
+            if tid is not None and not isinstance(tid, str):
+                raise Reject("wrong_type", f"{where}.tool_call_id: expected a string")
+            name = m.get("name")
+            turns.append(Turn("tool", tool_result_text(content, repairs), call_id=tid, name=name if isinstance(name, str) else None))
+        else:
+            if content is None:
+                if role == "system":
+                    raise Reject("wrong_type", f"{where}.content: a system message needs text")
+                repairs.append("null_content_as_empty")
+                content = ""
+            turns.append(Turn(role, content))
+    return turns
+
+
+def _declarations(obj: dict[str, Any]) -> tuple[Any, bool]:
+    tools = obj.get("tools")
+    functions = obj.get("functions")
+    if functions is None:
+        return tools, False
+    if not isinstance(functions, list):
+        raise Reject("wrong_type", f"functions: expected a list, got {type(functions).__name__}")
+    if tools is None:
+        return functions, True
+    if not isinstance(tools, list):
+        raise Reject("wrong_type", f"tools: expected a list, got {type(tools).__name__}")
+    return [*tools, *functions], True
+
+
+def convert_openai(item: Item, value: dict[str, Any], fmt: str = "openai") -> Converted:
+    """Convert one OpenAI-style record (``fmt`` is ``openai`` or ``canonical``); raises :class:`Reject`."""
+    obj = value
+    reply: Any = None
+    extra: dict[str, Any] = {}
+    if "messages" not in value and isinstance(value.get("request"), dict):
+        obj = value["request"]
+        reply = value.get("message")
+        if reply is None and isinstance(value.get("response"), dict):
+            choices = value["response"].get("choices")
+            if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+                reply = choices[0].get("message")
+        if reply is None:
+            raise Reject("missing_field", "message: a request dump needs the reply (`message`, or `response.choices[0].message`) to train on")
+        if not isinstance(reply, dict):
+            raise Reject("wrong_type", "message: the reply must be an object")
+        extra = {k: v for k, v in value.items() if k not in ("request", "message", "response")}
+    else:
+        extra = {k: v for k, v in value.items() if k not in _TOP_KEYS}
+    repairs: list[str] = []
+    decls, legacy = _declarations(obj)
+    if legacy:
+        repairs.append("legacy_functions")
+    if decls is None or decls == []:
+        tools = EMPTY_TOOLSET
+    elif legacy:
+        tools = build_toolset(decls, bare_ok=True)
+    else:
+        tools = toolset_from_declarations(decls, bare_ok=False)
+    messages = obj.get("messages")
+    if messages is None:
+        raise Reject("missing_field", "messages: an OpenAI-style record needs `messages`")
+    if reply is not None:
+        if not isinstance(messages, list):
+            raise Reject("wrong_type", f"request.messages: expected a list, got {type(messages).__name__}")
+        reply = {"role": "assistant", **{k: v for k, v in reply.items() if k != "role"}}
+        messages = [*messages, reply]
+    turns = _turns(messages, tools, repairs)
+    ctx = Context(lambda: KEY_ENCODER.encode(value).encode("utf-8", "surrogatepass"), link_repair=True, name_results=False)
+    ctx.repairs.extend(repairs)
+    if reply is not None:
+        ctx.notes["source_shape"] = "request messages + reply message"
+    out = assemble(turns, tools, ctx)
+    if reply is not None:
+        extra = {k: v for k, v in extra.items() if k not in _REQUEST_SETTINGS}
+    return chat_outcome(item, fmt, out, tools, ctx, extra or None, value.get("metadata") if reply is None else None)

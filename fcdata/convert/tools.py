@@ -1,0 +1,293 @@
+"""Function declarations: from whatever shape a source writes them in to canonical ``tools``, with the
+repairs and refusals every format shares, and call names resolved against them.
+
+A :class:`ToolSet` is immutable and cached by the text it was built from (Glaive repeats the same system
+prompt thousands of times), so its schemas are checked once and its JSON is written once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from .outcome import Reject
+from .schemas import SchemaCheck, schema_check
+
+__all__ = ["ToolSet", "Declared", "declare", "toolset_of", "build_toolset", "toolset_from_declarations", "FUNCTION_NAME_RE", "PYTHON_TOOL", "EMPTY_TOOLSET"]
+
+FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_BAD_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
+_ALIAS_DROP = re.compile(r"[^0-9a-z]+")
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_STRING = _ENCODER.encode  # a str as a JSON string literal
+
+# What OpenAI's / functionary's built-in ``{"type": "code_interpreter"}`` tool stands for: a function
+# named ``python`` whose single argument is the code (functionary calls it with the raw code as the
+# arguments string; fcdata wraps that as {"code": ...}, see docs/convert.md).
+PYTHON_TOOL: dict[str, Any] = {
+    "name": "python",
+    "description": "Run Python code in a stateful interpreter (a Jupyter-like session) and return what it prints or the value of its last expression.",
+    "parameters": {
+        "type": "object",
+        "properties": {"code": {"type": "string", "description": "The Python code to run."}},
+        "required": ["code"],
+    },
+}
+
+_EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+_FUNCTION_KEYS = ("name", "description", "parameters")
+
+
+def _alias_key(name: str) -> str:
+    """Spelling-insensitive key of a function name: ``create_to-do_list`` and ``Create_To_Do_List``
+    share ``createtodolist``."""
+    return _ALIAS_DROP.sub("", name.lower())
+
+
+class ToolSet:
+    """The canonical tools of a record and what is needed to check calls against them.
+
+    ``tools`` must not be mutated (it is shared by every record built from the same declarations);
+    ``json`` is ``tools`` as fcdata writes it. ``repairs`` are the codes of what was changed in the
+    declarations (each record using the set records them). A plain class with slots rather than a
+    frozen dataclass: one is built per distinct system prompt, and Glaive rarely repeats one.
+    """
+
+    __slots__ = ("tools", "json", "checks", "renamed", "repairs", "wraps_code", "_aliases")
+
+    def __init__(
+        self,
+        tools: list[dict[str, Any]],
+        json: str,
+        checks: dict[str, SchemaCheck],
+        renamed: dict[str, str] | None = None,
+        repairs: tuple[str, ...] = (),
+        wraps_code: frozenset[str] = frozenset(),
+    ) -> None:
+        self.tools = tools
+        self.json = json
+        self.checks = checks
+        self.renamed = renamed or {}
+        self.repairs = repairs
+        self.wraps_code = wraps_code
+        self._aliases: dict[str, str | None] | None = None
+
+    @property
+    def aliases(self) -> dict[str, str | None]:
+        """Spelling-insensitive key -> declared name (``None`` where two names share a key); built on
+        first use, since only misspelled calls need it."""
+        if self._aliases is None:
+            aliases: dict[str, str | None] = {}
+            for name in self.checks:
+                key = _alias_key(name)
+                aliases[key] = None if key in aliases and aliases[key] != name else name
+            for original, fixed in self.renamed.items():
+                key = _alias_key(original)
+                if key not in aliases:
+                    aliases[key] = fixed
+            self._aliases = aliases
+        return self._aliases
+
+    def resolve(self, name: Any, repairs: list[str], where: str) -> str:
+        """The declared name a call to ``name`` means, recording a respelling; raises :class:`Reject`."""
+        if not isinstance(name, str):
+            raise Reject("wrong_type", f"{where}: the function name must be a string, got {json.dumps(name, ensure_ascii=False)[:60]}")
+        if name in self.checks:
+            return name
+        if name in self.renamed:
+            repairs.append("function_name_sanitized")
+            return self.renamed[name]
+        target = self.aliases.get(_alias_key(name))
+        if target is not None:
+            repairs.append("call_name_respelled")
+            return target
+        if self.checks:
+            declared = ", ".join(sorted(self.checks))
+            raise Reject("undeclared_function", f"{where}: calls {name!r}, which the record does not declare (declared: {declared})")
+        raise Reject("undeclared_function", f"{where}: calls {name!r}, but the record declares no functions")
+
+    def argument_errors(self, name: str, arguments: dict[str, Any]) -> list[str]:
+        return self.checks[name].errors(arguments)
+
+
+EMPTY_TOOLSET = ToolSet([], "[]", {})
+
+
+def _function_of(item: Any, index: int, repairs: list[str], bare_ok: bool) -> dict[str, Any] | None:
+    """The function definition inside one declaration, or None for a tool type that is dropped."""
+    where = f"tools[{index}]"
+    if not isinstance(item, dict):
+        raise Reject("tool_not_object", f"{where}: a tool declaration must be an object, got {json.dumps(item, ensure_ascii=False)[:60]}")
+    kind = item.get("type")
+    if "function" in item and isinstance(item["function"], dict):
+        if kind is None:
+            repairs.append("tool_type_added")
+        elif kind != "function":
+            raise Reject("bad_value", f"{where}.type: expected 'function' for a function tool, got {kind!r}")
+        extra = [k for k in item if k not in ("type", "function")]
+        if extra:
+            repairs.append("tool_extra_keys_dropped")
+        return item["function"]
+    if kind == "code_interpreter":
+        repairs.append("code_interpreter_declared")
+        return PYTHON_TOOL
+    if isinstance(kind, str) and kind != "function" and "name" not in item:
+        return None
+    if "name" in item:
+        if not bare_ok:
+            repairs.append("tool_wrapped")
+        if kind is not None and kind != "function":
+            raise Reject("bad_value", f"{where}.type: expected 'function', got {kind!r}")
+        return {k: v for k, v in item.items() if k != "type"} if kind is not None else item
+    raise Reject("tool_name_missing", f"{where}: a tool declaration needs a function name (keys: {', '.join(map(str, item)) or 'none'})")
+
+
+def _normalise_function(fn: dict[str, Any], index: int, repairs: list[str], renamed: dict[str, str]) -> dict[str, Any]:
+    where = f"tools[{index}]"
+    name = fn.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise Reject("tool_name_missing", f"{where}: the function has no name")
+    if not FUNCTION_NAME_RE.match(name):
+        fixed = _BAD_NAME_CHARS.sub("_", name.strip()).strip("_")
+        if not fixed or len(fixed) > 64:
+            raise Reject("function_name_format", f"{where}: function name {name!r} cannot be made a valid Mistral v0.3 name (^[a-zA-Z0-9_-]{{1,64}}$)")
+        repairs.append("function_name_sanitized")
+        renamed[name] = fixed
+        name = fixed
+    description = fn.get("description")
+    if description is None:
+        description = ""
+    elif not isinstance(description, str):
+        raise Reject("tool_bad_field", f"{where}: description must be a string, got {json.dumps(description, ensure_ascii=False)[:60]}")
+    params = fn.get("parameters")
+    if params is None:
+        repairs.append("tool_parameters_added")
+        params = _EMPTY_PARAMETERS
+    elif not isinstance(params, dict):
+        raise Reject("schema_invalid", f"{where}: parameters must be a JSON Schema object, got {json.dumps(params, ensure_ascii=False)[:60]}")
+    else:
+        props, req = params.get("properties"), params.get("required")
+        if isinstance(props, dict) and isinstance(req, list) and any(isinstance(r, str) and r not in props for r in req):
+            # a required name that is no declared property is a typo in the declaration (functionary's
+            # sample requires "get_car_price", the function's own name): every correct call would fail it
+            repairs.append("required_unknown_dropped")
+            params = {**params, "required": [r for r in req if not (isinstance(r, str) and r not in props)]}
+    if any(k not in _FUNCTION_KEYS for k in fn):
+        repairs.append("tool_extra_keys_dropped")
+    return {"name": name, "description": description, "parameters": params}
+
+
+class Declared:
+    """One declaration, normalised: the canonical tool, its name and JSON, its schema check, what was
+    repaired, a rename (original, fixed) if its name had to be fixed, and whether it is the code
+    interpreter (whose raw-code arguments are wrapped)."""
+
+    __slots__ = ("tool", "name", "json", "check", "repairs", "renamed", "wraps_code")
+
+    def __init__(self, tool: dict[str, Any], name: str, json: str, check: SchemaCheck, repairs: tuple[str, ...], renamed: tuple[str, str] | None, wraps_code: bool) -> None:
+        self.tool = tool
+        self.name = name
+        self.json = json
+        self.check = check
+        self.repairs = repairs
+        self.renamed = renamed
+        self.wraps_code = wraps_code
+
+
+def declare(item: Any, index: int, *, bare_ok: bool = True) -> Declared | None:
+    """Normalise one declaration (``None`` for a tool type that is dropped); raises :class:`Reject`."""
+    repairs: list[str] = []
+    fn = _function_of(item, index, repairs, bare_ok)
+    if fn is None:
+        return None
+    renamed: dict[str, str] = {}
+    canon = _normalise_function(fn, index, repairs, renamed)
+    name = canon["name"]
+    try:
+        params_text = _ENCODER.encode(canon["parameters"])
+    except ValueError:
+        raise Reject("non_finite_number", f"tools[{index}]: the declaration holds a number JSON cannot represent") from None
+    except (TypeError, RecursionError):
+        raise Reject("schema_invalid", f"tools[{index}] ({name}): parameters cannot be written as JSON") from None
+    check = schema_check(params_text, canon["parameters"])
+    if check.problem is not None:
+        raise Reject("schema_invalid", f"tools[{index}] ({name}): parameters is not a valid JSON Schema: {check.problem}")
+    tool = {"type": "function", "function": canon}
+    # the same bytes as json.dumps(tool, ensure_ascii=False), without encoding the parameters twice
+    text = '{"type": "function", "function": {"name": ' + _STRING(name) + ', "description": ' + _STRING(canon["description"]) + ', "parameters": ' + params_text + "}}"
+    pair = next(iter(renamed.items())) if renamed else None
+    return Declared(tool, name, text, check, tuple(repairs), pair, fn is PYTHON_TOOL)
+
+
+def toolset_of(declared: list[Declared | None]) -> ToolSet:
+    """Join normalised declarations into a :class:`ToolSet`: identical duplicates dropped
+    (``duplicate_tool_dropped``), conflicting ones refused (``duplicate_tool_conflict``)."""
+    repairs: list[str] = []
+    renamed: dict[str, str] = {}
+    tools: list[dict[str, Any]] = []
+    texts: list[str] = []
+    checks: dict[str, SchemaCheck] = {}
+    definitions: dict[str, str] = {}
+    wraps_code: set[str] = set()
+    for index, d in enumerate(declared):
+        if d is None:
+            repairs.append("non_function_tool_dropped")
+            continue
+        repairs.extend(d.repairs)
+        if d.renamed is not None:
+            renamed[d.renamed[0]] = d.renamed[1]
+        if d.name in definitions:
+            if definitions[d.name] == d.json or json.loads(definitions[d.name]) == d.tool:
+                repairs.append("duplicate_tool_dropped")
+                continue
+            raise Reject(
+                "duplicate_tool_conflict",
+                f"tools[{index}]: function {d.name!r} is declared twice with different definitions; the model could not know which one a call means",
+            )
+        if d.wraps_code:
+            wraps_code.add(d.name)
+        definitions[d.name] = d.json
+        checks[d.name] = d.check
+        tools.append(d.tool)
+        texts.append(d.json)
+    return ToolSet(tools, "[" + ", ".join(texts) + "]", checks, renamed, tuple(dict.fromkeys(repairs)) if repairs else (), frozenset(wraps_code) if wraps_code else _NO_CODE)
+
+
+_NO_CODE: frozenset[str] = frozenset()
+
+
+def build_toolset(declarations: Any, *, bare_ok: bool = True) -> ToolSet:
+    """Canonical tools from a list of declarations in any of the shapes sources use: ``{"type":
+    "function", "function": {...}}``, a bare ``{"name", "description", "parameters"}`` (Glaive, ShareGPT,
+    legacy ``functions``), ``{"type": "code_interpreter"}``. Raises :class:`Reject`."""
+    if declarations is None:
+        return EMPTY_TOOLSET
+    if not isinstance(declarations, list):
+        raise Reject("wrong_type", f"tools must be a list, got {json.dumps(declarations, ensure_ascii=False)[:60]}")
+    return toolset_of([declare(item, index, bare_ok=bare_ok) for index, item in enumerate(declarations)])
+
+
+@lru_cache(maxsize=2048)
+def _cached(text: str, bare_ok: bool) -> ToolSet | Reject:
+    try:
+        return build_toolset(json.loads(text), bare_ok=bare_ok)
+    except Reject as rej:
+        return rej
+
+
+def toolset_from_declarations(declarations: Any, *, bare_ok: bool = True) -> ToolSet:
+    """:func:`build_toolset`, cached by the declarations' JSON text (records of one source usually share
+    their tools). Raises :class:`Reject`."""
+    if declarations is None or declarations == []:
+        return EMPTY_TOOLSET
+    try:
+        text = json.dumps(declarations, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return build_toolset(declarations, bare_ok=bare_ok)
+    result = _cached(text, bare_ok)
+    if isinstance(result, Reject):
+        raise Reject(*result.reasons[0], *result.reasons[1:])
+    return result
