@@ -78,9 +78,12 @@ class Item:
         return self.error is None
 
     def verbatim(self) -> str:
-        """The record as it was in the input, for reject files: the raw text if kept, else JSON."""
+        """The record as it was in the input, for reject files: the raw text if kept (undecodable bytes
+        shown as U+FFFD), else the value as JSON, else an empty string."""
         if self.text is not None:
             return self.text
+        if self.value is NOT_PARSED:
+            return ""
         return json.dumps(self.value, ensure_ascii=False)
 
 
@@ -221,7 +224,9 @@ def _read_jsonl(stream: BinaryIO, shown: str) -> Iterator[Item]:
                 continue
             text, err = _decode(raw, lineno == 1)
             if text is None:
-                yield Item(shown, lineno, NOT_PARSED, None, err, "not_utf8")
+                # kept with U+FFFD for the bad bytes, so rejects files can still show the line
+                shown_text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                yield Item(shown, lineno, NOT_PARSED, shown_text, err, "not_utf8")
                 continue
             text = text.rstrip("\r\n")
             value, err, code = _parse(text)

@@ -22,15 +22,15 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
 from .errors import format_path
 from .findings import CODES, Finding
-from .read import Item, read_items
+from .read import Item, loads_strict, read_items
 from .records import ChatRecord, TextRecord, parse_record
+from .schema_check import schema_check
 
 __all__ = [
     "check_record",
@@ -145,29 +145,6 @@ def _shape_findings(err: ValidationError, c: _Collector, covered: set[str]) -> N
 # -------------------------------------------------------------------------------------------- meaning
 
 
-@lru_cache(maxsize=4096)
-def _compiled_schema(schema_text: str) -> tuple[Any, str | None]:
-    """A jsonschema validator for a schema given as JSON text (cached: tool schemas repeat across
-    thousands of records), or the reason the schema itself is invalid.
-
-    The validator class follows the schema's own ``$schema`` draft; without one, Draft 7, the draft
-    mistral-common checks tool schemas against.
-    """
-    import jsonschema
-    from jsonschema.exceptions import SchemaError
-
-    schema = json.loads(schema_text)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        where = format_path(list(exc.absolute_path)) if exc.absolute_path else ""
-        return None, f"{exc.message}" + (f" (at {where})" if where else "")
-    except RecursionError:
-        return None, "schema nested too deeply"
-    return cls(schema), None
-
-
 def _schema_key(schema: Any) -> str | None:
     try:
         return json.dumps(schema, ensure_ascii=False)
@@ -213,7 +190,7 @@ def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, tuple[Any, str
         key = _schema_key(params) if isinstance(params, dict) else None
         if isinstance(params, dict):
             if key is not None:
-                _, problem = _compiled_schema(key)
+                problem = schema_check(key, params).problem
                 if problem:
                     c.add("schema_invalid", ["tools", t, "function", "parameters"], f"not a valid JSON Schema: {problem}; fix the schema (mistral-common refuses it)")
             if params and params.get("type") not in ("object", None) and "properties" not in params:
@@ -226,7 +203,7 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
     value = args
     if isinstance(args, str):
         try:
-            value = json.loads(args)
+            value = loads_strict(args)
         except (ValueError, RecursionError):
             c.add("arguments_not_json", path, f"arguments string is not JSON: {_short(args)}; write the arguments as a JSON object")
             return
@@ -235,18 +212,9 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
         return
     if schema_key is None:
         return
-    validator, _ = _compiled_schema(schema_key)
-    if validator is None:
-        return  # the schema itself is reported under tools
-    try:
-        if validator.is_valid(value):
-            return
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
-    except RecursionError:
-        return
-    for err in errors[:5]:
-        sub = [*path, *err.absolute_path]
-        c.add("arguments_schema", sub, f"{err.message} (schema rule {err.validator!r}); fix the call or the declared parameters")
+    # an invalid schema is reported under tools; its calls are not checked against it
+    for err in schema_check(schema_key).validation_errors(value):
+        c.add("arguments_schema", [*path, *err.absolute_path], f"{err.message} (schema rule {err.validator!r}); fix the call or the declared parameters")
 
 
 def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:

@@ -1,5 +1,5 @@
 """Call arguments as written in the wild -> one JSON object (fcdata.convert.arguments), the call ids,
-and the fast schema check against jsonschema (fcdata.convert.schemas)."""
+and the fast schema check against jsonschema (fcdata.schema_check)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from fcdata.convert.arguments import arguments_object, parse_arguments_text
 from fcdata.convert.ids import CallIds, make_call_id
 from fcdata.convert.outcome import Reject
-from fcdata.convert.schemas import _META, schema_check
+from fcdata.schema_check import _META, schema_check
 
 
 def _parse(text: str) -> tuple[Any, list[str]]:
@@ -180,6 +180,6 @@ def test_fast_schema_check_agrees_with_jsonschema(schema: dict[str, Any], instan
 
 
 def test_fast_keywords_are_metaschema_keywords() -> None:
-    from fcdata.convert.schemas import _FAST_KEYWORDS
+    from fcdata.schema_check import _FAST_KEYWORDS
 
     assert _FAST_KEYWORDS <= _META

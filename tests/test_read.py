@@ -29,6 +29,8 @@ def test_jsonl_with_blank_and_bad_lines(tmp_path: Path) -> None:
     assert [g[0] for g in got] == [1, 4, 5, 6, 7, 8]
     assert got[0][1] == {"a": 1} and got[3][1] == [1, 2]
     assert [g[2] for g in got] == [None, "not_json", "not_utf8", None, "not_json", "not_json"]
+    bad = list(read_items(p))[2]
+    assert bad.verbatim() == "\ufffd\ufffd"
 
 
 def test_jsonl_keeps_verbatim_text_and_strips_bom(tmp_path: Path) -> None:

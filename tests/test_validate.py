@@ -145,6 +145,12 @@ def test_shape_errors_and_meaning_errors_in_one_pass() -> None:
     assert "wrong_type" in found and "undeclared_function" in found
 
 
+def test_nan_in_argument_strings_is_not_json() -> None:
+    rec = good()
+    rec["messages"][2]["tool_calls"][0]["function"]["arguments"] = '{"city": "Paris", "days": NaN}'
+    assert codes(rec) == ["arguments_not_json"]
+
+
 def test_arguments_schema_path_points_inside_the_arguments() -> None:
     rec = good()
     rec["messages"][2]["tool_calls"][0]["function"]["arguments"] = {"city": 3}

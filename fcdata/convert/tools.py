@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from .outcome import Reject
-from .schemas import SchemaCheck, schema_check
+from ..schema_check import SchemaCheck, schema_check
 
 __all__ = ["ToolSet", "Declared", "declare", "toolset_of", "build_toolset", "toolset_from_declarations", "FUNCTION_NAME_RE", "PYTHON_TOOL", "EMPTY_TOOLSET"]
 

@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..schema_check import schema_check
 from .parse import Call, ParsedReply
 
 __all__ = [
@@ -134,37 +135,20 @@ def _call_key(call: Call) -> Any:
 
 
 class SchemaChecker:
-    """Validates arguments against tool ``parameters`` schemas with ``jsonschema``, building each
-    validator once (schemas repeat across records).
-
-    Schemas are not meta-validated first (that costs milliseconds per schema, more than scoring a
-    prediction; ``fcdata validate`` is where a broken schema is reported). A schema that turns out to
-    be unusable while validating (an unknown type, a malformed keyword) counts as unchecked rather
-    than failing every call."""
-
-    def __init__(self) -> None:
-        self._validators: dict[str, Any] = {}
-
-    def validator(self, schema: Any) -> Any:
-        if not isinstance(schema, dict):
-            return None
-        key = json.dumps(schema, sort_keys=True, ensure_ascii=False, default=str)
-        if key not in self._validators:
-            import jsonschema
-
-            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-            self._validators[key] = cls(schema)
-        return self._validators[key]
+    """Checks arguments against tool ``parameters`` schemas with :mod:`fcdata.schema_check`, the same
+    rules (and cache) as conversion and validation: the schema's own draft, else Draft 7 as in
+    mistral-common. A schema that is itself invalid counts as unchecked rather than failing every call
+    (``fcdata validate`` is where a broken schema is reported)."""
 
     def is_valid(self, schema: Any, arguments: Any) -> bool | None:
         """True/False, or None when the schema cannot be used."""
-        validator = self.validator(schema)
-        if validator is None:
+        if not isinstance(schema, dict):
             return None
         try:
-            return bool(validator.is_valid(arguments))
-        except Exception:  # jsonschema raises SchemaError, UnknownType, TypeError... on broken schemas
+            key = json.dumps(schema, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
             return None
+        return schema_check(key, schema).is_valid(arguments)
 
 
 def _required_of(tools: Mapping[str, Any] | None, name: str) -> set[str] | None:
