@@ -42,11 +42,12 @@ __all__ = [
 def clear_caches() -> None:
     """Forget every parsed declaration and compiled schema (the converters cache them by text, bounded
     in size); for benchmarks that must measure a cold start, and for long-lived processes."""
-    from . import glaive, schemas, tools
+    from .. import schema_check
+    from . import glaive, tools
 
     glaive._system_cached.cache_clear()
     glaive._declaration.cache_clear()
-    schemas.clear_cache()
+    schema_check.clear_cache()
     tools._cached.cache_clear()
 
 
