@@ -1,0 +1,116 @@
+"""``fcdata prepare``: records -> a tokenized training set with loss masks (a ``datasets`` folder)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from fcdata.convert import FORMATS
+from fcdata.prepare import OUTPUT_FORMATS, PrepareReport, prepare as prepare_data
+from fcdata.render import MODES
+from fcdata.write import write_json
+
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, format_table
+
+
+def _summary(report: PrepareReport) -> str:
+    obj = report.to_obj()
+    share = f"{report.trained_tokens / report.tokens:.1%}" if report.tokens else "-"
+    rows: list[list[Any]] = [
+        ["records read", report.records],
+        ["  rendered", report.rendered],
+        ["  rejected", report.rejected],
+        ["samples", report.samples],
+        ["tokens", report.tokens],
+        ["trained tokens", report.trained_tokens],
+        ["trained share", share],
+    ]
+    if obj["max_length"] is not None:
+        rows += [
+            ["samples trimmed to fit", report.trimmed_for_length],
+            ["samples dropped (too long)", report.dropped_for_length],
+            ["tokens lost to --max-length", obj["tokens_lost_to_length"]],
+            ["trained tokens dropped", report.trained_tokens_dropped],
+        ]
+    if report.records_without_samples:
+        rows.append(["records with nothing to train", report.records_without_samples])
+    parts = [format_table(["", "count"], rows, align="lr")]
+    if report.rejections:
+        rejs = sorted(report.rejections.items(), key=lambda kv: (-kv[1], kv[0]))
+        parts.append(format_table(["rejected because", "records"], rejs, align="lr"))
+    return "\n\n".join(parts)
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Output folder (a `datasets` dataset), or a .parquet file with --format parquet.")
+@click.option("--tokenizer", metavar="PATH", help="tokenizer.model.v3, a v3 tokenizer.model, or a Hugging Face model folder holding one. Default: the v3 model shipped in mistral-common.")
+@click.option("--mode", type=click.Choice(MODES), default="exact", show_default=True, help="exact: one sample per user turn, exact inference context; single: one sample per conversation; last: only the final assistant turn trained.")
+@click.option("--max-length", type=click.IntRange(min=2), metavar="N", help="Never cut inside a turn: drop the earliest exchanges before the trained part (keeping system prompt and tools), or drop the sample.")
+@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), default="dataset", show_default=True, help="dataset: `datasets.load_from_disk` folder; parquet: one Parquet file.")
+@click.option("--from", "source_format", type=click.Choice(FORMATS), help="Read every input as this format instead of telling it from each record.")
+@click.option("--num-proc", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes; the output is byte-identical for any value.")
+@click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {records, samples, rejected, tokens, trained_tokens, dropped_for_length, ...} (- = stdout).")
+@click.option("--rejects", metavar="PATH", help="Write rejected records (verbatim, field `text`) with their stage and reasons, as JSON Lines.")
+@click.option("--strict", is_flag=True, help="Exit with code 1 when any record was rejected.")
+def prepare(
+    inputs: tuple[str, ...],
+    output: str,
+    tokenizer: str | None,
+    mode: str,
+    max_length: int | None,
+    output_format: str,
+    source_format: str | None,
+    num_proc: int,
+    report_path: str | None,
+    rejects: str | None,
+    strict: bool,
+) -> None:
+    """Tokenize records for Mistral v0.3 with token-level loss masks.
+
+    INPUT: canonical records or raw data (Glaive, ShareGPT, OpenAI, hackathon; converted on the fly),
+    as JSONL, JSON, .gz, Parquet, a datasets folder, or - for stdin. Each record is validated; records
+    with errors are rejected (counted, and written with --rejects). Token ids equal mistral-common's
+    encode_chat_completion; masks (1 = trained) cover the assistant text, [TOOL_CALLS], the call JSON
+    (never the characters of a call id) and each closing </s>.
+
+    \b
+    Columns: input_ids, assistant_masks, labels (-100 = not trained, not shifted), length,
+    num_trained, source_file, source_line, record_index, sample_index, turns_trimmed,
+    tokens_trimmed, tool_names, call_names. TRL's SFTTrainer takes the folder as already tokenized.
+
+    \b
+    Examples:
+      fcdata prepare data.jsonl -o prepared/
+      fcdata prepare glaive.jsonl -o prepared/ --max-length 4096 --report report.json --rejects bad.jsonl
+      fcdata prepare data.jsonl -o train.parquet --format parquet --mode single --num-proc 2
+      fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-7B-Instruct-v0.3/
+
+    Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
+    """
+    with ByteProgress([p for p in inputs if p != "-"], desc="preparing") as bar:
+        seen = 0
+
+        def on_progress(records: int, nbytes: int) -> None:
+            nonlocal seen
+            bar.update(nbytes - seen)
+            seen = nbytes
+
+        report = prepare_data(
+            list(inputs),
+            output,
+            tokenizer=tokenizer,
+            mode=mode,
+            max_length=max_length,
+            output_format=output_format,
+            num_proc=num_proc,
+            source_format=source_format,
+            rejects=rejects,
+            on_progress=on_progress,
+        )
+    if report_path is not None:
+        write_json(report_path, report.to_obj())
+    click.echo(_summary(report), err=report_path == "-")
+    if strict and report.rejected:
+        raise SystemExit(EXIT_FINDINGS)

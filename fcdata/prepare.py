@@ -1,0 +1,563 @@
+"""Records (canonical or raw) -> a tokenized training set: one row per sample, written atomically.
+
+Each input record goes read -> convert (:func:`fcdata.convert.convert_item`, so raw Glaive, ShareGPT,
+OpenAI or hackathon data is converted on the fly) -> validate (:func:`fcdata.validate.check_record`; any
+*error* finding rejects the record) -> render (:func:`fcdata.render.render_records`). A canonical record
+that validates skips the converter (which passes such records through unchanged); one that does not goes
+through it, so its repairs apply before the record is judged. Nothing is lost silently: ``records == rendered + rejected``,
+every rejection is counted by code and, with ``rejects``, written out with its reasons and the input
+verbatim. Records that give no sample (every turn has weight 0, or every sample was too long) are
+counted too.
+
+Output columns (the contract with collate and train; masks: 1 = trained):
+
+- ``input_ids`` (list<int32>), ``assistant_masks`` (list<int8>), ``labels`` (list<int64>, ``-100`` where
+  not trained, NOT shifted: Hugging Face models shift), ``length``, ``num_trained``;
+- provenance: ``source_file``, ``source_line``, ``record_index`` (0-based, input order, rejected records
+  included), ``sample_index`` (the sample's index in its record);
+- ``turns_trimmed``/``tokens_trimmed`` (``max_length``), ``tool_names`` (functions the record declares),
+  ``call_names`` (functions called in the sample's trained turns).
+
+``output_format="dataset"``: a Hugging Face ``datasets`` folder (``datasets.load_from_disk``) whose
+``info.description`` holds the preparation settings as JSON; ``"parquet"``: one Parquet file.
+
+Determinism: records are cut into fixed chunks that are processed alone (inline, or by ``num_proc``
+worker processes) and written back in input order, and the dataset fingerprint is a hash of the content,
+so the output is byte-identical whatever ``num_proc`` is.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .errors import InputError, RecordError, UsageError
+from .read import NOT_PARSED, Item, detect_container, read_items
+from .read import _decode as _decode_line  # the per-line steps of read_items, so workers decode lines exactly as it does
+from .read import _parse as _parse_line
+from .render import MODES, render_records
+from .tokenizer import MistralV3Tokenizer, load_tokenizer
+from .write import JsonlWriter, atomic_path
+
+__all__ = ["prepare", "PrepareReport", "OUTPUT_FORMATS", "COLUMNS"]
+
+OUTPUT_FORMATS = ("dataset", "parquet")
+COLUMNS = (
+    "input_ids",
+    "assistant_masks",
+    "labels",
+    "length",
+    "num_trained",
+    "source_file",
+    "source_line",
+    "record_index",
+    "sample_index",
+    "turns_trimmed",
+    "tokens_trimmed",
+    "tool_names",
+    "call_names",
+)
+CHUNK = 256  # records per unit of work (also the determinism unit: independent of num_proc)
+
+
+@dataclass
+class PrepareReport:
+    """Totals of a preparation run (:meth:`to_obj` is the JSON report)."""
+
+    records: int = 0  # records read
+    rendered: int = 0  # records that passed conversion, validation and rendering
+    rejected: int = 0
+    samples: int = 0
+    tokens: int = 0
+    trained_tokens: int = 0
+    dropped_for_length: int = 0  # samples
+    trimmed_for_length: int = 0  # samples shortened by removing early turns
+    tokens_trimmed: int = 0
+    tokens_dropped: int = 0  # tokens of the dropped samples (each counted as rendered before trimming)
+    trained_tokens_dropped: int = 0
+    records_without_samples: int = 0  # rendered records that gave no sample (nothing to train, or all too long)
+    rejections: Counter[str] = field(default_factory=Counter)  # by reason code (a record counts once per code)
+    rejected_by_stage: Counter[str] = field(default_factory=Counter)  # read / convert / validate / render
+    warnings: Counter[str] = field(default_factory=Counter)  # validation warnings of the kept records, by code
+    formats: Counter[str] = field(default_factory=Counter)  # input format of each converted record
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "rendered": self.rendered,
+            "rejected": self.rejected,
+            "samples": self.samples,
+            "tokens": self.tokens,
+            "trained_tokens": self.trained_tokens,
+            "dropped_for_length": self.dropped_for_length,
+            "trimmed_for_length": self.trimmed_for_length,
+            "tokens_lost_to_length": self.tokens_trimmed + self.tokens_dropped,
+            "tokens_trimmed": self.tokens_trimmed,
+            "tokens_dropped": self.tokens_dropped,
+            "trained_tokens_dropped": self.trained_tokens_dropped,
+            "records_without_samples": self.records_without_samples,
+            "rejections": dict(sorted(self.rejections.items())),
+            "rejected_by_stage": dict(sorted(self.rejected_by_stage.items())),
+            "warnings": dict(sorted(self.warnings.items())),
+            "formats": dict(sorted(self.formats.items())),
+            **self.settings,
+        }
+
+
+# ------------------------------------------------------------------------------------------ one chunk
+
+
+@dataclass
+class _Chunk:
+    """What one chunk of records gave: Arrow columns of its samples, reject lines, counters."""
+
+    table: Any  # pyarrow.Table with COLUMNS
+    rejects: list[str]
+    report: PrepareReport
+    nbytes: int
+
+
+def _reject_line(item: Item, stage: str, reasons: Sequence[tuple[str, str]], fmt: str | None = None) -> str:
+    return json.dumps(
+        {
+            "file": item.file,
+            "line": item.line,
+            "stage": stage,
+            "format": fmt,
+            "reasons": [{"code": c, "message": m} for c, m in reasons],
+            "text": item.verbatim() if item.ok or item.text is not None else None,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _process(task: tuple[list[Any], int, str | None, str, int | None, str]) -> _Chunk:
+    """Convert, validate and render one chunk of items (inline or in a worker process)."""
+    was_enabled = gc.isenabled()
+    gc.disable()  # many small objects and no reference cycles: the collector would only cost time
+    try:
+        return _process_chunk(task)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]) -> _Chunk:
+    from .convert import convert_item, detect_format
+    from .validate import check_record
+
+    entries, first_index, source_format, mode, max_length, tokenizer_path = task
+    items = [_item_of(e) for e in entries]
+    tok = load_tokenizer(tokenizer_path)
+    rep = PrepareReport()
+    rejects: list[str] = []
+    kept: list[tuple[int, Item, Any, str, int]] = []  # (record index, item, model, source file, source line)
+    nbytes = 0
+    for offset, item in enumerate(items):
+        rep.records += 1
+        nbytes += len(item.text) if item.text is not None else 0
+        if not item.ok:
+            _reject(rep, rejects, item, "read", [(item.code or "not_json", item.error or "unreadable")])
+            continue
+        record = item.value
+        model, findings, fmt = None, None, "canonical"
+        if source_format in (None, "canonical") and detect_format(record) == "canonical":
+            # canonical input that validates is what the converter would pass through unchanged: skip it
+            model, findings = check_record(record, file=item.file, line=item.line)
+            if model is None or any(f.severity == "error" for f in findings):
+                model = findings = None
+        if model is None:
+            out = convert_item(item, source_format, forced=source_format is not None)
+            if not out.ok:
+                _reject(rep, rejects, item, "convert", out.reasons, out.format)
+                continue
+            fmt = out.format
+            record = out.record
+            model, findings = check_record(record, file=item.file, line=item.line)
+            errors = [f for f in findings if f.severity == "error"]
+            if model is None or errors:
+                reasons = [(f.code, f"{f.path}: {f.message}" if f.path and f.path != "$" else f.message) for f in errors] or [("invalid", "refused by the validator")]
+                _reject(rep, rejects, item, "validate", reasons, fmt)
+                continue
+        assert findings is not None
+        rep.formats[fmt] += 1
+        for f in findings:
+            rep.warnings[f.code] += 1
+        meta = (record.get("metadata") if isinstance(record, dict) else None) or {}
+        source_file = meta.get("source_file") if isinstance(meta.get("source_file"), str) else item.file
+        source_line = meta.get("source_line") if isinstance(meta.get("source_line"), int) else item.line
+        kept.append((first_index + offset, item, model, source_file, source_line))
+
+    results = render_records([k[2] for k in kept], tok, mode=mode, max_length=max_length)
+    rows: list[tuple[int, str, int, Any, tuple[str, ...]]] = []
+    for (index, item, model, source_file, source_line), result in zip(kept, results):
+        if isinstance(result, RecordError):
+            _reject(rep, rejects, item, "render", [(result.code or "render", result.reason)])
+            continue
+        rep.rendered += 1
+        for d in result.dropped:
+            rep.dropped_for_length += 1
+            rep.tokens_dropped += d.full_length
+            rep.trained_tokens_dropped += d.num_trained
+        if not result.samples:
+            rep.records_without_samples += 1
+        for s in result.samples:
+            rows.append((index, source_file, source_line, s, result.tool_names))
+            rep.samples += 1
+            rep.tokens += s.length
+            rep.trained_tokens += s.num_trained
+            if s.turns_trimmed:
+                rep.trimmed_for_length += 1
+                rep.tokens_trimmed += s.tokens_trimmed
+    return _Chunk(_table(rows), rejects, rep, nbytes)
+
+
+def _reject(rep: PrepareReport, rejects: list[str], item: Item, stage: str, reasons: Sequence[tuple[str, str]], fmt: str | None = None) -> None:
+    rep.rejected += 1
+    rep.rejected_by_stage[stage] += 1
+    for code in dict.fromkeys(c for c, _ in reasons):
+        rep.rejections[code] += 1
+    rejects.append(_reject_line(item, stage, reasons, fmt))
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("input_ids", pa.list_(pa.int32())),
+            ("assistant_masks", pa.list_(pa.int8())),
+            ("labels", pa.list_(pa.int64())),
+            ("length", pa.int32()),
+            ("num_trained", pa.int32()),
+            ("source_file", pa.string()),
+            ("source_line", pa.int64()),
+            ("record_index", pa.int64()),
+            ("sample_index", pa.int32()),
+            ("turns_trimmed", pa.int32()),
+            ("tokens_trimmed", pa.int32()),
+            ("tool_names", pa.list_(pa.string())),
+            ("call_names", pa.list_(pa.string())),
+        ]
+    )
+
+
+def _table(rows: list[tuple[int, str, int, Any, tuple[str, ...]]]) -> Any:
+    """The Arrow table of a chunk's samples; token columns are built in numpy from the span runs."""
+    import numpy as np
+    import pyarrow as pa
+
+    ids: list[int] = []
+    flags: list[bool] = []
+    runs: list[int] = []
+    lengths: list[int] = []
+    for _, _, _, s, _ in rows:
+        ids += s.input_ids
+        lengths.append(len(s.input_ids))
+        for span in s.spans:
+            flags.append(span.trained)
+            runs.append(span.end - span.start)
+    values = np.array(ids, dtype=np.int32)
+    masks = np.repeat(np.array(flags, dtype=np.int8), np.array(runs, dtype=np.int64))
+    labels = np.where(masks == 1, values.astype(np.int64), np.int64(-100))
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    if lengths:
+        offsets[1:] = np.cumsum(np.array(lengths, dtype=np.int64))
+    schema = _schema()
+    columns = [
+        pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)),
+        pa.ListArray.from_arrays(pa.array(offsets), pa.array(masks)),
+        pa.ListArray.from_arrays(pa.array(offsets), pa.array(labels)),
+        pa.array(lengths, type=pa.int32()),
+        pa.array([s.num_trained for _, _, _, s, _ in rows], type=pa.int32()),
+        pa.array([r[1] for r in rows], type=pa.string()),
+        pa.array([r[2] for r in rows], type=pa.int64()),
+        pa.array([r[0] for r in rows], type=pa.int64()),
+        pa.array([r[3].sample_index for r in rows], type=pa.int32()),
+        pa.array([r[3].turns_trimmed for r in rows], type=pa.int32()),
+        pa.array([r[3].tokens_trimmed for r in rows], type=pa.int32()),
+        pa.array([list(r[4]) for r in rows], type=pa.list_(pa.string())),
+        pa.array([list(r[3].call_names) for r in rows], type=pa.list_(pa.string())),
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+# ------------------------------------------------------------------------------------------ driving
+
+
+_Raw = tuple[str, int, bytes]  # (file, line, the line's bytes): a JSON Lines record not decoded yet
+
+
+def _raw_lines(path: str) -> Iterator[_Raw] | None:
+    """The records of a plain JSON Lines file as raw lines, or None for any other input. Worker
+    processes decode them (:func:`_item_of`), so the main process only reads bytes."""
+    if path == "-" or not os.path.isfile(path) or detect_container(path, b"") != "jsonl" or not path.lower().endswith((".jsonl", ".ndjson")):
+        return None
+    with open(path, "rb") as fh:
+        if fh.peek(2)[:2] == b"\x1f\x8b":
+            return None
+
+    def lines() -> Iterator[_Raw]:
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if raw.strip():
+                    yield path, lineno, raw
+
+    return lines()
+
+
+def _item_of(entry: Item | _Raw) -> Item:
+    """An :class:`Item` exactly as :func:`fcdata.read.read_items` makes it from a JSON Lines line."""
+    if isinstance(entry, Item):
+        return entry
+    shown, lineno, raw = entry
+    text, err = _decode_line(raw, lineno == 1)
+    if text is None:  # kept with U+FFFD for the bad bytes, as read_items keeps it
+        return Item(shown, lineno, NOT_PARSED, raw.decode("utf-8", errors="replace").rstrip("\r\n"), err, "not_utf8")
+    text = text.rstrip("\r\n")
+    value, err, code = _parse_line(text)
+    return Item(shown, lineno, value, text, err, code)
+
+
+def _chunks(inputs: Sequence[str], size: int, raw: bool) -> Iterator[tuple[list[Item | _Raw], int]]:
+    """Fixed-size chunks of records in input order (the unit of work); with ``raw``, plain JSON Lines
+    files come as undecoded lines."""
+    batch: list[Item | _Raw] = []
+    first = 0
+    index = 0
+    for path in inputs:
+        source: Iterable[Item | _Raw] | None = _raw_lines(path) if raw else None
+        for entry in source if source is not None else read_items(path):
+            batch.append(entry)
+            index += 1
+            if len(batch) >= size:
+                yield batch, first
+                batch, first = [], index
+    if batch:
+        yield batch, first
+
+
+def _pool(num_proc: int) -> Any:
+    """Worker processes, started now: forked where the platform allows it (they inherit the loaded
+    modules and tokenizer, so they start in milliseconds; nothing here runs threads yet), else spawned."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=num_proc, mp_context=multiprocessing.get_context(method))
+    pool.submit(int).result()  # start the workers before anything else is imported or opened
+    return pool
+
+
+def _results(tasks: Iterable[tuple[Any, ...]], pool: Any, num_proc: int) -> Iterator[_Chunk]:
+    """Chunk results in input order; at most ``2 * num_proc`` chunks are in flight, so memory stays
+    bounded however large the input."""
+    if pool is None:
+        for task in tasks:
+            yield _process(task)
+        return
+    window: list[Any] = []
+    for task in tasks:
+        window.append(pool.submit(_process, task))
+        if len(window) >= 2 * num_proc:
+            yield window.pop(0).result()
+    for fut in window:
+        yield fut.result()
+
+
+def _merge(total: PrepareReport, part: PrepareReport) -> None:
+    for name in ("records", "rendered", "rejected", "samples", "tokens", "trained_tokens", "dropped_for_length", "trimmed_for_length", "tokens_trimmed", "tokens_dropped", "trained_tokens_dropped", "records_without_samples"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    for name in ("rejections", "rejected_by_stage", "warnings", "formats"):
+        getattr(total, name).update(getattr(part, name))
+
+
+class _Fingerprint:
+    """A content hash of the prepared rows (the dataset fingerprint), the same however the rows were cut
+    into chunks: each stream (token values, lengths, small columns) has its own hasher."""
+
+    def __init__(self, seed: str) -> None:
+        self.streams = [hashlib.sha256(seed.encode()) for _ in range(5)]
+
+    def update(self, table: Any) -> None:
+        import pyarrow.compute as pc
+
+        for k, name in enumerate(("input_ids", "assistant_masks")):
+            col = table.column(name).combine_chunks()
+            self.streams[2 * k].update(col.flatten().to_numpy(zero_copy_only=False).tobytes())
+            self.streams[2 * k + 1].update(pc.list_value_length(col).to_numpy(zero_copy_only=False).astype("int64").tobytes())
+        small = [c for c in table.column_names if c not in ("input_ids", "assistant_masks", "labels")]
+        for row in zip(*(table.column(c).to_pylist() for c in small)):
+            self.streams[4].update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+
+    def hexdigest(self) -> str:
+        return hashlib.sha256(b"".join(h.digest() for h in self.streams)).hexdigest()
+
+
+def _file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def prepare(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    tokenizer: str | os.PathLike[str] | MistralV3Tokenizer | None = None,
+    mode: str = "exact",
+    max_length: int | None = None,
+    output_format: str = "dataset",
+    num_proc: int = 1,
+    source_format: str | None = None,
+    rejects: str | os.PathLike[str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    chunk_size: int = CHUNK,
+) -> PrepareReport:
+    """Prepare ``inputs`` (files, ``-`` for stdin; canonical or raw records) into ``output``.
+
+    ``tokenizer``: a path (see :func:`fcdata.tokenizer.load_tokenizer`) or a loaded tokenizer; ``mode`` and
+    ``max_length``: see :mod:`fcdata.render.mistral_v3`; ``source_format``: read every record as this
+    format (default: tell from each file's records); ``rejects``: a JSON Lines file for rejected records;
+    ``on_progress(records, bytes)``: called after each chunk. Raises :class:`~fcdata.errors.FcdataError`
+    subclasses for bad options, unreadable inputs and tokenizers that cannot render the data."""
+    paths = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else [os.fspath(p) for p in inputs]
+    if not paths:
+        raise UsageError("no input given")
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if output_format not in OUTPUT_FORMATS:
+        raise UsageError(f"unknown output format {output_format!r}; choose one of: {', '.join(OUTPUT_FORMATS)}")
+    if max_length is not None and max_length < 2:
+        raise UsageError(f"--max-length must be at least 2, got {max_length}")
+    if num_proc < 1:
+        raise UsageError(f"--num-proc must be at least 1, got {num_proc}")
+    out = os.fspath(output)
+    if out == "-":
+        raise UsageError("the prepared data is a folder (or a Parquet file); give -o a path, not '-'")
+    for p in paths:
+        if p != "-" and not os.path.exists(p):
+            raise InputError("no such file", file=p)
+        if p != "-" and os.path.abspath(p) == os.path.abspath(out):
+            raise UsageError(f"the output {out!r} is also an input")
+    if rejects is not None and os.path.abspath(os.fspath(rejects)) == os.path.abspath(out):
+        raise UsageError("--rejects must not be the output")
+    if source_format is not None:
+        from .convert import FORMATS
+
+        if source_format not in FORMATS:
+            raise UsageError(f"unknown input format {source_format!r}; known formats: {', '.join(FORMATS)}")
+    tok = tokenizer if isinstance(tokenizer, MistralV3Tokenizer) else load_tokenizer(tokenizer)
+    tokenizer_path = tok.path
+    report = PrepareReport()
+    report.settings = {
+        "mode": mode,
+        "max_length": max_length,
+        "tokenizer": os.path.basename(tokenizer_path),
+        "tokenizer_sha256": _file_sha256(tokenizer_path),
+        "format": "mistral_v3",
+        "output_format": output_format,
+        "inputs": paths,
+        "output": out,
+        "rejects": os.fspath(rejects) if rejects is not None else None,
+    }
+    description = json.dumps({k: report.settings[k] for k in ("format", "mode", "max_length", "tokenizer", "tokenizer_sha256")}, ensure_ascii=False)
+    tasks = ((items, first, source_format, mode, max_length, tokenizer_path) for items, first in _chunks(paths, chunk_size, raw=num_proc > 1))
+    digest = _Fingerprint(description)
+    done = nbytes = 0
+
+    def tables() -> Iterator[Any]:
+        nonlocal done, nbytes
+        reject_out = JsonlWriter(rejects) if rejects is not None else None
+        try:
+            for chunk in _results(tasks, pool, num_proc):
+                _merge(report, chunk.report)
+                if reject_out is not None:
+                    for line in chunk.rejects:
+                        reject_out.write_text(line)
+                digest.update(chunk.table)
+                done += chunk.report.records
+                nbytes += chunk.nbytes
+                if on_progress is not None:
+                    on_progress(done, nbytes)
+                yield chunk.table
+        except BaseException as exc:
+            if reject_out is not None:
+                reject_out.close(exc)
+            raise
+        if reject_out is not None:
+            reject_out.close()
+
+    pool = _pool(num_proc) if num_proc > 1 else None
+    was_enabled = gc.isenabled()
+    gc.disable()  # no reference cycles are made here; the collector only costs time on many small objects
+    try:
+        if output_format == "parquet":
+            _write_parquet(out, tables())
+        else:
+            _write_dataset(out, tables(), description, digest)
+    finally:
+        if was_enabled:
+            gc.enable()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return report
+
+
+def _write_parquet(out: str, tables: Iterator[Any]) -> None:
+    import pyarrow.parquet as pq
+
+    with atomic_path(out) as tmp:
+        writer = pq.ParquetWriter(tmp, _schema(), compression="zstd")
+        try:
+            for table in tables:
+                writer.write_table(table)
+        finally:
+            writer.close()
+
+
+def _write_dataset(out: str, tables: Iterator[Any], description: str, digest: Any) -> None:
+    """Stream the chunks to an Arrow file beside the output, then let ``datasets`` save it (memory-mapped,
+    so memory stays flat) into a folder that replaces ``out`` atomically."""
+    import datasets
+    import pyarrow as pa
+    from datasets.table import MemoryMappedTable
+
+    parent = os.path.dirname(os.path.abspath(out)) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+        fd, work = tempfile.mkstemp(prefix=f".{os.path.basename(out.rstrip(os.sep)) or 'out'}.", suffix=".arrow", dir=parent)
+        os.close(fd)
+    except OSError as exc:
+        raise InputError(f"cannot write here: {exc.strerror or exc}", file=out) from exc
+    try:
+        schema = _schema()
+        with pa.OSFile(work, "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+            for table in tables:
+                writer.write_table(table)
+        table = MemoryMappedTable.from_file(work)
+        info = datasets.DatasetInfo(description=description)
+        ds = datasets.Dataset(table, info=info, fingerprint=digest.hexdigest()[:16])
+        quiet = datasets.are_progress_bars_disabled()
+        datasets.disable_progress_bars()  # the library does not print; the CLI shows its own progress
+        try:
+            with atomic_path(out, directory=True) as tmp:
+                ds.save_to_disk(tmp)
+        finally:
+            if not quiet:
+                datasets.enable_progress_bars()
+        del ds, table
+    finally:
+        try:
+            os.unlink(work)
+        except OSError:
+            pass
