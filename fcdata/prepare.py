@@ -38,9 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, RecordError, UsageError
-from .read import NOT_PARSED, Item, detect_container, read_items
-from .read import _decode as _decode_line  # the per-line steps of read_items, so workers decode lines exactly as it does
-from .read import _parse as _parse_line
+from .read import Item, detect_container, item_from_line, read_items
 from .render import MODES, render_records
 from .tokenizer import MistralV3Tokenizer, load_tokenizer
 from .write import JsonlWriter, atomic_path
@@ -318,12 +316,7 @@ def _item_of(entry: Item | _Raw) -> Item:
     if isinstance(entry, Item):
         return entry
     shown, lineno, raw = entry
-    text, err = _decode_line(raw, lineno == 1)
-    if text is None:  # kept with U+FFFD for the bad bytes, as read_items keeps it
-        return Item(shown, lineno, NOT_PARSED, raw.decode("utf-8", errors="replace").rstrip("\r\n"), err, "not_utf8")
-    text = text.rstrip("\r\n")
-    value, err, code = _parse_line(text)
-    return Item(shown, lineno, value, text, err, code)
+    return item_from_line(shown, lineno, raw)
 
 
 def _chunks(inputs: Sequence[str], size: int, raw: bool) -> Iterator[tuple[list[Item | _Raw], int]]:

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, Iterator
 
 from .errors import InputError
 
-__all__ = ["Item", "read_items", "detect_container", "NOT_PARSED", "loads_strict"]
+__all__ = ["Item", "read_items", "item_from_line", "detect_container", "NOT_PARSED", "loads_strict"]
 
 
 class _NotParsed:
@@ -194,25 +194,38 @@ def _open_binary(name: str, shown: str) -> tuple[Any, bool]:
     return raw, owned
 
 
-def _decode(raw: bytes, first: bool) -> tuple[str | None, str | None]:
+# the C scanner of loads_strict's decoder, for the common case (a line that is exactly one JSON value);
+# anything else goes through loads_strict itself, so values and messages stay the same
+_SCAN = json.JSONDecoder(parse_constant=_reject_constant).scan_once
+
+
+def item_from_line(file: str, lineno: int, raw: bytes) -> Item:
+    """One JSON Lines line (bytes, with or without its newline) as an :class:`Item`.
+
+    The one definition of how a line becomes a record: :func:`read_items` uses it, and so do worker
+    processes that are handed raw lines (convert, prepare), so every path decodes alike. Line 1 may
+    start with a UTF-8 byte-order mark.
+    """
     try:
-        text = raw.decode("utf-8-sig" if first else "utf-8")
+        text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        return None, f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 4]!r})"
-    return text, None
-
-
-def _parse(text: str) -> tuple[Any, str | None, str | None]:
-    """Decode JSON text; returns (value, error, code)."""
+        # kept with U+FFFD for the bad bytes, so rejects files can still show the line
+        shown_text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        return Item(file, lineno, NOT_PARSED, shown_text, f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 4]!r})", "not_utf8")
+    text = text.rstrip("\r\n")
     try:
-        return loads_strict(text), None, None
+        value, end = _SCAN(text, 0)
+        if end == len(text):
+            return Item(file, lineno, value, text)
+    except (StopIteration, ValueError, RecursionError):
+        pass
+    try:
+        return Item(file, lineno, loads_strict(text), text)
     except RecursionError:
-        return NOT_PARSED, "JSON nested too deeply to decode", "json_too_deep"
+        return Item(file, lineno, NOT_PARSED, text, "JSON nested too deeply to decode", "json_too_deep")
     except ValueError as exc:
-        msg = str(exc)
-        if isinstance(exc, json.JSONDecodeError):
-            msg = f"{exc.msg} (column {exc.colno})"
-        return NOT_PARSED, f"not JSON: {msg}", "not_json"
+        msg = f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return Item(file, lineno, NOT_PARSED, text, f"not JSON: {msg}", "not_json")
 
 
 def _read_jsonl(stream: BinaryIO, shown: str) -> Iterator[Item]:
@@ -220,17 +233,8 @@ def _read_jsonl(stream: BinaryIO, shown: str) -> Iterator[Item]:
     try:
         for raw in stream:
             lineno += 1
-            if not raw.strip():
-                continue
-            text, err = _decode(raw, lineno == 1)
-            if text is None:
-                # kept with U+FFFD for the bad bytes, so rejects files can still show the line
-                shown_text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                yield Item(shown, lineno, NOT_PARSED, shown_text, err, "not_utf8")
-                continue
-            text = text.rstrip("\r\n")
-            value, err, code = _parse(text)
-            yield Item(shown, lineno, value, text, err, code)
+            if raw.strip():
+                yield item_from_line(shown, lineno, raw)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         yield Item(shown, lineno + 1, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import InputError, UsageError
-from ..read import NOT_PARSED, Item, detect_container, loads_strict, read_items
+from ..read import NOT_PARSED, Item, detect_container, item_from_line, read_items
 from ..write import JsonlWriter, atomic_open, write_parquet
 from .assemble import ENCODER
 from .detect import FORMATS, detect_format
@@ -105,37 +105,12 @@ class BatchResult:
 # ------------------------------------------------------------------------------------------ batches
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# the C scanner of fcdata.read.loads_strict's decoder, for the common case (a line that is exactly one
-# JSON value); anything else goes through loads_strict itself, so values and messages are the reader's
-_SCAN = json.JSONDecoder(parse_constant=_reject_constant).scan_once
-
-
 def _item_from_raw(shown: str, lineno: int, raw: bytes | None, error: str | None) -> Item:
-    """One JSON Lines line as an :class:`Item`, exactly as :func:`fcdata.read.read_items` makes it."""
+    """One JSON Lines line as an :class:`Item`, exactly as :func:`fcdata.read.read_items` makes it
+    (``raw`` is ``None`` where the file could not be read any further)."""
     if raw is None:
         return Item(shown, lineno, NOT_PARSED, None, f"file cut off or unreadable: {error}", "truncated_file")
-    try:
-        text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-    except UnicodeDecodeError as exc:
-        return Item(shown, lineno, NOT_PARSED, None, f"not valid UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 4]!r})", "not_utf8")
-    text = text.rstrip("\r\n")
-    try:
-        value, end = _SCAN(text, 0)  # the C scanner alone; anything unusual takes the full path below
-        if end == len(text):
-            return Item(shown, lineno, value, text)
-    except (StopIteration, ValueError, RecursionError):
-        pass
-    try:
-        return Item(shown, lineno, loads_strict(text), text)
-    except RecursionError:
-        return Item(shown, lineno, NOT_PARSED, text, "JSON nested too deeply to decode", "json_too_deep")
-    except ValueError as exc:
-        msg = f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        return Item(shown, lineno, NOT_PARSED, text, f"not JSON: {msg}", "not_json")
+    return item_from_line(shown, lineno, raw)
 
 
 def run_batch(task: tuple[str, str | None, bool, bool, str, list[Any]]) -> BatchResult:

@@ -155,7 +155,7 @@ def _turns(messages: Any, tools: ToolSet, repairs: list[str]) -> list[Turn]:
         elif role == "developer":
             repairs.append("developer_as_system")
             role = "system"
-        if role not in _ROLE_KEYS:
+        if not isinstance(role, str) or role not in _ROLE_KEYS:
             raise Reject("bad_role", f"{where}.role: expected system, user, assistant, tool (or legacy function), got {json.dumps(role)}")
         allowed = _ROLE_KEYS[role]
         if any(k not in allowed and not (role == "assistant" and k == "function_call") and not (k == "name" and m.get("role") == "function") for k in m):
