@@ -54,6 +54,7 @@ _NEXT_ROLES: dict[str, frozenset[str]] = {
 _ROLES = frozenset(_NEXT_ROLES)
 
 _CONTROL_STRINGS = ("[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "<s>", "</s>")
+_RESIDUE_MARKERS = ("<|endoftext|>", "<functioncall>", "USER:", "ASSISTANT:", "FUNCTION RESPONSE:", "SYSTEM:")
 _RESIDUE_RE = re.compile(r"<\|endoftext\|>|<functioncall>|(?:^|\n)\s*(?:USER|ASSISTANT|FUNCTION RESPONSE|SYSTEM):")
 _FOREIGN_FORMATS = (
     (("system", "chat"), "Glaive function-calling v2 raw data"),
@@ -153,11 +154,13 @@ def _schema_key(schema: Any) -> str | None:
 
 
 def _text_checks(text: str, path: list[Any], c: _Collector, role: str) -> None:
-    if _RESIDUE_RE.search(text):
+    # substring tests first (C speed); the regular expression only runs on texts that may match
+    if any(m in text for m in _RESIDUE_MARKERS) and _RESIDUE_RE.search(text):
         c.add("conversion_residue", path, "leftover source-format markers (<|endoftext|>, <functioncall>, USER:/ASSISTANT:); the model would learn them — clean the conversion")
-    elif role in ("user", "system", "assistant") and any(s in text for s in _CONTROL_STRINGS):
-        found = next(s for s in _CONTROL_STRINGS if s in text)
-        c.add("control_token_text", path, f"contains {found!r}, which is encoded as plain text (never as a control token); strip it if it comes from a prompt template")
+    elif role in ("user", "system", "assistant") and ("[" in text or "<" in text):
+        found = next((s for s in _CONTROL_STRINGS if s in text), None)
+        if found is not None:
+            c.add("control_token_text", path, f"contains {found!r}, which is encoded as plain text (never as a control token); strip it if it comes from a prompt template")
 
 
 def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, tuple[Any, str | None]]:
