@@ -1,0 +1,204 @@
+"""Batched greedy generation from token ids, and turning generated ids back into a reply's text.
+
+Prompts are the exact ids mistral-common encodes at inference (:func:`fcdata.render.render_prompt`);
+they are never detokenized and re-tokenized. A batch is LEFT-padded, so every prompt ends at the same
+column and the next token of every row is predicted from its own last token; the attention mask hides
+the padding and transformers derives the position ids from it (``cumsum(mask) - 1``), so a padded prompt
+sees the same positions as it would alone. Decoding is greedy and each row stops at its own ``</s>``::
+
+    pad pad <s> [INST] ▁Hi [/INST]  |  ▁Hello  !  </s>          <- row 1 stops here
+    <s> [INST] ▁What ▁time ? [/INST] |  [TOOL_CALLS] ▁[{" ... ]  </s>
+
+Prompts are sorted by length before batching (less padding) and the results put back in input order.
+
+Generated ids become text with the control tokens written out (``[TOOL_CALLS]``, ``</s>``), the form
+:func:`fcdata.score.parse_reply` reads: a plain decode would drop ``[TOOL_CALLS]`` and with it the
+difference between a call and text that looks like JSON.
+
+Call ids (``fill_ids``, on by default in evaluation). fcdata never trains the characters of a call id
+(the model must not learn to predict random ids), but it does train the JSON around them::
+
+    [TOOL_CALLS] [{"name": "f", "arguments": {...}, "id": "  ·········  "}]</s>
+    trained ......................................................  untrained  trained
+
+A model that learned its tool calls only from fcdata data (a model trained from scratch, or a base model
+that never wrote ids) has no learned behaviour inside the id, and greedy decoding there wanders off
+(``"id": "id": "id": ...``) so the call never closes. With ``fill_ids`` the decoder writes the id itself,
+exactly where the model opened the id string of a call (``"id": "`` as a key of a call object, not inside
+``arguments``): nine fixed characters, after which the model continues on its own. Ids are never scored,
+so this measures everything the model was trained on and nothing it was not. ``fill_ids=False`` is plain
+greedy decoding.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..tokenizer import MistralV3Tokenizer
+
+__all__ = ["generate_replies", "decode_reply", "DEFAULT_PAD_ID", "FILL_ID", "IdFiller"]
+
+DEFAULT_PAD_ID = 0  # <unk>: never in a prompt, so a pad is recognisable; masked out anyway
+EOS_ID = 2
+FILL_ID = "abcdefghi"  # 9 letters (Mistral v0.3's id rule); tokenizes cleanly after an opening quote
+
+
+def _open_call_id(text: str) -> bool:
+    """True when ``text`` (a reply after ``[TOOL_CALLS]``) ends inside a just-opened string that is the
+    value of key ``"id"`` of a call object (depth 2: the list, then the call; not inside arguments)."""
+    if not text.endswith('"id": "'):
+        return False
+    body = text[: -len('"')]  # up to the quote that opens the value
+    depth = 0
+    in_string = False
+    escaped = False
+    for ch in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+    return not in_string and depth == 2
+
+
+class IdFiller:
+    """A ``transformers`` logits processor that writes :data:`FILL_ID` where a call's id string opens
+    (see the module docstring). ``prompt_width`` is where generation starts in every (left-padded) row."""
+
+    def __init__(self, tokenizer: "MistralV3Tokenizer", prompt_width: int, eos_id: int = EOS_ID) -> None:
+        self.tok = tokenizer
+        self.width = prompt_width
+        self.eos_id = eos_id
+        pieces = tokenizer.encode('"' + FILL_ID)
+        # the id's own tokens, as they follow an opening quote inside the call JSON
+        self.id_tokens = pieces[1:] if tokenizer.decode(pieces[:1]).strip() == '"' else [t for t in tokenizer.encode(FILL_ID)]
+        self.queues: dict[int, list[int]] = {}
+        self.filled = 0
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        generated = input_ids[:, self.width :].tolist()
+        for row, tokens in enumerate(generated):
+            queue = self.queues.get(row)
+            if not queue:
+                if self.eos_id in tokens or self.tok.tool_calls_id not in tokens:
+                    continue
+                start = len(tokens) - tokens[::-1].index(self.tok.tool_calls_id)
+                text = self.tok.decode(tokens[start:])
+                if not _open_call_id(text):
+                    continue
+                queue = self.queues[row] = list(self.id_tokens)
+                self.filled += 1
+            forced = queue.pop(0)
+            scores[row, :] = -torch.inf
+            scores[row, forced] = 0.0
+        return scores
+
+
+def decode_reply(ids: Sequence[int], tokenizer: "MistralV3Tokenizer") -> str:
+    """Text of generated ids with control tokens kept as their pieces.
+
+    Each run of ordinary tokens is decoded on its own (SentencePiece drops the ``▁`` that starts a
+    segment, as mistral-common's decoder does), control tokens are written as ``[TOOL_CALLS]``,
+    ``</s>`` ...; nothing after the first ``</s>`` is kept.
+    """
+    out: list[str] = []
+    run: list[int] = []
+    for token in ids:
+        t = int(token)
+        if tokenizer.is_control(t):
+            if run:
+                out.append(tokenizer.decode(run))
+                run = []
+            out.append(tokenizer.id_to_piece(t))
+            if t == tokenizer.eos_id:
+                break
+        else:
+            run.append(t)
+    if run:
+        out.append(tokenizer.decode(run))
+    return "".join(out)
+
+
+def generate_replies(
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int = 256,
+    batch_size: int = 16,
+    eos_id: int = EOS_ID,
+    pad_id: int = DEFAULT_PAD_ID,
+    fill_ids: bool = False,
+    tokenizer: "MistralV3Tokenizer | None" = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[list[int]]:
+    """Greedy continuation of each prompt, up to and including its first ``</s>`` (or ``max_new_tokens``
+    tokens when none comes). Returns one id list per prompt, in input order.
+
+    ``model`` is any causal LM (PEFT-wrapped or not) on its device; it is put in eval mode (no dropout,
+    no gradient checkpointing) and generates with its KV cache. ``fill_ids``: the decoder writes call ids
+    (module docstring; needs ``tokenizer``, default the v3 one). ``on_batch(n)`` is called after each batch
+    with the number of prompts done (for a progress bar).
+    """
+    import torch
+    from transformers import GenerationConfig, LogitsProcessorList
+
+    if fill_ids and tokenizer is None:
+        from ..tokenizer import load_tokenizer
+
+        tokenizer = load_tokenizer()
+
+    if max_new_tokens < 1 or batch_size < 1:
+        raise UsageError("max_new_tokens and batch_size must be at least 1")
+    for i, p in enumerate(prompts):
+        if len(p) == 0:
+            raise UsageError(f"prompt {i} is empty")
+    model.eval()
+    device = next(model.parameters()).device
+    gen_config = GenerationConfig(
+        do_sample=False,
+        num_beams=1,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+        bos_token_id=1,
+        use_cache=True,
+    )
+    order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
+    results: list[list[int] | None] = [None] * len(prompts)
+    done = 0
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            width = max(len(prompts[i]) for i in chunk)
+            ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                p = prompts[i]
+                ids[row, width - len(p) :] = torch.tensor(list(p), dtype=torch.long)
+                mask[row, width - len(p) :] = 1
+            processors = LogitsProcessorList([IdFiller(tokenizer, width, eos_id)]) if fill_ids and tokenizer is not None else None
+            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=gen_config, logits_processor=processors)
+            new = out[:, width:].tolist()
+            for row, i in enumerate(chunk):
+                tokens = new[row]
+                if eos_id in tokens:
+                    # rows that finished early are padded with pad_id after their </s>
+                    tokens = tokens[: tokens.index(eos_id) + 1]
+                results[i] = tokens
+            done += len(chunk)
+            if on_batch is not None:
+                on_batch(done)
+    return [r if r is not None else [] for r in results]

@@ -1,0 +1,376 @@
+"""``train-eval`` as one library call: convert if raw -> validate -> split -> prepare -> score the base
+model -> train -> score the trained model -> ``report.md`` + ``report.json``.
+
+Every input record is accounted for: converted or rejected by the converter (``rejects.jsonl`` with the
+reasons), valid or rejected by the validator (errors; warnings are counted and kept), then in the
+training split or the held-out split::
+
+    records in = rejected (convert) + rejected (validate) + train + held out
+
+The split is deterministic and needs no shuffling state:
+
+- records that all carry ``metadata.split`` (``"train"``/``"test"``, as ``fcdata synth`` writes them)
+  keep that split (held-out tools and values stay held out);
+- otherwise each record gets a key, the SHA-256 of the seed and its canonical JSON without metadata; the
+  ``eval_size`` records (or ``eval_fraction`` of them) with the smallest keys are held out. A record's
+  side depends only on its content and the seed, identical records always land on the same side (no
+  leak of a duplicate into the held-out set), and input order is kept within each side.
+
+The before/after scores use the same held-out items, the same prompts (mistral-common's inference
+encoding) and the same greedy decoding; only the weights differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from ..errors import InputError, UsageError
+from .config import Resolved, TrainConfig, resolve
+
+__all__ = ["TrainEvalResult", "split_records", "load_records", "prepare_training_data", "train_eval", "render_report_md"]
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class TrainEvalResult:
+    run_dir: str
+    report: dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------- input
+
+
+def load_records(path: str, *, source_format: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Read ``path`` and convert it to canonical records (canonical input passes through), then validate.
+
+    Returns (valid records, rejects, counts). A reject is ``{"file", "line", "stage", "reasons"}`` plus the
+    input; warnings do not reject a record."""
+    from ..convert import convert_records
+    from ..read import read_items
+    from ..validate import check_record
+
+    if path != "-" and not os.path.exists(path):
+        raise InputError("no such file or folder", file=path)
+    records: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    counts = {"records": 0, "converted": 0, "rejected_convert": 0, "rejected_validate": 0, "warnings": 0, "formats": {}}
+    formats: dict[str, int] = {}
+    for out in convert_records(read_items(path), source_format):
+        counts["records"] += 1
+        if not out.ok:
+            counts["rejected_convert"] += 1
+            entry = out.to_obj()
+            entry["stage"] = "convert"
+            rejects.append(entry)
+            continue
+        counts["converted"] += 1
+        formats[out.format] = formats.get(out.format, 0) + 1
+        meta = out.record.get("metadata") or {}
+        _, findings = check_record(out.record, file=meta.get("source_file") or out.item.file, line=meta.get("source_line") or out.item.line)
+        errors = [f for f in findings if f.severity == "error"]
+        counts["warnings"] += len(findings) - len(errors)
+        if errors:
+            counts["rejected_validate"] += 1
+            rejects.append({"file": out.item.file, "line": out.item.line, "stage": "validate", "reasons": [{"code": f.code, "message": str(f)} for f in errors], "record": out.record})
+            continue
+        records.append(out.record)
+    counts["formats"] = formats
+    counts["valid"] = len(records)
+    return records, rejects, counts
+
+
+def _content_key(record: dict[str, Any], seed: int) -> str:
+    body = {k: v for k, v in record.items() if k != "metadata"}
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{seed}\x1f{text}".encode("utf-8")).hexdigest()
+
+
+def split_records(records: Sequence[dict[str, Any]], *, eval_size: int | None = None, eval_fraction: float = 0.1, seed: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """(training records, held-out records, how the split was made); see the module docstring."""
+    n = len(records)
+    if n < 2:
+        raise UsageError(f"train-eval needs at least 2 valid records (one to train on, one to hold out), got {n}")
+    splits = [(r.get("metadata") or {}).get("split") for r in records]
+    if all(s in ("train", "test") for s in splits) and "train" in splits and "test" in splits:
+        train = [r for r, s in zip(records, splits) if s == "train"]
+        held = [r for r, s in zip(records, splits) if s == "test"]
+        return train, held, {"method": "metadata.split", "train": len(train), "held_out": len(held)}
+    want = eval_size if eval_size is not None else max(1, round(eval_fraction * n))
+    if want >= n:
+        raise UsageError(f"cannot hold out {want} of {n} records and still train; lower eval_size / eval_fraction")
+    keys = [_content_key(r, seed) for r in records]
+    order = sorted(range(n), key=lambda i: (keys[i], i))
+    boundary = keys[order[want - 1]]
+    held_idx = {i for i in order if keys[i] <= boundary}  # ties (identical records) stay together
+    if len(held_idx) >= n:
+        raise UsageError("every record is identical: nothing would be left to train on")
+    train = [r for i, r in enumerate(records) if i not in held_idx]
+    held = [r for i, r in enumerate(records) if i in held_idx]
+    return train, held, {"method": "content hash", "seed": seed, "train": len(train), "held_out": len(held)}
+
+
+# ---------------------------------------------------------------------------------------- preparing
+
+
+def prepare_training_data(path: str, run_dir: str, cfg: TrainConfig, *, source_format: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """Prepare the records of ``path`` (raw or canonical) with :func:`fcdata.prepare.prepare` into
+    ``run_dir/prepared`` (rejects with reasons in ``run_dir/prepare_rejects.jsonl``) and load it.
+
+    Samples are rendered with ``cfg.render_mode`` and at most ``cfg.max_length`` tokens (earliest turns
+    trimmed, or the sample dropped and counted), so every sample fits a pack."""
+    from ..prepare import prepare
+    from ..write import write_json
+    from .trainer import load_prepared
+
+    out = os.path.join(run_dir, "prepared")
+    report_path = os.path.join(run_dir, "prepare_report.json")
+
+    def run() -> dict[str, Any]:
+        report = prepare(
+            path,
+            out,
+            tokenizer=cfg.tokenizer,
+            mode=cfg.render_mode,
+            max_length=cfg.max_length,
+            source_format=source_format,
+            rejects=os.path.join(run_dir, "prepare_rejects.jsonl"),
+        ).to_obj()
+        write_json(report_path, report)
+        return report
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        report = run()
+        return load_prepared(out), report
+    # several processes (accelerate launch / torchrun): the main one prepares, the others wait and load
+    from accelerate import PartialState
+
+    state = PartialState()
+    report = run() if state.is_main_process else {}
+    state.wait_for_everyone()
+    if not report:
+        with open(report_path, encoding="utf-8") as fh:
+            report = json.load(fh)
+    return load_prepared(out), report
+
+
+def is_main_process() -> bool:
+    """Rank 0 of an ``accelerate launch`` / ``torchrun`` job, or a plain process."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+# ---------------------------------------------------------------------------------------- the run
+
+
+def _eval_summary(report: dict[str, Any]) -> dict[str, Any]:
+    keys = ("n", "correct", "accuracy", "loss", "name_accuracy", "parse_failures", "parse_failure_rate", "unfinished_replies", "categories", "errors", "decision", "arguments", "undeclared_tool_calls", "schema_failures", "generation", "skipped_turns")
+    return {k: report[k] for k in keys if k in report}
+
+
+def train_eval(
+    input_path: str,
+    run_dir: str,
+    cfg: TrainConfig,
+    *,
+    source_format: str | None = None,
+    resolved: Resolved | None = None,
+    on_event: Event | None = None,
+    callbacks: list[Any] | None = None,
+) -> TrainEvalResult:
+    """Run the whole recipe on ``input_path`` and write the run to ``run_dir``.
+
+    Files written: ``data/train.jsonl`` and ``data/heldout.jsonl`` (the split, canonical records),
+    ``rejects.jsonl`` (what convert/validate refused, with reasons), ``predictions_before.jsonl`` and
+    ``predictions_after.jsonl`` (one line per held-out assistant turn, with its verdict), the training
+    artefacts (:func:`fcdata.train.trainer.train_model`), ``report.json`` and ``report.md``.
+    ``on_event(stage, info)`` is called as stages start and end (the CLI prints them).
+    """
+    import torch
+
+    from ..tokenizer import load_tokenizer
+    from ..write import write_json, write_jsonl
+    from .evaluate import eval_items, evaluate_model, heldout_loss
+    from .models import load_base_model
+    from .trainer import _weights_dtype, train_model
+
+    def emit(stage: str, **info: Any) -> None:
+        if on_event is not None:
+            on_event(stage, info)
+
+    started = time.perf_counter()
+    resolved = resolved or resolve(cfg)
+    os.makedirs(run_dir, exist_ok=True)
+    tok = load_tokenizer(cfg.tokenizer)
+
+    main = is_main_process()
+    emit("read", path=input_path)
+    records, rejects, counts = load_records(input_path, source_format=source_format)
+    if main:
+        write_jsonl(os.path.join(run_dir, "rejects.jsonl"), rejects)
+    emit("validated", **{k: v for k, v in counts.items() if k != "formats"})
+    train_records, held_records, split_info = split_records(records, eval_size=cfg.eval_size, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
+    if main:
+        write_jsonl(os.path.join(run_dir, "data", "train.jsonl"), train_records)
+        write_jsonl(os.path.join(run_dir, "data", "heldout.jsonl"), held_records)
+    emit("split", **split_info)
+
+    items, skipped = eval_items(held_records, tok)
+    if not items:
+        raise UsageError("no held-out assistant turn can be predicted: the held-out records have no scorable assistant turn")
+    dataset, prep_report = prepare_training_data(os.path.join(run_dir, "data", "train.jsonl"), run_dir, cfg)
+    if len(dataset) == 0:
+        raise UsageError(f"no training sample: {prep_report.get('rejected', 0)} record(s) rejected, {prep_report.get('dropped_for_length', 0)} sample(s) longer than max_length {cfg.max_length}")
+    emit("prepared", **{k: prep_report[k] for k in ("records", "samples", "rejected", "tokens", "trained_tokens", "dropped_for_length") if k in prep_report})
+
+    if not main:
+        # under accelerate launch / torchrun the other processes only train (evaluation runs once, on rank 0)
+        train_model(dataset, run_dir, cfg, resolved=resolved, callbacks=callbacks)
+        return TrainEvalResult(run_dir=run_dir, report={})
+
+    # the base model, exactly as training will load it
+    emit("eval_before", items=len(items))
+    base, base_info = load_base_model(
+        cfg.model,
+        qlora=cfg.qlora,
+        dtype=_weights_dtype(cfg, resolved),
+        device=resolved.device,
+        attn_implementation=resolved.attn_implementation,
+        model_config=cfg.model_config,
+        seed=cfg.seed,
+    )
+    before = evaluate_model(base, items=items, tokenizer=tok, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size, fill_ids=cfg.fill_ids, on_batch=lambda d, t: emit("generating", done=d, total=t))
+    before.skipped.update(skipped)
+    before.report["skipped_turns"] = skipped
+    before.report["loss"] = heldout_loss(base, held_records, tok, mode=cfg.render_mode, max_length=cfg.max_length)["loss"]
+    write_jsonl(os.path.join(run_dir, "predictions_before.jsonl"), before.predictions)
+    emit("scored_before", accuracy=before.accuracy)
+    del base
+    if resolved.device == "cuda":
+        torch.cuda.empty_cache()
+
+    emit("train", samples=len(dataset))
+    result = train_model(dataset, run_dir, cfg, resolved=resolved, on_log=lambda e: emit("log", **e), callbacks=callbacks)
+
+    emit("eval_after", items=len(items))
+    after = evaluate_model(result.model, items=items, tokenizer=tok, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size, fill_ids=cfg.fill_ids, on_batch=lambda d, t: emit("generating", done=d, total=t))
+    after.report["skipped_turns"] = skipped
+    after.report["loss"] = heldout_loss(result.model, held_records, tok, mode=cfg.render_mode, max_length=cfg.max_length)["loss"]
+    write_jsonl(os.path.join(run_dir, "predictions_after.jsonl"), after.predictions)
+    emit("scored_after", accuracy=after.accuracy)
+
+    m = result.metrics
+    train_section = {
+        "loss": m["loss"],
+        "train_loss": m["train_loss"],
+        "steps": m["steps"],
+        "epochs": m["epochs"],
+        "tokens": m["tokens"],
+        "trained_tokens": m["trained_tokens"],
+        "tokens_per_second": m["tokens_per_second"],
+        "trained_tokens_per_second": m["trained_tokens_per_second"],
+        "runtime_s": m["runtime_s"],
+        "peak_memory_bytes": m["peak_memory_bytes"],
+        "peak_memory_kind": m["peak_memory_kind"],
+        "data": m["data"],
+        "model": m["model"],
+        "loss_curve": "loss_curve.png",
+    }
+    report = {
+        "input": {"path": input_path, **counts},
+        "split": split_info,
+        "prepared": prep_report,
+        "before": _eval_summary(before.report),
+        "after": _eval_summary(after.report),
+        "train": train_section,
+        "config": result.resolved.to_dict() | {"notes": result.notes},
+        "runtime_s": round(time.perf_counter() - started, 3),
+    }
+    write_json(os.path.join(run_dir, "report.json"), report)
+    from .trainer import _write_text
+
+    _write_text(os.path.join(run_dir, "report.md"), render_report_md(report))
+    emit("done", run_dir=run_dir)
+    return TrainEvalResult(run_dir=run_dir, report=report)
+
+
+# ---------------------------------------------------------------------------------------- report.md
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _gib(n: Any) -> str:
+    return "n/a" if n is None else f"{n / 2**30:.2f} GiB"
+
+
+def render_report_md(report: dict[str, Any]) -> str:
+    """The human-readable report: before/after scores, training figures, the loss curve."""
+    b, a, t, inp, split = report["before"], report["after"], report["train"], report["input"], report["split"]
+    model = t["model"]
+    lines = [
+        "# fcdata train-eval report",
+        "",
+        f"Input `{inp['path']}`: {inp['records']} records, {inp['valid']} valid "
+        f"({inp['rejected_convert']} rejected by convert, {inp['rejected_validate']} by validate; see `rejects.jsonl`).",
+        f"Split ({split['method']}): {split['train']} records to train on, {split['held_out']} held out; "
+        f"{b.get('n', 0)} held-out assistant turns scored.",
+        "",
+        "## Held-out tool-call accuracy",
+        "",
+        "| metric | before | after |",
+        "|---|---:|---:|",
+        f"| exact tool-call accuracy | {_pct(b.get('accuracy'))} | {_pct(a.get('accuracy'))} |",
+        f"| function-name accuracy | {_pct(b.get('name_accuracy'))} | {_pct(a.get('name_accuracy'))} |",
+        f"| call / no-call decision | {_pct((b.get('decision') or {}).get('accuracy'))} | {_pct((a.get('decision') or {}).get('accuracy'))} |",
+        f"| argument F1 | {_pct((b.get('arguments') or {}).get('f1'))} | {_pct((a.get('arguments') or {}).get('f1'))} |",
+        f"| parse failures | {_num(b.get('parse_failures'))} | {_num(a.get('parse_failures'))} |",
+        f"| replies without `</s>` | {_num(b.get('unfinished_replies'))} | {_num(a.get('unfinished_replies'))} |",
+        f"| loss on held-out replies (per trained token) | {_num(b.get('loss'))} | {_num(a.get('loss'))} |",
+        "",
+    ]
+    cats = sorted(set(b.get("categories") or {}) | set(a.get("categories") or {}))
+    if cats:
+        lines += ["| category | n | before | after |", "|---|---:|---:|---:|"]
+        for c in cats:
+            cb = (b.get("categories") or {}).get(c, {})
+            ca = (a.get("categories") or {}).get(c, {})
+            lines.append(f"| {c} | {cb.get('n', ca.get('n', 0))} | {_pct(cb.get('accuracy'))} | {_pct(ca.get('accuracy'))} |")
+        lines.append("")
+    loss = t["loss"]
+    lines += [
+        "## Training",
+        "",
+        f"Model `{model['name']}` ({model['parameters']:,} parameters, {model['trainable_parameters']:,} trained, weights {model['dtype']}).",
+        "",
+        "| | |",
+        "|---|---:|",
+        f"| steps | {t['steps']} |",
+        f"| loss, first -> last logged step | {_num(loss.get('first'))} -> {_num(loss.get('last'))} |",
+        f"| tokens (trained tokens) | {_num(t['tokens'])} ({_num(t['trained_tokens'])}) |",
+        f"| tokens/s (trained tokens/s) | {_num(t['tokens_per_second'], 5)} ({_num(t['trained_tokens_per_second'], 5)}) |",
+        f"| peak memory ({t['peak_memory_kind']}) | {_gib(t['peak_memory_bytes'])} |",
+        f"| training time | {_num(t['runtime_s'])} s |",
+        f"| packing | {t['data'].get('mode')}, efficiency {_pct(t['data'].get('efficiency'))} |" if t["data"].get("mode") == "packed" else f"| packing | off ({t['data'].get('mode')}) |",
+        "",
+        "![loss curve](loss_curve.png)",
+        "",
+    ]
+    notes = report.get("config", {}).get("notes") or []
+    if notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    lines += [f"Total time: {_num(report.get('runtime_s'))} s.", ""]
+    return "\n".join(lines)
