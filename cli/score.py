@@ -150,6 +150,7 @@ def render_table(report: ScoreReport) -> str:
     else:
         args = s["arguments"]
         metrics += [
+            ("exact accuracy on turns that call a tool", f"{_pct(s['call_accuracy'])} of {s['call_items']:,}"),
             ("call/no-call decision accuracy", _pct(s["decision"]["accuracy"])),
             ("function-name accuracy", _pct(s["name_accuracy"])),
             ("argument precision / recall / F1", f"{_pct(args['precision'])} / {_pct(args['recall'])} / {_pct(args['f1'])}"),

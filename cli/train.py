@@ -202,7 +202,8 @@ def train(data: str, run_dir: str, source_format: str | None, quiet: bool, **kwa
 def _score_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         ("held-out assistant turns", str(report.get("n"))),
-        ("exact tool-call accuracy", _fmt_pct(report.get("accuracy"))),
+        ("exact accuracy, all turns", _fmt_pct(report.get("accuracy"))),
+        ("exact accuracy, turns that call", _fmt_pct(report.get("call_accuracy"))),
         ("function-name accuracy", _fmt_pct(report.get("name_accuracy"))),
         ("call / no-call decision", _fmt_pct((report.get("decision") or {}).get("accuracy"))),
         ("argument F1", _fmt_pct((report.get("arguments") or {}).get("f1"))),

@@ -54,6 +54,8 @@ def test_verdict_per_prediction(report: Any) -> None:
 def test_totals_worked_by_hand(report: Any) -> None:
     s = report.to_json()
     assert (s["n"], s["correct"], s["accuracy"]) == (15, 4, 4 / 15)
+    # turns whose reference calls: the 10 single + 2 parallel; r1 and r3 right
+    assert (s["call_accuracy"], s["call_items"]) == (2 / 12, 12)
     assert s["categories"] == {
         "no_call": {"n": 3, "correct": 2, "accuracy": 2 / 3},
         "single": {"n": 10, "correct": 1, "accuracy": 0.1},

@@ -160,7 +160,7 @@ def test_train_eval_end_to_end_on_the_bundled_example_on_cpu(tmp_path) -> None:
     for name in ("report.md", "loss_curve.png", "predictions_before.jsonl", "predictions_after.jsonl", "adapter/adapter_config.json", "base_model/config.json", "data/train.jsonl", "data/heldout.jsonl", "prepared/dataset_info.json", "config.yaml", "metrics.json", "rejects.jsonl"):
         assert (run / name).exists(), name
     md = (run / "report.md").read_text()
-    assert "| exact tool-call accuracy |" in md and "![loss curve](loss_curve.png)" in md
+    assert "| exact accuracy, all turns |" in md and "| exact accuracy, turns that call a tool |" in md and "![loss curve](loss_curve.png)" in md
     after = [json.loads(line) for line in (run / "predictions_after.jsonl").read_text().splitlines()]
     assert len(after) == 55 and all({"id", "output", "correct", "error"} <= set(p) for p in after)
     assert "before" in result.stdout and "after" in result.stdout and "report.md" in result.stdout
@@ -172,7 +172,7 @@ def test_train_eval_end_to_end_on_the_bundled_example_on_cpu(tmp_path) -> None:
 
 
 def test_report_md_renders_every_section() -> None:
-    summary = {"n": 4, "accuracy": 0.5, "name_accuracy": 0.75, "decision": {"accuracy": 1.0}, "arguments": {"f1": 0.6}, "parse_failures": 0, "unfinished_replies": 1, "categories": {"single": {"n": 4, "accuracy": 0.5}}}
+    summary = {"n": 4, "accuracy": 0.5, "call_accuracy": 0.25, "name_accuracy": 0.75, "decision": {"accuracy": 1.0}, "arguments": {"f1": 0.6}, "parse_failures": 0, "unfinished_replies": 1, "categories": {"single": {"n": 4, "accuracy": 0.5}}}
     report = {
         "input": {"path": "x.jsonl", "records": 10, "valid": 9, "rejected_convert": 1, "rejected_validate": 0},
         "split": {"method": "content hash", "train": 8, "held_out": 1},
@@ -183,7 +183,8 @@ def test_report_md_renders_every_section() -> None:
         "runtime_s": 5.0,
     }
     md = render_report_md(report)
-    assert "| exact tool-call accuracy | 0.0% | 50.0% |" in md
+    assert "| exact accuracy, all turns | 0.0% | 50.0% |" in md
+    assert "| exact accuracy, turns that call a tool | 25.0% | 25.0% |" in md
     assert "| single | 4 | 50.0% | 50.0% |" in md
     assert "loss_curve.png" in md and "- optim: changed" in md and "1.00 GiB" in md
 

@@ -134,6 +134,7 @@ class ReferenceTally(_Tally):
         self.decision = Counter[str]()
         self.name_items = 0
         self.name_correct = 0
+        self.call_correct = 0
         self.arg_tp = self.arg_pred = self.arg_ref = 0
         self.schema_checked = self.schema_failures = 0
 
@@ -145,6 +146,7 @@ class ReferenceTally(_Tally):
         if comparison.reference_call:
             self.name_items += 1
             self.name_correct += int(comparison.names_match)
+            self.call_correct += int(item.correct)
         self.arg_tp += comparison.arg_true_positive
         self.arg_pred += comparison.arg_predicted
         self.arg_ref += comparison.arg_reference
@@ -163,6 +165,10 @@ class ReferenceTally(_Tally):
             "n": self.n,
             "correct": self.correct,
             "accuracy": _ratio(self.correct, self.n),
+            # exact accuracy on the turns whose reference calls a tool: a model that never calls scores 0
+            # here, however many no-call turns it gets right by answering in text
+            "call_accuracy": _ratio(self.call_correct, self.name_items),
+            "call_items": self.name_items,
             "categories": self.categories(),
             "errors": self.error_counts(),
             "issues": {e: self.issues.get(e, 0) for e in ERROR_TYPES},
