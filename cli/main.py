@@ -76,7 +76,7 @@ def cli() -> None:
       fcdata convert glaive.jsonl -o data.jsonl --report report.json
       fcdata validate data.jsonl
       fcdata prepare data.jsonl -o prepared/
-      fcdata train-eval examples/glaive_sample.jsonl -o run/ --model tiny-mistral
+      fcdata train-eval examples/synth_sample.jsonl -o run/ --model tiny-mistral
 
     Exit codes: 0 ok, 1 findings (errors, or warnings with --strict), 2 usage or I/O error.
     """

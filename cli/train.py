@@ -283,7 +283,7 @@ def train_eval(input_path: str, run_dir: str, source_format: str | None, quiet: 
 
     \b
     Examples:
-      fcdata train-eval examples/glaive_sample.jsonl -o run/ --model tiny-mistral
+      fcdata train-eval examples/synth_sample.jsonl -o run/ --model tiny-mistral
       fcdata synth -o synth.jsonl && fcdata train-eval synth.jsonl -o run/ --model small-mistral --full --lr 1e-3
       fcdata train-eval data.jsonl -o run/ --model ./Mistral-7B-Instruct-v0.3 --qlora --eval-size 200
     """

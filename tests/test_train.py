@@ -227,7 +227,7 @@ def test_cli_trains_on_raw_data(tmp_path) -> None:
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     run = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["train", os.path.join(root, "examples", "glaive_sample.jsonl"), "-o", str(run), "--max-steps", "2", "--max-length", "2048", "--batch-size", "1", "--grad-accum", "1", "--set", "pack_length=2048"])
+    result = CliRunner().invoke(cli, ["train", os.path.join(root, "examples", "sharegpt_sample.jsonl"), "-o", str(run), "--max-steps", "2", "--max-length", "2048", "--batch-size", "1", "--grad-accum", "1", "--set", "pack_length=2048"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "loss first -> last" in result.stdout and "tokens/s" in result.stdout
     assert "prepared 300 records" in result.stderr and "note: optim: paged_adamw_8bit" in result.stderr

@@ -22,7 +22,7 @@ from fcdata.train.pipeline import load_records, render_report_md, split_records
 from oracle import encode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "glaive_sample.jsonl")
+EXAMPLE = os.path.join(ROOT, "examples", "sharegpt_sample.jsonl")
 SYNTH_EXAMPLE = os.path.join(ROOT, "examples", "synth_sample.jsonl")
 
 
