@@ -302,3 +302,11 @@ def test_deeply_nested_record_is_a_finding_not_a_crash() -> None:
     rec["metadata"] = deep
     model, findings = check_record(rec)
     assert isinstance(findings, list)
+
+
+def test_every_code_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "validate.md").read_text()
+    for code, (severity, _) in CODES.items():
+        assert f"| `{code}` | {severity} |" in doc, f"docs/validate.md lacks {code}"
