@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# what `pip install 'fcdata[train]'` adds; a command that needs one of them says so instead of a traceback
+TRAIN_EXTRA_MODULES = frozenset({"torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "matplotlib"})
+
+
 class LazyGroup(click.Group):
     """A group that imports a command's module only when that command is listed or run, and turns every
     :class:`~fcdata.errors.FcdataError` into a one-line message with exit code 2 instead of a traceback."""
@@ -56,6 +60,13 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except FcdataError as exc:
             raise FcdataClickError(str(exc)) from exc
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] in TRAIN_EXTRA_MODULES:
+                raise FcdataClickError(
+                    f"`fcdata {ctx.invoked_subcommand}` needs the training stack ({exc.name} is not installed): "
+                    "pip install 'fcdata[train]'"
+                ) from exc
+            raise
         except BrokenPipeError:
             # the reader of our stdout went away (`fcdata ... | head`): not an error of ours
             sys.stderr.close()
