@@ -116,6 +116,12 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, align
     return "\n".join(lines)
 
 
+def counts_table(title: str, counts: dict[str, int]) -> str:
+    """A two-column table of code counts, most frequent first (repairs, rejection reasons...)."""
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return format_table([title, "records"], rows, align="lr")
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"

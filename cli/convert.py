@@ -9,7 +9,7 @@ import click
 from fcdata.convert import FORMATS, ConvertReport, convert_files
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, echo_err, fail, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, counts_table, echo_err, fail, format_table
 
 
 def _summary(report: ConvertReport) -> str:
@@ -18,11 +18,9 @@ def _summary(report: ConvertReport) -> str:
         rows.append(["total", "", report.read, report.written, report.rejected])
     parts = [format_table(["file", "format", "read", "written", "rejected"], rows, align="llrrr")]
     if report.repairs:
-        reps = sorted(report.repairs.items(), key=lambda kv: (-kv[1], kv[0]))
-        parts.append(format_table(["repair", "records"], reps, align="lr"))
+        parts.append(counts_table("repair", report.repairs))
     if report.rejections:
-        rejs = sorted(report.rejections.items(), key=lambda kv: (-kv[1], kv[0]))
-        parts.append(format_table(["rejected because", "records"], rejs, align="lr"))
+        parts.append(counts_table("rejected because", report.rejections))
     return "\n\n".join(parts)
 
 

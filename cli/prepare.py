@@ -11,7 +11,7 @@ from fcdata.prepare import OUTPUT_FORMATS, PrepareReport, prepare as prepare_dat
 from fcdata.render import MODES
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, counts_table, format_table
 
 
 def _summary(report: PrepareReport) -> str:
@@ -37,8 +37,7 @@ def _summary(report: PrepareReport) -> str:
         rows.append(["records with nothing to train", report.records_without_samples])
     parts = [format_table(["", "count"], rows, align="lr")]
     if report.rejections:
-        rejs = sorted(report.rejections.items(), key=lambda kv: (-kv[1], kv[0]))
-        parts.append(format_table(["rejected because", "records"], rejs, align="lr"))
+        parts.append(counts_table("rejected because", report.rejections))
     return "\n\n".join(parts)
 
 

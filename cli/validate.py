@@ -4,7 +4,6 @@ Mistral v0.3 fine-tune."""
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from typing import Any
 

@@ -163,7 +163,7 @@ def write_parquet(target: str | os.PathLike[str], rows: Iterable[dict[str, Any]]
         batch: list[dict[str, Any]] = []
 
         def flush() -> None:
-            nonlocal writer, columns
+            nonlocal writer
             if not batch:
                 return
             for row in batch:

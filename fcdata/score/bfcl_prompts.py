@@ -28,7 +28,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from fcdata.errors import UsageError
 from fcdata.read import Item, read_items
 
 from .bfcl import category_of, check_supported, mapped_name
@@ -187,10 +186,8 @@ def bfcl_records(questions: Iterable[dict[str, Any]], *, underscore_to_dot: bool
 def bfcl_prompt_ids(record: dict[str, Any], tokenizer: Any = None) -> list[int]:
     """The token ids of a BFCL prompt record, through fcdata's renderer (``fcdata.render.render_prompt``:
     the ids mistral-common encodes at inference, ending with ``[/INST]``)."""
-    try:
-        from fcdata.render import render_prompt  # type: ignore[attr-defined]
-    except ImportError as exc:  # the renderer is a separate stage; say plainly what is missing
-        raise UsageError("token ids need fcdata.render.render_prompt, which this installation lacks") from exc
+    from fcdata.render import render_prompt  # loaded only when ids are asked for (it loads the tokenizer)
+
     return list(render_prompt(record["messages"], record["tools"], tokenizer))
 
 
@@ -214,14 +211,8 @@ def iter_bfcl_prompts(
     """Every question of the BFCL files ``paths`` (JSON Lines), in order, as a :class:`BfclPrompt`.
 
     A question that cannot become a prompt (unreadable line, multi-turn, another language) comes back
-    with ``error`` set; the run goes on. Token ids need ``fcdata.render.render_prompt``
-    (:class:`~fcdata.errors.UsageError` when it is missing, before anything is read).
+    with ``error`` set; the run goes on. Token ids come from :func:`fcdata.render.render_prompt`.
     """
-    if token_ids:
-        try:
-            from fcdata.render import render_prompt  # type: ignore[attr-defined]  # noqa: F401
-        except ImportError as exc:
-            raise UsageError("token ids need fcdata.render.render_prompt, which this installation lacks") from exc
     for path in paths:
         for item in read_items(path):
             if not item.ok:

@@ -195,8 +195,7 @@ def train_eval(
     from ..tokenizer import load_tokenizer
     from ..write import write_json, write_jsonl
     from .evaluate import eval_items, evaluate_model, heldout_loss
-    from .models import load_base_model
-    from .trainer import _weights_dtype, train_model
+    from .trainer import load_model_for_training, train_model
 
     def emit(stage: str, **info: Any) -> None:
         if on_event is not None:
@@ -234,15 +233,7 @@ def train_eval(
 
     # the base model, exactly as training will load it
     emit("eval_before", items=len(items))
-    base, base_info = load_base_model(
-        cfg.model,
-        qlora=cfg.qlora,
-        dtype=_weights_dtype(cfg, resolved),
-        device=resolved.device,
-        attn_implementation=resolved.attn_implementation,
-        model_config=cfg.model_config,
-        seed=cfg.seed,
-    )
+    base, base_info = load_model_for_training(cfg, resolved)
     before = evaluate_model(base, items=items, tokenizer=tok, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size, fill_ids=cfg.fill_ids, on_batch=lambda d, t: emit("generating", done=d, total=t))
     before.skipped.update(skipped)
     before.report["skipped_turns"] = skipped

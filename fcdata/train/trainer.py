@@ -244,6 +244,20 @@ def _weights_dtype(cfg: TrainConfig, resolved: Resolved) -> str:
     return "bfloat16" if resolved.bf16 else "float32"
 
 
+def load_model_for_training(cfg: TrainConfig, resolved: Resolved) -> tuple[Any, Any]:
+    """The base model exactly as training loads it (quantisation, weight dtype, device, attention
+    kernel, seed): training and the "before" evaluation of train-eval must see the same model."""
+    return load_base_model(
+        cfg.model,
+        qlora=cfg.qlora,
+        dtype=_weights_dtype(cfg, resolved),
+        device=resolved.device,
+        attn_implementation=resolved.attn_implementation,
+        model_config=cfg.model_config,
+        seed=cfg.seed,
+    )
+
+
 # ---------------------------------------------------------------------------------------- data
 
 
@@ -477,15 +491,7 @@ def train_model(
     if len(rows) == 0:
         raise UsageError(f"no training sample fits max_length {cfg.max_length}")
 
-    model, info = load_base_model(
-        cfg.model,
-        qlora=cfg.qlora,
-        dtype=_weights_dtype(cfg, resolved),
-        device=resolved.device,
-        attn_implementation=resolved.attn_implementation,
-        model_config=cfg.model_config,
-        seed=cfg.seed,
-    )
+    model, info = load_model_for_training(cfg, resolved)
     base_is_saved_preset = is_preset(cfg.model) and not cfg.qlora and not cfg.full
     if cfg.gradient_checkpointing:
         enable_checkpointing(model)
