@@ -9,7 +9,7 @@ import click
 from fcdata.score.bfcl_prompts import iter_bfcl_prompts
 from fcdata.write import JsonlWriter
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, echo_err
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, check_outputs, echo_err
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -35,6 +35,7 @@ def bfcl_prompts(questions: tuple[str, ...], output: str, ids_path: str | None, 
     Exit codes: 0 every question written, 1 some questions could not become prompts (listed on
     stderr), 2 usage or I/O error.
     """
+    check_outputs(files={"-o": output, "--ids": ids_path})
     tokenizer: Any = None
     if tokenizer_path:
         from fcdata.tokenizer import load_tokenizer  # type: ignore[import-not-found]

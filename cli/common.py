@@ -29,6 +29,23 @@ def fail(message: str) -> NoReturn:
     raise FcdataClickError(message)
 
 
+def check_outputs(*, files: dict[str, str | None] | None = None, folders: dict[str, str | None] | None = None) -> None:
+    """Refuse, before any work starts, output paths that cannot be written: a file output that is an
+    existing folder, a folder output that is an existing file, or several outputs sent to stdout (``-``)
+    at once. Keys are the option names shown in the message."""
+    files = {k: v for k, v in (files or {}).items() if v is not None}
+    folders = {k: v for k, v in (folders or {}).items() if v is not None}
+    to_stdout = [k for k, v in files.items() if v == "-"]
+    if len(to_stdout) > 1:
+        fail(f"{' and '.join(to_stdout)} would all write to stdout (-); give all but one of them a file name")
+    for opt, path in files.items():
+        if path != "-" and os.path.isdir(path):
+            fail(f"{opt} {path}: is a directory; give a file name")
+    for opt, path in folders.items():
+        if os.path.exists(path) and not os.path.isdir(path):
+            fail(f"{opt} {path}: is a file; give a folder name")
+
+
 def stderr_is_terminal() -> bool:
     try:
         return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"

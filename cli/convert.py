@@ -9,7 +9,7 @@ import click
 from fcdata.convert import FORMATS, ConvertReport, convert_files
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, counts_table, echo_err, fail, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, echo_err, format_table
 
 
 def _summary(report: ConvertReport) -> str:
@@ -55,8 +55,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
 
     Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
     """
-    if report_path is not None and report_path == "-" and output == "-":
-        fail("--report - and -o - would both write to stdout; give the report a file name")
+    check_outputs(files={"-o": output, "--report": report_path, "--rejects": rejects})
     data_to_stdout = output == "-"
 
     def on_file(file: str, fmt: str | None, detected: bool) -> None:

@@ -11,7 +11,7 @@ from fcdata.prepare import OUTPUT_FORMATS, PrepareReport, prepare as prepare_dat
 from fcdata.render import MODES
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, counts_table, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table
 
 
 def _summary(report: PrepareReport) -> str:
@@ -43,11 +43,11 @@ def _summary(report: PrepareReport) -> str:
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-o", "--output", required=True, metavar="PATH", help="Output folder (a `datasets` dataset), or a .parquet file with --format parquet.")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Output folder (a `datasets` dataset), or a Parquet file (a name ending in .parquet, or --format parquet).")
 @click.option("--tokenizer", metavar="PATH", help="tokenizer.model.v3, a v3 tokenizer.model, or a Hugging Face model folder holding one. Default: the v3 model shipped in mistral-common.")
 @click.option("--mode", type=click.Choice(MODES), default="exact", show_default=True, help="exact: one sample per user turn, exact inference context; single: one sample per conversation; last: only the final assistant turn trained.")
 @click.option("--max-length", type=click.IntRange(min=2), metavar="N", help="Never cut inside a turn: drop the earliest exchanges before the trained part (keeping system prompt and tools), or drop the sample.")
-@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), default="dataset", show_default=True, help="dataset: `datasets.load_from_disk` folder; parquet: one Parquet file.")
+@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), default=None, help="dataset: `datasets.load_from_disk` folder; parquet: one Parquet file. Default: parquet when the output name ends in .parquet, else dataset.")
 @click.option("--from", "source_format", type=click.Choice(FORMATS), help="Read every input as this format instead of telling it from each record.")
 @click.option("--num-proc", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes; the output is byte-identical for any value.")
 @click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {records, samples, rejected, tokens, trained_tokens, dropped_for_length, ...} (- = stdout).")
@@ -59,7 +59,7 @@ def prepare(
     tokenizer: str | None,
     mode: str,
     max_length: int | None,
-    output_format: str,
+    output_format: str | None,
     source_format: str | None,
     num_proc: int,
     report_path: str | None,
@@ -83,11 +83,17 @@ def prepare(
     Examples:
       fcdata prepare data.jsonl -o prepared/
       fcdata prepare glaive.jsonl -o prepared/ --max-length 4096 --report report.json --rejects bad.jsonl
-      fcdata prepare data.jsonl -o train.parquet --format parquet --mode single --num-proc 2
+      fcdata prepare data.jsonl -o train.parquet --mode single --num-proc 2
       fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-7B-Instruct-v0.3/
 
     Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
     """
+    if output_format is None:
+        output_format = "parquet" if output.lower().endswith(".parquet") else "dataset"
+    check_outputs(
+        files={"--report": report_path, "--rejects": rejects, **({"-o": output} if output_format == "parquet" else {})},
+        folders={"-o": output} if output_format == "dataset" else None,
+    )
     with ByteProgress([p for p in inputs if p != "-"], desc="preparing") as bar:
         seen = 0
 

@@ -12,7 +12,7 @@ from fcdata.score import score as score_predictions
 from fcdata.score.report import ItemVerdict
 from fcdata.write import JsonlWriter, write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, echo_err, format_table, stderr_is_terminal
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, check_outputs, echo_err, format_table, stderr_is_terminal
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -73,6 +73,7 @@ def score(
         raise click.UsageError("give --references or --bfcl (with --answers), one of the two")
     if answers and not bfcl:
         raise click.UsageError("--answers goes with --bfcl")
+    check_outputs(files={"--report": report_path, "--details": details_path, "--rejects": rejects_path})
     stdout_taken = "-" in (report_path, details_path, rejects_path)
 
     bar: Any = None

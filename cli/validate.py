@@ -14,7 +14,7 @@ from fcdata.read import Item
 from fcdata.validate import ValidationReport, validate_files
 from fcdata.write import JsonlWriter, atomic_open
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, format_table
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -46,6 +46,7 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
         return
     if not files:
         raise click.UsageError("give at least one FILE (or - for standard input)")
+    check_outputs(files={"--report": report_path, "--rejects": rejects_path})
 
     shown: list[Finding] = []
     findings_tmp = tempfile.TemporaryFile("w+", encoding="utf-8") if report_path else None
@@ -67,8 +68,14 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
                 entry["text"] = item.text
             rejects.write(entry)
 
+    def on_file_finding(finding: Finding) -> None:
+        if findings_tmp is not None:
+            findings_tmp.write(json.dumps(finding.to_obj(), ensure_ascii=False) + "\n")
+        if len(shown) < max_findings:
+            shown.append(finding)
+
     try:
-        report = validate_files(files, strict=strict, keep_findings=False, on_record=on_record)
+        report = validate_files(files, strict=strict, keep_findings=False, on_record=on_record, on_file_finding=on_file_finding)
     except BaseException as exc:
         bar.close()
         if rejects is not None:

@@ -27,6 +27,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "not_utf8": ("error", "the line is not valid UTF-8"),
     "json_too_deep": ("error", "the JSON is nested too deeply to decode"),
     "truncated_file": ("error", "the file ends in the middle of a record"),
+    "empty_file": ("error", "the file holds no record at all (a wrong path, or an export that failed)"),
     "not_object": ("error", "the record is not a JSON object"),
     "not_canonical": ("error", "the record is in another format (Glaive, ShareGPT, hackathon...): convert it first"),
     "legacy_functions": ("error", "OpenAI's legacy functions / function_call / role 'function' form: convert it first"),

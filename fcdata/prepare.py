@@ -544,7 +544,8 @@ def _write_dataset(out: str, tables: Iterator[Any], description: str, digest: An
         datasets.disable_progress_bars()  # the library does not print; the CLI shows its own progress
         try:
             with atomic_path(out, directory=True) as tmp:
-                ds.save_to_disk(tmp)
+                # an empty data set still needs one (empty) shard, or load_from_disk cannot open it
+                ds.save_to_disk(tmp, num_shards=1 if len(ds) == 0 else None)
         finally:
             if not quiet:
                 datasets.enable_progress_bars()

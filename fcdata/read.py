@@ -27,6 +27,7 @@ import gzip
 import io
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
@@ -240,6 +241,10 @@ def _read_jsonl(stream: BinaryIO, shown: str) -> Iterator[Item]:
 
 
 _WS = " \t\r\n"
+# where the next value starts after a malformed one: in an array, an object or array after a comma;
+# in a sequence of pretty-printed values, a '{' or '[' at the start of a line
+_NEXT_ELEMENT = re.compile(r",\s*[\[{]")
+_NEXT_DOCUMENT = re.compile(r"\n[\[{]")
 
 
 def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) -> Iterator[Item]:
@@ -294,8 +299,10 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
             if pos < len(buf) or not more():
                 return
 
-    def decode_value() -> Iterator[Item]:
-        """Decode the value at ``pos``; yields it (or one error item, after which the caller stops)."""
+    def decode_value() -> Item:
+        """Decode the value at ``pos`` (an error item when it cannot be: the caller then resynchronises
+        or stops). More of the file is read only while the value runs to the end of the buffer, so a
+        malformed value early in a huge file does not pull the rest of it into memory."""
         nonlocal pos, line
         start_line = line
         while True:
@@ -306,19 +313,37 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
                     continue
                 break
             except RecursionError:
-                yield Item(shown, start_line, NOT_PARSED, None, "JSON nested too deeply to decode", "json_too_deep")
-                return
+                return Item(shown, start_line, NOT_PARSED, None, "JSON nested too deeply to decode", "json_too_deep")
             except ValueError as exc:
-                if more():
-                    continue
                 msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                cut = "Expecting" in msg or "Unterminated" in msg
-                yield Item(shown, start_line, NOT_PARSED, None, f"not JSON: {msg}", "truncated_file" if cut else "not_json")
-                return
+                at = exc.pos if isinstance(exc, json.JSONDecodeError) else len(buf)
+                runs_to_end = msg.startswith("Unterminated string") or at >= len(buf) - 1
+                if runs_to_end and more():
+                    continue
+                if runs_to_end:
+                    return Item(shown, start_line, NOT_PARSED, None, f"file cut off inside a value: {msg}", "truncated_file")
+                return Item(shown, start_line, NOT_PARSED, None, f"not JSON: {msg} (line {start_line + buf.count(chr(10), pos, at)})", "not_json")
         text = buf[pos:end]
         line += text.count("\n")
         pos = end
-        yield Item(shown, start_line, value, text)
+        return Item(shown, start_line, value, text)
+
+    def resync(pattern: re.Pattern[str]) -> bool:
+        """After a malformed value, move to the start of the next one (``pattern`` marks where values
+        begin); False when none follows. The skipped text is the bad value's, already reported."""
+        nonlocal pos, line
+        start = pos + 1
+        while True:
+            found = pattern.search(buf, start)
+            if found is not None:
+                target = found.end() - 1
+                line += buf.count("\n", pos, target)
+                pos = target
+                return True
+            kept = len(buf) - pos  # more() keeps buf[pos:] and moves pos to 0
+            if not more():
+                return False
+            start = max(1, kept - 64)
 
     try:
         skip_ws()
@@ -341,25 +366,28 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
                 if not expect_value:
                     if ch != ",":
                         yield Item(shown, line, NOT_PARSED, None, f"expected ',' or ']', found {ch!r}", "not_json")
-                        return
+                        if not resync(_NEXT_ELEMENT):
+                            return
+                        expect_value = True
+                        continue
                     pos += 1
                     expect_value = True
                     continue
-                for item in decode_value():
-                    yield item
-                    if not item.ok:
-                        return
-                expect_value = False
+                item = decode_value()
+                yield item
+                if not item.ok and (item.code != "not_json" or not resync(_NEXT_ELEMENT)):
+                    return
+                expect_value = not item.ok
                 first = False
         else:
             while True:
                 skip_ws()
                 if pos >= len(buf):
                     return
-                for item in decode_value():
-                    yield item
-                    if not item.ok:
-                        return
+                item = decode_value()
+                yield item
+                if not item.ok and (item.code != "not_json" or not resync(_NEXT_DOCUMENT)):
+                    return
     except _BadUtf8 as exc:
         yield Item(shown, line, NOT_PARSED, None, f"not valid UTF-8 (byte {exc.offset} of a chunk)", "not_utf8")
     except (OSError, EOFError, gzip.BadGzipFile) as exc:

@@ -529,14 +529,25 @@ def validate_files(
     strict: bool = False,
     keep_findings: bool = True,
     on_record: Callable[[Item, list[Finding], bool], None] | None = None,
+    on_file_finding: Callable[[Finding], None] | None = None,
 ) -> ValidationReport:
     """Validate every record of every file (``-`` = stdin), streaming; see :func:`validate_records`.
 
-    Raises :class:`~fcdata.errors.InputError` for a file that cannot be opened at all.
+    A file that holds no record at all is an ``empty_file`` error (not tied to a record, so it is passed
+    to ``on_file_finding``). Raises :class:`~fcdata.errors.InputError` for a file that cannot be opened.
     """
     rep = ValidationReport(strict=strict)
     for path in paths:
+        shown = "<stdin>" if path == "-" else path
+        before = rep.records
         items: Iterator[Item] = read_items(path)
-        validate_records(items, file="<stdin>" if path == "-" else path, strict=strict, keep_findings=keep_findings, on_record=on_record, report=rep)
+        validate_records(items, file=shown, strict=strict, keep_findings=keep_findings, on_record=on_record, report=rep)
+        if rep.records == before:
+            finding = Finding.make("empty_file", "$", "the file holds no record; check the path (or the export that wrote it)", file=shown)
+            rep.errors += 1
+            rep.counts["empty_file"] = rep.counts.get("empty_file", 0) + 1
+            if keep_findings:
+                rep.findings.append(finding)
+            if on_file_finding is not None:
+                on_file_finding(finding)
     return rep
-

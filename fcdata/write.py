@@ -44,6 +44,10 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> I
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output folder: {exc.strerror or exc}", file=target) from exc
+    if not directory and os.path.isdir(target):
+        raise InputError("is a directory; give a file name for this output", file=target)
+    if directory and os.path.exists(target) and not os.path.isdir(target):
+        raise InputError("is a file; give a folder name for this output", file=target)
     base = os.path.basename(target.rstrip(os.sep)) or "out"
     try:
         if directory:
@@ -56,6 +60,7 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> I
     try:
         yield tmp
         if directory:
+            os.chmod(tmp, 0o777 & ~_umask())
             old = None
             if os.path.exists(target):
                 old = tempfile.mkdtemp(prefix=f".{base}.", suffix=".old", dir=parent)

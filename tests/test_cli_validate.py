@@ -93,9 +93,17 @@ def test_bad_input_never_tracebacks(tmp_path: Path) -> None:
         p.write_bytes(blob)
         r = CliRunner().invoke(cli, ["validate", str(p), "--report", str(tmp_path / (name + ".r.json"))])
         assert r.exception is None or isinstance(r.exception, SystemExit), (name, r.output)
-        assert r.exit_code == (0 if name == "empty.jsonl" else 1), (name, r.output)
+        assert r.exit_code == 1, (name, r.output)
         report = json.loads((tmp_path / (name + ".r.json")).read_text())
         assert report["records"] == report["valid"] + report["invalid"]
+
+
+def test_empty_file_is_a_finding(tmp_path: Path) -> None:
+    p = tmp_path / "empty.jsonl"
+    p.write_text("\n\n")
+    r = run("validate", str(p))
+    assert r.exit_code == 1
+    assert f"{p}: $: error[empty_file]: the file holds no record" in r.output
 
 
 def test_max_findings_limits_the_printed_list(tmp_path: Path) -> None:
@@ -111,3 +119,12 @@ def test_list_codes_and_help() -> None:
     assert r.exit_code == 0 and "call_id_format" in r.output and "arguments_schema" in r.output
     r = run("validate", "--help")
     assert r.exit_code == 0 and "Exit codes" in r.output
+
+
+def test_outputs_are_checked_before_any_work(tmp_path: Path) -> None:
+    p = tmp_path / "ok.jsonl"
+    p.write_text(json.dumps(GOOD) + "\n")
+    r = CliRunner().invoke(cli, ["validate", str(p), "--report", "-", "--rejects", "-"])
+    assert r.exit_code == 2 and "would all write to stdout" in r.output
+    r = CliRunner().invoke(cli, ["validate", str(p), "--report", str(tmp_path)])
+    assert r.exit_code == 2 and "is a directory" in r.output

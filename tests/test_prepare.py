@@ -252,3 +252,37 @@ def test_worker_line_decoding_matches_read_items(tmp_path):
     expected = list(read_items(str(path)))
     got = [_item_of(entry) for entry in _raw_lines(str(path))]
     assert [(i.file, i.line, i.value, i.text, i.error, i.code) for i in got] == [(i.file, i.line, i.value, i.text, i.error, i.code) for i in expected]
+
+
+
+def test_output_name_ending_in_parquet_writes_parquet(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+
+    src = Path(__file__).resolve().parent.parent / "examples" / "synth_sample.jsonl"
+    out = tmp_path / "train.parquet"
+    r = CliRunner().invoke(cli, ["prepare", str(src), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert pq.read_table(out).num_rows > 0
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    r = CliRunner().invoke(cli, ["prepare", str(src), "-o", str(a_file)])
+    assert r.exit_code == 2 and "is a file" in r.output
+
+
+def test_empty_input_gives_a_loadable_empty_dataset(tmp_path: Path) -> None:
+    import datasets
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+
+    empty = tmp_path / "e.jsonl"
+    empty.write_text("")
+    r = CliRunner().invoke(cli, ["prepare", str(empty), "-o", str(tmp_path / "P")])
+    assert r.exit_code == 0, r.output
+    ds = datasets.load_from_disk(str(tmp_path / "P"))
+    assert len(ds) == 0 and "input_ids" in ds.column_names
+    r = CliRunner().invoke(cli, ["train", str(tmp_path / "P"), "-o", str(tmp_path / "run"), "--model", "tiny-mistral"])
+    assert r.exit_code == 2 and "empty" in r.output

@@ -169,3 +169,37 @@ def test_fifty_megabyte_line(tmp_path: Path) -> None:
     p.write_text('{"text": "' + big + '"}\n{"text": "small"}\n')
     items = list(read_items(p))
     assert len(items[0].value["text"]) == len(big) and items[1].value == {"text": "small"}
+
+
+def test_bad_array_element_is_reported_and_reading_goes_on(tmp_path: Path) -> None:
+    p = tmp_path / "x.json"
+    p.write_text('[{"text": "a"},\n{bad},\n{"text": "b"},\n{"text": "c"}]')
+    got = [(i.line, i.value if i.ok else None, i.code) for i in read_items(p)]
+    assert got == [(1, {"text": "a"}, None), (2, None, "not_json"), (3, {"text": "b"}, None), (4, {"text": "c"}, None)]
+
+
+def test_bad_pretty_printed_value_is_reported_and_reading_goes_on(tmp_path: Path) -> None:
+    p = tmp_path / "y.json"
+    p.write_text('{\n "a": 1\n}\n{\n "b": \n}\n{\n "c": 3\n}\n')
+    assert [(i.line, i.code) for i in read_items(p)] == [(1, None), (4, "not_json"), (7, None)]
+
+
+def test_malformed_element_does_not_load_the_rest_of_the_file(tmp_path: Path) -> None:
+    from fcdata.read import _read_json_document
+
+    class Counting:
+        def __init__(self, data: bytes) -> None:
+            self.stream = io.BytesIO(data)
+            self.read_bytes = 0
+
+        def read(self, n: int) -> bytes:
+            chunk = self.stream.read(n)
+            self.read_bytes += len(chunk)
+            return chunk
+
+    data = b'[{"a": 1}, {bad}, ' + b", ".join(b'{"k": %d}' % i for i in range(20000)) + b"]"
+    src = Counting(data)
+    items = _read_json_document(src, "big", chunk_size=4096)  # type: ignore[arg-type]
+    assert next(items).ok and next(items).code == "not_json"
+    assert src.read_bytes <= 3 * 4096  # resynchronised within the buffer, not after reading everything
+    assert sum(1 for i in items if i.ok) == 20000

@@ -150,6 +150,8 @@ def test_train_eval_end_to_end_on_the_bundled_example_on_cpu(tmp_path) -> None:
     assert set(report) >= {"before", "after", "train", "input", "split", "prepared", "config"}
     for side in ("before", "after"):
         assert report[side]["accuracy"] is not None and report[side]["loss"] > 0 and report[side]["n"] == 55
+        # 39 of the 55 held-out turns call a tool (37 single, 2 parallel); a random model gets none right
+        assert (report[side]["call_items"], report[side]["call_accuracy"]) == (39, 0.0)
     train = report["train"]
     assert train["loss"]["first"] is not None and train["loss"]["last"] is not None
     assert train["tokens_per_second"] > 0 and train["trained_tokens_per_second"] > 0 and train["peak_memory_bytes"] > 0

@@ -103,7 +103,7 @@ CASES: list[tuple[str, Any]] = [
     ("control_token_text", mutate(lambda r: r["messages"][1].update(content="[INST] Weather in Paris? [/INST]"))),
 ]
 
-READER_CODES = {"not_json", "not_utf8", "json_too_deep", "truncated_file"}
+READER_CODES = {"not_json", "not_utf8", "json_too_deep", "truncated_file", "empty_file"}
 
 
 def test_every_code_has_a_case() -> None:

@@ -168,7 +168,7 @@ def is_main_process() -> bool:
 
 
 def _eval_summary(report: dict[str, Any]) -> dict[str, Any]:
-    keys = ("n", "correct", "accuracy", "loss", "name_accuracy", "parse_failures", "parse_failure_rate", "unfinished_replies", "categories", "errors", "decision", "arguments", "undeclared_tool_calls", "schema_failures", "generation", "skipped_turns")
+    keys = ("n", "correct", "accuracy", "call_accuracy", "call_items", "loss", "name_accuracy", "parse_failures", "parse_failure_rate", "unfinished_replies", "categories", "errors", "decision", "arguments", "undeclared_tool_calls", "schema_failures", "generation", "skipped_turns")
     return {k: report[k] for k in keys if k in report}
 
 
