@@ -401,6 +401,11 @@ class _BadUtf8(Exception):
 
 
 def _decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A Parquet or datasets row as a record: JSON-text columns decoded, and top-level nulls dropped
+    (a table has no "absent": a chat record's row holds ``text: null``, a pretraining record's
+    ``messages: null``)."""
+    for key in [k for k, v in row.items() if v is None]:
+        del row[key]
     for key in _PARQUET_JSON_COLUMNS:
         value = row.get(key)
         if isinstance(value, str) and value[:1] in ("[", "{"):

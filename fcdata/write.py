@@ -18,11 +18,11 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator, Sequence
 
 from .errors import InputError
 
-__all__ = ["atomic_path", "atomic_open", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter"]
+__all__ = ["atomic_path", "atomic_open", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter", "RECORD_COLUMNS"]
 
 
 def dumps_line(obj: Any) -> str:
@@ -146,58 +146,64 @@ def write_json(target: str | os.PathLike[str], obj: Any, *, indent: int | None =
         fh.write(json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
 
 
+# the columns of canonical records in Parquet: nested fields as JSON text, `text` as plain text
+RECORD_COLUMNS = ("messages", "tools", "text", "metadata")
 _NESTED_KEYS = ("messages", "tools", "metadata")
 
 
-def write_parquet(target: str | os.PathLike[str], rows: Iterable[dict[str, Any]], *, json_columns: Iterable[str] = _NESTED_KEYS) -> int:
-    """Write records to Parquet atomically; columns in ``json_columns`` are stored as JSON text.
+def write_parquet(
+    target: str | os.PathLike[str],
+    rows: Iterable[dict[str, Any]],
+    *,
+    columns: Sequence[str] = RECORD_COLUMNS,
+    json_columns: Iterable[str] = _NESTED_KEYS,
+    row_group_size: int = 10_000,
+) -> int:
+    """Write rows to Parquet atomically, streaming row groups of ``row_group_size``.
 
-    Rows are written in row groups of 10,000 as they arrive, so memory stays bounded. Column order is
-    the order keys first appear; a key missing from a row is null.
+    The schema is fixed up front: every column of ``columns`` is a string column (``json_columns`` hold
+    JSON text, the others plain text; a key missing from a row is null), so rows of different kinds
+    (chat and pretraining records) and columns that are null for the first ten thousand rows never
+    break the file half way. Arrow needs one type per column while tool schemas differ record by
+    record, hence JSON text for the nested fields; :func:`fcdata.read.read_items` decodes them back.
+    A key outside ``columns`` is an error.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    json_cols = set(json_columns)
     if os.fspath(target) == "-":
         raise InputError("Parquet cannot be written to standard output; give a file name", file="-")
+    json_cols = set(json_columns)
+    known = set(columns)
+    schema = pa.schema([(c, pa.string()) for c in columns])
     count = 0
+
+    def cell(col: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        if col in json_cols or not isinstance(value, str):
+            return json.dumps(value, ensure_ascii=False)
+        return value
+
     with atomic_path(target) as tmp:
-        writer: Any = None
-        columns: list[str] = []
-        batch: list[dict[str, Any]] = []
+        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        try:
+            batch: list[dict[str, Any]] = []
 
-        def flush() -> None:
-            nonlocal writer
-            if not batch:
-                return
-            for row in batch:
-                for key in row:
-                    if key not in columns:
-                        if writer is not None:
-                            raise InputError(f"column {key!r} first appears after row 10,000; cannot add it to Parquet", file=os.fspath(target))
-                        columns.append(key)
-            data = {
-                col: [
-                    (json.dumps(r[col], ensure_ascii=False) if col in json_cols and r.get(col) is not None else r.get(col))
-                    for r in batch
-                ]
-                for col in columns
-            }
-            table = pa.table(data)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-            writer.write_table(table.cast(writer.schema))
-            batch.clear()
+            def flush() -> None:
+                if batch:
+                    writer.write_table(pa.table({c: [cell(c, r.get(c)) for r in batch] for c in columns}, schema=schema))
+                    batch.clear()
 
-        for row in rows:
-            batch.append(row)
-            count += 1
-            if len(batch) >= 10_000:
-                flush()
-        flush()
-        if writer is None:
-            pq.write_table(pa.table({}), tmp)
-        else:
+            for row in rows:
+                extra = [k for k in row if k not in known]
+                if extra:
+                    raise InputError(f"row {count + 1} has keys {extra} outside the Parquet columns {list(columns)}", file=os.fspath(target))
+                batch.append(row)
+                count += 1
+                if len(batch) >= row_group_size:
+                    flush()
+            flush()
+        finally:
             writer.close()
     return count

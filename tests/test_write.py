@@ -60,3 +60,22 @@ def test_writer_close_with_error_discards(tmp_path: Path) -> None:
 def test_write_json_has_trailing_newline(tmp_path: Path) -> None:
     write_json(tmp_path / "r.json", {"b": 1, "a": 2})
     assert (tmp_path / "r.json").read_text() == '{\n  "b": 1,\n  "a": 2\n}\n'
+
+
+def test_parquet_mixes_record_kinds_and_late_columns(tmp_path: Path) -> None:
+    from fcdata.read import read_items
+
+    rows = [{"text": f"t{i}", "metadata": {"i": i}} for i in range(25)] + [{"messages": [{"role": "user", "content": "hi"}], "tools": [], "metadata": None}]
+    target = tmp_path / "mix.parquet"
+    write_parquet(target, rows, row_group_size=10)  # the chat columns first appear after two row groups
+    got = [i.value for i in read_items(target)]
+    assert got[0] == {"text": "t0", "metadata": {"i": 0}}
+    assert got[-1] == {"messages": [{"role": "user", "content": "hi"}], "tools": []}
+
+
+def test_parquet_refuses_unknown_keys(tmp_path: Path) -> None:
+    from fcdata.errors import InputError
+
+    with pytest.raises(InputError, match="outside the Parquet columns"):
+        write_parquet(tmp_path / "x.parquet", [{"text": "a", "extra": 1}])
+    assert not (tmp_path / "x.parquet").exists()
