@@ -9,11 +9,12 @@ Which files are accepted (:func:`load_tokenizer`):
 
 - nothing: the v3 model shipped inside mistral-common
   (``mistral_common/data/mistral_instruct_tokenizer_240323.model.v3``), so nothing is downloaded;
-- a ``*.model.v3`` file, or a bare ``tokenizer.model`` (the Hugging Face name) whose ids 1..9 are the v3
+- a ``*.model.v3`` file, or a bare ``tokenizer.model`` (the Hugging Face name) whose ids 1..13 are the v3
   control pieces ``<s> </s> [INST] [/INST] [TOOL_CALLS] [AVAILABLE_TOOLS] [/AVAILABLE_TOOLS]
-  [TOOL_RESULTS] [/TOOL_RESULTS]``;
+  [TOOL_RESULTS] [/TOOL_RESULTS] [IMG] [PREFIX] [MIDDLE] [SUFFIX]`` (ids 1..9 alone do not tell v3 from
+  v2, whose ids 10..13 are unnamed controls);
 - a Hugging Face model directory holding one of those;
-- a ``*.model.v2`` file: same vocabulary, but v2 encodes tool history differently, so it is refused for
+- a ``*.model.v2`` file (or a bare ``tokenizer.model`` that is one): same vocabulary, but v2 encodes tool history differently, so it is refused for
   data with tools; a v1 model (no ``[INST]`` control token, Mistral 7B v0.1/v0.2) can only render
   ``{"text"}`` records. These refusals happen when such data is rendered (:meth:`require`), with a
   :class:`~fcdata.errors.TokenizerError` that names the file.
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "mistral_instruct_tokenizer_240323.model.v3"
 
 # id -> piece of the Mistral v0.3 control tokens (mistral-common SpecialTokens)
+# control pieces that tell v3 from v2, whose ids 0..9 are the same
+V3_ONLY_PIECES: dict[int, str] = {10: "[IMG]", 11: "[PREFIX]", 12: "[MIDDLE]", 13: "[SUFFIX]"}
 V3_CONTROL_PIECES: dict[int, str] = {
     1: "<s>",
     2: "</s>",
@@ -152,11 +155,14 @@ class MistralV3Tokenizer:
         sp = self._sp
         self.vocab_size: int = sp.vocab_size()
         self.cache = cache if cache is not None else SegmentCache()
-        pieces = {i: sp.id_to_piece(i) for i in range(min(10, self.vocab_size))}
+        pieces = {i: sp.id_to_piece(i) for i in range(min(14, self.vocab_size))}
         self.has_instruct_tokens = all(i < self.vocab_size and pieces[i] == V3_CONTROL_PIECES[i] and sp.IsControl(i) for i in range(1, 5))
         has_tool_tokens = self.has_instruct_tokens and all(i < self.vocab_size and pieces[i] == V3_CONTROL_PIECES[i] and sp.IsControl(i) for i in range(5, 10))
+        # v2 (mistral_instruct_tokenizer_240216) has the same ids 0..9 as v3; v3 alone names 10..13
+        has_v3_markers = all(pieces.get(i) == piece for i, piece in V3_ONLY_PIECES.items())
+        self.has_v3_markers = has_v3_markers
         if version is None:
-            version = "v3" if has_tool_tokens else ("v2" if self.has_instruct_tokens else "v1")
+            version = "v3" if has_tool_tokens and has_v3_markers else ("v2" if self.has_instruct_tokens else "v1")
         self.version = version
         self.supports_tools = has_tool_tokens and version == "v3"
         self.control_ids = frozenset(i for i in range(self.vocab_size) if sp.IsControl(i))
@@ -346,6 +352,8 @@ def _load_cached(file: str, declared: str | None, mtime_ns: int, size: int) -> M
     tok = MistralV3Tokenizer(file, version=declared)
     if declared == "v3" and not tok.supports_tools:
         raise TokenizerError(f"{file}: named as a v3 tokenizer but ids 1..9 are not the v3 control tokens {list(V3_CONTROL_PIECES.values())}")
+    if declared == "v3" and not tok.has_v3_markers:
+        raise TokenizerError(f"{file}: named as a v3 tokenizer but ids 10..13 are not v3's {list(V3_ONLY_PIECES.values())} (a v2 model?)")
     log.debug("loaded %r", tok)
     return tok
 

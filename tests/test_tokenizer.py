@@ -128,3 +128,23 @@ def test_pickles_by_path(tok):
     assert clone.path == tok.path and clone.encode("Hello") == tok.encode("Hello")
     assert tok.decode(tok.encode("Hello world")) == "Hello world"
     assert tok.decode([1, *tok.encode("x"), 2]) == "x"
+
+
+def test_a_v2_model_under_the_bare_hugging_face_name_is_not_taken_for_v3(tmp_path) -> None:
+    import os
+    import shutil
+
+    import mistral_common
+
+    from fcdata.errors import TokenizerError
+    from fcdata.tokenizer import load_tokenizer
+
+    v2 = os.path.join(os.path.dirname(mistral_common.__file__), "data", "mistral_instruct_tokenizer_240216.model.v2")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(v2, folder / "tokenizer.model")
+    tok = load_tokenizer(folder)
+    assert tok.version == "v2" and not tok.supports_tools
+    shutil.copy(v2, tmp_path / "tokenizer.model.v3")  # a v2 model misnamed as v3
+    with pytest.raises(TokenizerError, match="ids 10..13"):
+        load_tokenizer(tmp_path / "tokenizer.model.v3")
