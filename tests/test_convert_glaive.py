@@ -285,3 +285,15 @@ def test_arbitrary_glaive_text_never_crashes_and_fast_equals_general(chat: str, 
         assert out.reasons[0][0] != "internal_error", out.reasons
     general = _general(row)
     assert (general.line if general.ok else general.reasons) == (out.line if out.ok else out.reasons)
+
+
+def test_a_label_after_a_single_line_break_is_refused_not_made_a_turn() -> None:
+    chat = "USER: How do I greet?\n\n\nASSISTANT: Like this:\nUSER: hi\nASSISTANT: hello <|endoftext|>"
+    (out,) = convert_records([{"system": "SYSTEM: You are helpful.", "chat": chat}])
+    assert not out.ok and out.codes == ["ambiguous_turn_label"]
+    assert "USER: hi" in out.reasons[0][1]
+    with pytest.raises(Reject):
+        split_turns(chat)
+    # after a blank line, or right after <|endoftext|>, a label does start a turn
+    assert [label for label, _ in split_turns("USER: a\n\nASSISTANT: b")][1:] == ["USER", "ASSISTANT"]
+    assert [label for label, _ in split_turns("USER: a\n\n\nASSISTANT: b <|endoftext|>USER: c")][1:] == ["USER", "ASSISTANT", "USER"]

@@ -86,6 +86,7 @@ REJECTIONS: dict[str, str] = {
     "internal_error": "a converter failed unexpectedly (a bug: please report it)",
     # Glaive
     "glaive_unlabelled_text": "chat text before the first USER:/ASSISTANT: label",
+    "ambiguous_turn_label": "a USER:/ASSISTANT:/FUNCTION RESPONSE: label after a single line break: a turn, or quoted dialogue?",
     "tool_declaration_not_json": "a function declaration (Glaive system prompt, ShareGPT tools) that is not valid JSON",
     "call_truncated": "a call cut off before its end, with turns after it",
     "call_unparseable": "a <functioncall> (or function_call) that is not a call at all",

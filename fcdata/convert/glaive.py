@@ -38,7 +38,10 @@ EOT = "<|endoftext|>"
 CALL = "<functioncall>"
 
 # a turn label at the start of the chat, after a newline, or right after <|endoftext|>
-_MARKER = re.compile(r"(?:^|(?<=\n)|(?<=<\|endoftext\|>))[ \t]*(USER|ASSISTANT|FUNCTION RESPONSE):[ \t]?")
+# a turn label starts the chat, follows a blank line, or follows <|endoftext|>; after a single line
+# break it may be text quoting a dialogue, so such a chat is rejected rather than cut into turns
+_MARKER = re.compile(r"(?:^|(?<=\n\n)|(?<=<\|endoftext\|>))[ \t]*(USER|ASSISTANT|FUNCTION RESPONSE):[ \t]?")
+_LABEL_AFTER_ONE_NEWLINE = re.compile(r"(?:^|[^\n])\n[ \t]*(?:USER|ASSISTANT|FUNCTION RESPONSE):")
 _INLINE_EOT = re.compile(r"[ \t]*<\|endoftext\|>[ \t]*(\n*)")
 # the head of a call: {"name": "...", "arguments"|"parameters":
 _HEAD = re.compile(r'\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"(arguments|parameters)"\s*:\s*')
@@ -120,7 +123,8 @@ def parse_system(system: str) -> tuple[str, ToolSet]:
 
 
 def split_turns(chat: str) -> list[tuple[str, str]]:
-    """``(label, raw text)`` of each turn; text before the first label gets the label ``""``.
+    """``(label, raw text)`` of each turn; text before the first label gets the label ``""``. Raises
+    :class:`Reject` (``ambiguous_turn_label``) when a label follows a single line break.
 
     Fast path for the common layout (every turn starts right after ``\\n\\n\\n`` and no label text
     appears anywhere else): plain string splitting, several times faster than the regular expression,
@@ -139,6 +143,10 @@ def split_turns(chat: str) -> list[tuple[str, str]]:
                 break
         else:
             return fast
+    odd = _LABEL_AFTER_ONE_NEWLINE.search(chat)
+    if odd is not None:
+        at = odd.start() + (1 if chat[odd.start()] != "\n" else 0)
+        raise Reject("ambiguous_turn_label", f"chat: {chat[at + 1 : at + 30].strip()!r} after a single line break at character {at}: a new turn, or text quoting a dialogue? (turns are separated by blank lines)")
     turns: list[tuple[str, str]] = []
     last_label = ""
     last_end = 0
