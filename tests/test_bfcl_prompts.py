@@ -135,9 +135,6 @@ def test_mistral_common_accepts_the_prompts(all_questions: dict[str, Any]) -> No
 
 
 def test_render_prompt_matches_mistral_common(all_questions: dict[str, Any]) -> None:
-    render = pytest.importorskip("fcdata.render")
-    if not hasattr(render, "render_prompt"):
-        pytest.skip("fcdata.render.render_prompt is not written yet")
     from fcdata.score.bfcl_prompts import bfcl_prompt_ids
 
     for record in sample(all_questions):

@@ -82,9 +82,7 @@ def test_sharegpt_records_parity(tok):
 
 def test_converted_shared_data_parity(tok, shared_data):
     """Every record of the shared data, after `fcdata.convert`, renders as mistral-common encodes it."""
-    convert = pytest.importorskip("fcdata.convert")
-    if not hasattr(convert, "convert_records"):
-        pytest.skip("fcdata.convert.convert_records is not there yet")
+    from fcdata import convert
     from fcdata.read import read_items
     from fcdata.validate import check_record
 

@@ -147,9 +147,6 @@ def test_bfcl_prompts_command(shared_data: Path, tmp_path: Path) -> None:
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 200 and records[0]["metadata"]["id"] == "parallel_0"
     assert "200 prompts written" in result.stderr
-    render = pytest.importorskip("fcdata.render")
-    if not hasattr(render, "render_prompt"):
-        pytest.skip("fcdata.render.render_prompt is not written yet")
     small = tmp_path / "two.json"
     small.write_text("\n".join(Path(question_file).read_text().splitlines()[:2]) + "\n")
     result = invoke("bfcl-prompts", str(small), "-o", str(out), "--ids", str(ids))
