@@ -225,30 +225,30 @@ def _reject(rep: PrepareReport, rejects: list[str], item: Item, stage: str, reas
     rejects.append(_reject_line(item, stage, reasons, fmt))
 
 
-def _schema() -> Any:
+def _schema(with_labels: bool = True) -> Any:
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("input_ids", pa.list_(pa.int32())),
-            ("assistant_masks", pa.list_(pa.int8())),
-            ("labels", pa.list_(pa.int64())),
-            ("length", pa.int32()),
-            ("num_trained", pa.int32()),
-            ("source_file", pa.string()),
-            ("source_line", pa.int64()),
-            ("record_index", pa.int64()),
-            ("sample_index", pa.int32()),
-            ("turns_trimmed", pa.int32()),
-            ("tokens_trimmed", pa.int32()),
-            ("tool_names", pa.list_(pa.string())),
-            ("call_names", pa.list_(pa.string())),
-        ]
-    )
+    fields = [
+        ("input_ids", pa.list_(pa.int32())),
+        ("assistant_masks", pa.list_(pa.int8())),
+        ("labels", pa.list_(pa.int64())),
+        ("length", pa.int32()),
+        ("num_trained", pa.int32()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("record_index", pa.int64()),
+        ("sample_index", pa.int32()),
+        ("turns_trimmed", pa.int32()),
+        ("tokens_trimmed", pa.int32()),
+        ("tool_names", pa.list_(pa.string())),
+        ("call_names", pa.list_(pa.string())),
+    ]
+    return pa.schema([f for f in fields if with_labels or f[0] != "labels"])
 
 
 def _table(rows: list[tuple[int, str, int, Any, tuple[str, ...]]]) -> Any:
-    """The Arrow table of a chunk's samples; token columns are built in numpy from the span runs."""
+    """The Arrow table of a chunk's samples, without ``labels`` (see :func:`_with_labels`); token
+    columns are built in numpy from the span runs."""
     import numpy as np
     import pyarrow as pa
 
@@ -264,15 +264,13 @@ def _table(rows: list[tuple[int, str, int, Any, tuple[str, ...]]]) -> Any:
             runs.append(span.end - span.start)
     values = np.array(ids, dtype=np.int32)
     masks = np.repeat(np.array(flags, dtype=np.int8), np.array(runs, dtype=np.int64))
-    labels = np.where(masks == 1, values.astype(np.int64), np.int64(-100))
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     if lengths:
         offsets[1:] = np.cumsum(np.array(lengths, dtype=np.int64))
-    schema = _schema()
+    schema = _schema(with_labels=False)
     columns = [
         pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)),
         pa.ListArray.from_arrays(pa.array(offsets), pa.array(masks)),
-        pa.ListArray.from_arrays(pa.array(offsets), pa.array(labels)),
         pa.array(lengths, type=pa.int32()),
         pa.array([s.num_trained for _, _, _, s, _ in rows], type=pa.int32()),
         pa.array([r[1] for r in rows], type=pa.string()),
@@ -285,6 +283,26 @@ def _table(rows: list[tuple[int, str, int, Any, tuple[str, ...]]]) -> Any:
         pa.array([list(r[3].call_names) for r in rows], type=pa.list_(pa.string())),
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _with_labels(table: Any) -> Any:
+    """``table`` with its ``labels`` column, made from ``input_ids`` and ``assistant_masks``.
+
+    Built here, in the main process, rather than in the workers: labels are int64 (what Hugging Face
+    losses take), so shipping them from a worker would more than double the bytes pickled per token,
+    while deriving them is one vectorised pass."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = table.column("input_ids").combine_chunks()
+    values = ids.flatten().to_numpy(zero_copy_only=False)
+    flags = table.column("assistant_masks").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    labels = np.where(flags == 1, values.astype(np.int64), np.int64(-100))
+    offsets = np.zeros(len(ids) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum(pc.list_value_length(ids).to_numpy(zero_copy_only=False), dtype=np.int64)
+    column = pa.ListArray.from_arrays(pa.array(offsets), pa.array(labels))
+    return table.add_column(COLUMNS.index("labels"), pa.field("labels", pa.list_(pa.int64())), column)
 
 
 # ------------------------------------------------------------------------------------------ driving
@@ -374,24 +392,43 @@ def _merge(total: PrepareReport, part: PrepareReport) -> None:
 
 class _Fingerprint:
     """A content hash of the prepared rows (the dataset fingerprint), the same however the rows were cut
-    into chunks: each stream (token values, lengths, small columns) has its own hasher."""
+    into chunks: every column feeds its own hashers (values, and lengths where a value has one), so the
+    digest is that of the whole columns. Column-wise and in C (Arrow buffers, numpy), never row by row
+    in Python: the main process does this for every chunk while the workers render."""
 
     def __init__(self, seed: str) -> None:
-        self.streams = [hashlib.sha256(seed.encode()) for _ in range(5)]
+        self.seed = seed.encode()
+        self.streams: dict[str, Any] = {}
+
+    def _feed(self, name: str, data: bytes) -> None:
+        h = self.streams.get(name)
+        if h is None:
+            h = self.streams[name] = hashlib.sha256(name.encode() + b"\0")
+        h.update(data)
 
     def update(self, table: Any) -> None:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        for k, name in enumerate(("input_ids", "assistant_masks")):
+        for name in table.column_names:
+            if name == "labels":  # derived from input_ids and assistant_masks
+                continue
             col = table.column(name).combine_chunks()
-            self.streams[2 * k].update(col.flatten().to_numpy(zero_copy_only=False).tobytes())
-            self.streams[2 * k + 1].update(pc.list_value_length(col).to_numpy(zero_copy_only=False).astype("int64").tobytes())
-        small = [c for c in table.column_names if c not in ("input_ids", "assistant_masks", "labels")]
-        for row in zip(*(table.column(c).to_pylist() for c in small)):
-            self.streams[4].update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+            if pa.types.is_list(col.type):
+                self._feed(name + "#items", pc.list_value_length(col).fill_null(0).to_numpy(zero_copy_only=False).tobytes())
+                col = col.flatten()
+            if pa.types.is_string(col.type):
+                self._feed(name + "#bytes", pc.binary_length(col).fill_null(0).to_numpy(zero_copy_only=False).tobytes())
+                self._feed(name, "".join(col.to_pylist()).encode("utf-8", "surrogatepass"))
+            else:
+                # the column's own fixed width (the schema fixes it), so no widening copy is hashed
+                self._feed(name, col.to_numpy(zero_copy_only=False).tobytes())
 
     def hexdigest(self) -> str:
-        return hashlib.sha256(b"".join(h.digest() for h in self.streams)).hexdigest()
+        total = hashlib.sha256(self.seed)
+        for name in sorted(self.streams):
+            total.update(name.encode() + b"\0" + self.streams[name].digest())
+        return total.hexdigest()
 
 
 def _file_sha256(path: str) -> str:
@@ -482,7 +519,7 @@ def prepare(
                 nbytes += chunk.nbytes
                 if on_progress is not None:
                     on_progress(done, nbytes)
-                yield chunk.table
+                yield _with_labels(chunk.table)
         except BaseException as exc:
             if reject_out is not None:
                 reject_out.close(exc)
