@@ -55,7 +55,7 @@ def inspect_cmd(file: str, index: int, html_out: str | None, count: int | None, 
     for k, view in enumerate(views):
         if k:
             click.echo("")
-        click.echo(format_terminal(view, tok, color=use_color, show_tokens=show_tokens))
+        click.echo(format_terminal(view, tok, color=use_color, show_tokens=show_tokens), color=use_color)
         for sample in view.samples:
             rows = turn_rows(sample, view.roles)
             click.echo("")

@@ -104,3 +104,13 @@ def test_cli(tmp_path):
     assert res.exit_code == 2 and "no record at index 5" in res.output
     res = runner.invoke(cli, ["inspect", "-h"])
     assert res.exit_code == 0 and "Examples:" in res.output
+
+
+def test_cli_color_survives_a_pipe():
+    """--color keeps the ANSI codes when stdout is not a terminal (Click strips them unless told)."""
+    runner = CliRunner()
+    res = runner.invoke(cli, ["inspect", README, "--color", "--tokens"])
+    assert res.exit_code == 0, res.output
+    assert "\x1b[" in res.output
+    res = runner.invoke(cli, ["inspect", README, "--no-color"])
+    assert res.exit_code == 0 and "\x1b[" not in res.output
