@@ -173,6 +173,10 @@ def test_cli(inputs, tmp_path):
     assert res.exit_code == 2 and "no tokenizer.model.v3" in res.output
     res = runner.invoke(cli, ["prepare", "-h"])
     assert res.exit_code == 0 and "Examples:" in res.output
+    # --mode help states single mode's caveat and what last does
+    help_text = " ".join(res.output.split())
+    assert "differs from mistral-common's at inference" in help_text and "before the LAST user message" in help_text
+    assert "only the final assistant turn trained" in help_text
 
 
 def _hf_tokenizer():
