@@ -1,4 +1,4 @@
-"""``fcdata stats``: lengths, trained share, tools and calls of prepared data."""
+"""``fcdata stats``: lengths, trained share, tools and trained calls of prepared data."""
 
 from __future__ import annotations
 
@@ -34,16 +34,16 @@ def _text(s: dict[str, Any]) -> str:
     most = max((h["samples"] for h in s["histogram"]), default=0)
     parts.append(format_table(["length", "samples", ""], [[f"{h['from']}-{h['to'] - 1}", h["samples"], _bar(h["samples"], most)] for h in s["histogram"]], align="lrl"))
     parts.append(format_table(["longer than", "samples", "share", "tokens"], [[o["length"], o["samples"], f"{o['share']:.2%}", o["tokens"]] for o in s["over"]]))
-    for name in ("tools", "calls"):
-        key = f"{name}_per_record"
+    for key, label in (("tools_per_record", "tools per record"), ("trained_calls_per_record", "trained calls per record")):
         if key in s:
             d = s[key]
             dist = ", ".join(f"{k}: {v}" for k, v in d["distribution"].items())
-            parts.append(f"{name} per record: mean {d['mean']:.2f}, max {d['max']} (records with {dist})")
-    if s.get("top_functions"):
+            parts.append(f"{label}: mean {d['mean']:.2f}, max {d['max']} (records with {dist})")
+    if s.get("top_trained_functions"):
         parts.append(
-            format_table(["function", "calls", "share"], [[f["name"], f["calls"], f"{f['share']:.1%}"] for f in s["top_functions"]], align="lrr")
-            + f"\n({s['calls']} trained calls to {s['distinct_functions']} functions)"
+            "most called functions (trained turns):\n"
+            + format_table(["function", "trained calls", "share"], [[f["name"], f["calls"], f"{f['share']:.1%}"] for f in s["top_trained_functions"]], align="lrr")
+            + f"\n({s['trained_calls']} calls in trained turns to {s['distinct_trained_functions']} functions; calls in untrained turns are not counted)"
         )
     return "\n\n".join(parts)
 
@@ -51,13 +51,14 @@ def _text(s: dict[str, Any]) -> str:
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--over", "over", multiple=True, type=click.IntRange(min=1), metavar="N", help=f"Count samples longer than N tokens (repeatable) [default: {', '.join(map(str, DEFAULT_OVER))}].")
-@click.option("--top", type=click.IntRange(min=0), default=15, show_default=True, help="How many of the most-called functions to list.")
+@click.option("--top", type=click.IntRange(min=0), default=15, show_default=True, help="How many of the most-called functions (calls in trained turns) to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON (for machines).")
 def stats(path: str, over: tuple[int, ...], top: int, as_json: bool) -> None:
     """Statistics of prepared data (the folder or .parquet file `fcdata prepare` wrote).
 
-    Length distribution (percentiles and a histogram), trained-token share, tools and calls per
-    record, the most-called functions, and how many samples exceed given lengths.
+    Length distribution (percentiles and a histogram), trained-token share, tools per record,
+    trained calls per record and the most-called functions (both count only the calls in trained
+    turns), and how many samples exceed given lengths.
 
     \b
     Examples:

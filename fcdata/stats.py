@@ -2,7 +2,10 @@
 
 What to look at before training: how long samples are (percentiles, a histogram, how many exceed a given
 length: what ``--max-length`` and packing will do), how much of each sample is trained, how many tools
-records declare and calls they train, and which functions dominate the calls.
+records declare and calls they train, and which functions dominate the trained calls.
+
+Calls are counted from the ``call_names`` column: only the calls of trained turns (a turn with weight 0,
+or an earlier turn in ``last`` mode, is not counted), hence the ``trained_`` in their keys.
 
 Reads a ``datasets`` folder (its Arrow files, memory-mapped) or a Parquet file; only the columns it needs.
 """
@@ -86,7 +89,8 @@ def compute_stats(path: str, *, over: Sequence[int] = DEFAULT_OVER, top: int = 1
     """Statistics of the prepared data at ``path`` as a JSON-ready dict.
 
     ``over``: report how many samples are longer than each of these lengths; ``top``: how many of the
-    most-called functions to list."""
+    most-called functions to list. Calls (``trained_calls``, ``trained_calls_per_record``,
+    ``distinct_trained_functions``, ``top_trained_functions``) are those of trained turns only."""
     import polars as pl
 
     df = load_prepared(path)
@@ -128,10 +132,10 @@ def compute_stats(path: str, *, over: Sequence[int] = DEFAULT_OVER, top: int = 1
         records = per_record.height
         out["records"] = records
         out["samples_per_record"] = float(n / records) if records else 0.0
-        for name in ("tools", "calls"):
+        for name, key in (("tools", "tools_per_record"), ("calls", "trained_calls_per_record")):
             col = per_record[name]
             dist = per_record.group_by(pl.col(name).clip(0, 4).alias("k")).agg(pl.len().alias("records")).sort("k")
-            out[f"{name}_per_record"] = {
+            out[key] = {
                 "mean": float(col.mean()) if records else 0.0,
                 "max": int(col.max()) if records else 0,
                 "distribution": {("4+" if int(k) >= 4 else str(int(k))): int(v) for k, v in zip(dist["k"], dist["records"])},
@@ -140,7 +144,7 @@ def compute_stats(path: str, *, over: Sequence[int] = DEFAULT_OVER, top: int = 1
         calls = df.select(pl.col("call_names").explode().drop_nulls().alias("name"))
         counts = calls.group_by("name").agg(pl.len().alias("calls")).sort(["calls", "name"], descending=[True, False])
         total_calls = calls.height
-        out["calls"] = total_calls
-        out["distinct_functions"] = counts.height
-        out["top_functions"] = [{"name": name, "calls": int(c), "share": c / total_calls} for name, c in zip(counts["name"].head(top), counts["calls"].head(top))]
+        out["trained_calls"] = total_calls
+        out["distinct_trained_functions"] = counts.height
+        out["top_trained_functions"] = [{"name": name, "calls": int(c), "share": c / total_calls} for name, c in zip(counts["name"].head(top), counts["calls"].head(top))]
     return out

@@ -39,12 +39,12 @@ def test_numbers_match_the_rows(prepared):
     assert sum(h["samples"] for h in s["histogram"]) == len(ds)
     assert s["over"][0] == {"length": 512, "samples": int((lengths > 512).sum()), "share": float((lengths > 512).mean()), "tokens": int(lengths[lengths > 512].sum())}
     calls = Counter(name for names in ds["call_names"] for name in names)
-    assert s["calls"] == sum(calls.values()) and s["distinct_functions"] == len(calls)
-    assert [(f["name"], f["calls"]) for f in s["top_functions"]] == sorted(calls.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    assert s["trained_calls"] == sum(calls.values()) and s["distinct_trained_functions"] == len(calls)
+    assert [(f["name"], f["calls"]) for f in s["top_trained_functions"]] == sorted(calls.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     records = {r: t for r, t in zip(ds["record_index"], ds["tool_names"])}
     assert s["records"] == len(records)
     assert s["tools_per_record"]["mean"] == pytest.approx(np.mean([len(t) for t in records.values()]))
-    assert sum(s["calls_per_record"]["distribution"].values()) == len(records)
+    assert sum(s["trained_calls_per_record"]["distribution"].values()) == len(records)
 
 
 def test_parquet_and_cli(prepared):
@@ -56,6 +56,8 @@ def test_parquet_and_cli(prepared):
     res = runner.invoke(cli, ["stats", str(prepared / "data"), "--over", "700"])
     assert res.exit_code == 0
     assert "trained share" in res.output and "longer than" in res.output and "calculate_distance" in res.output
+    # calls come from trained turns only (the call_names column), and say so
+    assert "trained calls per record:" in res.output and "most called functions (trained turns):" in res.output
     res = runner.invoke(cli, ["stats", str(SHARED)])
     assert res.exit_code == 2 and "prepared data" in res.output
     with pytest.raises(InputError):
