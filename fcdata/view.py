@@ -180,9 +180,11 @@ _CONTEXT_BLOCK = -5
 
 
 def _blocks(sample: Sample) -> list[_Block]:
-    """Consecutive spans grouped by the message they came from; the tools block and ``<s>`` apart, and
-    the ``[INST]`` of the last user message kept with the system prompt that follows it. Prepared rows
-    (no message known) are grouped into trained and context runs."""
+    """Consecutive spans grouped by the message they came from; the tools block and ``<s>`` apart. A new
+    block starts whenever the message changes, so every token sits in the block of its own message: the
+    ``[INST]`` of the last user message, which comes before the system prompt rendered inside it, is a
+    one-token block of that user message. Prepared rows (no message known) are grouped into trained and
+    context runs."""
     out: list[_Block] = []
     prepared = sample.mode == "prepared"
     for s in sample.spans:
@@ -194,9 +196,6 @@ def _blocks(sample: Sample) -> list[_Block]:
         elif s.kind == "tools" or (s.kind == "control" and s.message_index == -1 and sample.input_ids[s.start] in (6, 7)):
             key = _TOOLS_BLOCK
         if out and out[-1].message_index == key:
-            out[-1].spans.append(s)
-        elif out and s.kind == "system" and all(x.kind == "control" for x in out[-1].spans) and out[-1].message_index >= -1:
-            out[-1].message_index = key  # "[INST]" + system prompt: one block, labelled as the system text
             out[-1].spans.append(s)
         else:
             out.append(_Block(key, [s]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import pytest
 from click.testing import CliRunner
@@ -33,7 +34,7 @@ def test_terminal_view_plain(tok):
     assert '«[TOOL_CALLS]»« [{"name": "»«generate_anagram»' in text
     assert '"id": "»TX92Jm8Zi«"}]»«</s>»' in text
     assert "[TOOL_RESULTS] {\"content\": {\"anagram\": \"silent\"}, \"call_id\": \"TX92Jm8Zi\"}[/TOOL_RESULTS]" in text
-    for label in ("▌ <s>  [1 tok]", "▌ tools  [77 tok]", "▌ system #0  [27 tok]", "▌ user #1  [15 tok]", "▌ assistant #2  [35 tok, 27 trained]"):
+    for label in ("▌ <s>  [1 tok]", "▌ tools  [77 tok]", "▌ user #1  [1 tok]", "▌ system #0  [26 tok]", "▌ user #1  [15 tok]", "▌ assistant #2  [35 tok, 27 trained]"):
         assert label in text
     assert "\x1b[" not in text
 
@@ -51,6 +52,27 @@ def test_turn_rows_count_every_token(tok):
     for sample in view.samples:
         rows = turn_rows(sample, view.roles)
         assert sum(r[2] for r in rows) == sample.length and sum(r[3] for r in rows) == sample.num_trained
+
+
+def test_every_token_in_the_row_of_its_message(tok):
+    """The [INST] of the last user message comes before the system prompt rendered inside it: it is shown
+    (and counted) in a row of that user message, not in the system prompt's row."""
+    views = inspect_file(README, tokenizer=tok) + inspect_file(SHAREGPT, index=0, count=20, tokenizer=tok)
+    for view in views:
+        for sample in view.samples:
+            per_message = Counter(sample.message_index)
+            per_row: Counter = Counter()
+            for label, _kinds, n, _trained in turn_rows(sample, view.roles):
+                m = re.fullmatch(r"\w+ #(\d+)", label)
+                if m:
+                    per_row[int(m.group(1))] += n
+            assert per_row == Counter({k: v for k, v in per_message.items() if k >= 0})
+    [view] = inspect_file(README, tokenizer=tok)
+    page = format_html([view], tok)
+    system_rows = re.findall(r'<div class="label">system #0 · \d+</div><div class="toks">(.*?)</div></div>', page, re.S)
+    assert system_rows and all("[INST]" not in row for row in system_rows)
+    user_inst = re.search(r'<div class="label">user #1 · 1</div><div class="toks">(.*?)</div></div>', page, re.S)
+    assert user_inst and "[INST]" in user_inst.group(1) and "message 1" in user_inst.group(1)
 
 
 def test_html_page_is_self_contained(tok, tmp_path):
