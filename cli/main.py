@@ -68,9 +68,11 @@ class LazyGroup(click.Group):
                 ) from exc
             raise
         except BrokenPipeError:
-            # the reader of our stdout went away (`fcdata ... | head`): not an error of ours
+            # the reader of our stdout went away (`fcdata ... | head`): no traceback, but not success
+            # either (exit 0 would let `fcdata validate bad.jsonl | head` pass a CI step with errors);
+            # 2, an output error, like any write that failed
             sys.stderr.close()
-            ctx.exit(0)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)

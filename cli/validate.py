@@ -11,8 +11,8 @@ import click
 
 from fcdata.findings import CODES, Finding
 from fcdata.read import Item
-from fcdata.validate import ValidationReport, validate_files
-from fcdata.write import JsonlWriter, atomic_open
+from fcdata.validate import ValidationReport, reject_line, validate_files
+from fcdata.write import JsonlWriter, atomic_open, dumps_line
 
 from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, format_table
 
@@ -57,20 +57,15 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
         bar.update(len(item.text) + 1 if item.text is not None else 0)
         if findings_tmp is not None:
             for f in findings:
-                findings_tmp.write(json.dumps(f.to_obj(), ensure_ascii=False) + "\n")
+                findings_tmp.write(dumps_line(f.to_obj()))
         if len(shown) < max_findings:
             shown.extend(findings[: max_findings - len(shown)])
         if rejects is not None and failed:
-            entry: dict[str, Any] = {"file": item.file, "line": item.line, "findings": [f.to_obj() for f in findings]}
-            if item.ok:
-                entry["record"] = item.value
-            else:
-                entry["text"] = item.text
-            rejects.write(entry)
+            rejects.write_text(reject_line(item, findings))
 
     def on_file_finding(finding: Finding) -> None:
         if findings_tmp is not None:
-            findings_tmp.write(json.dumps(finding.to_obj(), ensure_ascii=False) + "\n")
+            findings_tmp.write(dumps_line(finding.to_obj()))
         if len(shown) < max_findings:
             shown.append(finding)
 

@@ -29,6 +29,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "truncated_file": ("error", "the file ends in the middle of a record"),
     "empty_file": ("error", "the file holds no record at all (a wrong path, or an export that failed)"),
     "not_object": ("error", "the record is not a JSON object"),
+    "invalid_unicode": ("error", "text holding a lone surrogate escape (\\ud800...), which UTF-8 and mistral-common cannot encode"),
     "not_canonical": ("error", "the record is in another format (Glaive, ShareGPT, hackathon...): convert it first"),
     "legacy_functions": ("error", "OpenAI's legacy functions / function_call / role 'function' form: convert it first"),
     # shape (Pydantic)
@@ -68,6 +69,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "tool_result_name_mismatch": ("warning", "a tool result whose name differs from the called function"),
     # tools
     "schema_invalid": ("error", "a tool's parameters is not a valid JSON Schema"),
+    "schema_unusable": ("error", "a tool's parameters schema that passes the metaschema but cannot be applied (e.g. a $ref to nothing)"),
+    "parameters_missing": ("error", "a tool without 'parameters' (mistral-common requires the field)"),
     "duplicate_tool_conflict": ("error", "a function name declared twice with different definitions"),
     "duplicate_tool": ("warning", "a function declared twice, identically"),
     "parameters_not_object": ("warning", "a tool's parameters schema does not describe an object"),

@@ -270,20 +270,16 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
         chunk = stream.read(chunk_size)
         if not chunk:
             eof = True
-            if data:
-                raise _BadUtf8(0)
-            return False
-        data += chunk
-        # decode the longest valid UTF-8 prefix; keep an incomplete trailing sequence for later
-        try:
-            text = data.decode("utf-8-sig" if first_chunk else "utf-8")
-            data = b""
-        except UnicodeDecodeError as exc:
-            if exc.reason == "unexpected end of data":
-                text = data[: exc.start].decode("utf-8-sig" if first_chunk else "utf-8")
-                data = data[exc.start :]
-            else:
-                raise _BadUtf8(exc.start) from exc
+            if not data:
+                return False
+            cut = len(data)  # a sequence cut off by the end of the file: its bytes are bad bytes
+        else:
+            data += chunk
+            cut = _complete_utf8(data)
+        # bytes that are not UTF-8 become lone surrogates (surrogateescape), so decoding never stops
+        # here; the value that holds them is reported as not_utf8 and reading goes on after it
+        text = data[:cut].decode("utf-8-sig" if first_chunk else "utf-8", "surrogateescape")
+        data = data[cut:]
         first_chunk = False
         buf = buf[pos:] + text
         pos = 0
@@ -326,6 +322,12 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
         text = buf[pos:end]
         line += text.count("\n")
         pos = end
+        if not text.isascii():
+            bad = _first_bad_byte(text)
+            if bad is not None:
+                shown_text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                at = start_line + text.count("\n", 0, bad)
+                return Item(shown, start_line, NOT_PARSED, shown_text, f"not valid UTF-8 (line {at}, byte {text[bad].encode('utf-8', 'surrogateescape')!r})", "not_utf8")
         return Item(shown, start_line, value, text)
 
     def resync(pattern: re.Pattern[str]) -> bool:
@@ -375,9 +377,12 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
                     continue
                 item = decode_value()
                 yield item
-                if not item.ok and (item.code != "not_json" or not resync(_NEXT_ELEMENT)):
+                if item.ok or item.code == "not_utf8":
+                    expect_value = False  # the value was read whole (bad bytes inside a string)
+                elif item.code == "not_json" and resync(_NEXT_ELEMENT):
+                    expect_value = True
+                else:
                     return
-                expect_value = not item.ok
                 first = False
         else:
             while True:
@@ -386,18 +391,34 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
                     return
                 item = decode_value()
                 yield item
-                if not item.ok and (item.code != "not_json" or not resync(_NEXT_DOCUMENT)):
+                if not item.ok and item.code != "not_utf8" and (item.code != "not_json" or not resync(_NEXT_DOCUMENT)):
                     return
-    except _BadUtf8 as exc:
-        yield Item(shown, line, NOT_PARSED, None, f"not valid UTF-8 (byte {exc.offset} of a chunk)", "not_utf8")
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         yield Item(shown, line, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
 
 
-class _BadUtf8(Exception):
-    def __init__(self, offset: int) -> None:
-        super().__init__(offset)
-        self.offset = offset
+def _complete_utf8(data: bytes) -> int:
+    """Where ``data`` can be cut so that no UTF-8 sequence is split: before a trailing lead byte whose
+    continuation bytes have not been read yet (they come with the next chunk)."""
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        b = data[n - back]
+        if b < 0x80:
+            return n
+        if b >= 0xC0:  # a lead byte: how long is its sequence?
+            need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+            return n - back if need > back else n
+    return n
+
+
+def _first_bad_byte(text: str) -> int | None:
+    """Index of the first undecodable byte (a surrogateescape character) in ``text``, else ``None``.
+    Text read from a file holds no other lone surrogates: escapes like ``\\ud800`` are still ASCII."""
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError as exc:
+        return exc.start
 
 
 def _decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:

@@ -314,6 +314,20 @@ class SchemaCheck:
         except Exception:  # jsonschema raises UnknownType, TypeError... on schemas it cannot use
             return None
 
+    def unusable_reason(self, arguments: Any) -> str:
+        """Why jsonschema cannot apply the schema to ``arguments`` (when :meth:`is_valid` gave ``None``
+        for a schema that passed its metaschema: a ``$ref`` to nothing, an unknown type...)."""
+        if self.problem is not None:
+            return self.problem
+        try:
+            self._jsonschema().is_valid(arguments)
+        except RecursionError:
+            return "nested too deeply to evaluate"
+        except Exception as exc:  # jsonschema's own errors: Unresolvable, UnknownType, TypeError...
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return text[:200] or type(exc).__name__
+        return "no reason given"
+
     def validation_errors(self, arguments: Any, limit: int = 5) -> list[Any]:
         """jsonschema's errors for ``arguments`` (``ValidationError`` objects, by path; at most
         ``limit``), empty when valid or when the schema itself is invalid (reported on its own)."""
@@ -329,7 +343,10 @@ class SchemaCheck:
         """Messages of every rule ``arguments`` breaks (empty when valid), as jsonschema words them."""
         if self.problem is not None:
             return [f"the declared parameters are not a valid JSON Schema: {self.problem}"]
-        if self.is_valid(arguments) is not False:
+        verdict = self.is_valid(arguments)
+        if verdict is None:
+            return [f"the declared parameters cannot be applied: {self.unusable_reason(arguments)}"]
+        if verdict:
             return []
         found = self.validation_errors(arguments)
         if not found:

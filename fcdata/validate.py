@@ -22,7 +22,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pydantic import ValidationError
 
@@ -31,8 +31,10 @@ from .findings import CODES, Finding
 from .read import Item, loads_strict, read_items
 from .records import ChatRecord, TextRecord, parse_record
 from .schema_check import schema_check
+from .write import dumps_line
 
 __all__ = [
+    "reject_line",
     "check_record",
     "validate_records",
     "validate_files",
@@ -120,7 +122,7 @@ def _shape_findings(err: ValidationError, c: _Collector, covered: set[str]) -> N
             if loc == ["messages"]:
                 msg += " (a chat record needs `messages`; a pretraining record needs `text`)"
         elif kind == "extra_forbidden":
-            code, msg = "unknown_field", f"unknown field (value {_short(got)}); remove it, or move it under `metadata`"
+            code, msg = "unknown_field", f"unknown field (value {_short(got)}); remove it, or move it into the record's top-level `metadata` object"
         elif kind == "invalid_role":
             role = got.get("role") if isinstance(got, dict) else None
             if not isinstance(got, dict):
@@ -144,6 +146,10 @@ def _shape_findings(err: ValidationError, c: _Collector, covered: set[str]) -> N
 
 
 # -------------------------------------------------------------------------------------------- meaning
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _schema_key(schema: Any) -> str | None:
@@ -189,10 +195,14 @@ def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, tuple[Any, str
                 c.add("duplicate_tool_conflict", ["tools", t], f"function {name!r} is declared twice with different definitions; keep one (the model cannot know which applies)")
             continue
         definitions[name] = fn
+        if "parameters" not in fn:
+            c.add("parameters_missing", ["tools", t, "function"], f"function {name!r} has no 'parameters' (mistral-common requires the field); for a function without arguments write \"parameters\": {{\"type\": \"object\", \"properties\": {{}}}}")
         params = fn.get("parameters", {})
         key = _schema_key(params) if isinstance(params, dict) else None
         if isinstance(params, dict):
-            if key is not None:
+            if key is None:
+                c.add("schema_invalid", ["tools", t, "function", "parameters"], "the parameters schema is nested too deeply to be written as JSON or checked; flatten it")
+            else:
                 problem = schema_check(key, params).problem
                 if problem:
                     c.add("schema_invalid", ["tools", t, "function", "parameters"], f"not a valid JSON Schema: {problem}; fix the schema (mistral-common refuses it)")
@@ -215,8 +225,19 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
         return
     if schema_key is None:
         return
-    # an invalid schema is reported under tools; its calls are not checked against it
-    for err in schema_check(schema_key).validation_errors(value):
+    check = schema_check(schema_key)
+    if check.problem is not None:
+        return  # an invalid schema is reported under tools; its calls are not checked against it
+    verdict = check.is_valid(value)
+    if verdict:
+        return
+    if verdict is None:
+        c.add("schema_unusable", path, f"the arguments cannot be checked: the function's parameters schema is valid on its face but cannot be applied ({check.unusable_reason(value)}); fix the schema")
+        return
+    errors = check.validation_errors(value)
+    if not errors:
+        c.add("arguments_schema", path, "the arguments could not be checked against the parameters schema (nested too deeply to evaluate); simplify the schema or the arguments")
+    for err in errors:
         c.add("arguments_schema", [*path, *err.absolute_path], f"{err.message} (schema rule {err.validator!r}); fix the call or the declared parameters")
 
 
@@ -254,7 +275,7 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
             prev = None
             continue
         if prev is not None and role not in _NEXT_ROLES[prev]:
-            c.add("role_order", ["messages", i, "role"], f"a {role} message cannot follow a {prev} message (mistral-common refuses it); allowed after {prev}: {', '.join(sorted(_NEXT_ROLES[prev]))}")
+            c.add("role_order", ["messages", i, "role"], f"{_article(role)} {role} message cannot follow {_article(prev)} {prev} message (mistral-common refuses it); allowed after {prev}: {', '.join(sorted(_NEXT_ROLES[prev]))}")
         if i == 0 and role == "assistant":
             c.add("starts_with_assistant", ["messages", 0], "the conversation starts with an assistant message; mistral-common inserts an empty user message before it")
         if role == "user" and prev == "user":
@@ -385,6 +406,42 @@ def _legacy_findings(rec: dict[str, Any], c: _Collector, covered: set[str]) -> N
 # ---------------------------------------------------------------------------------------------- API
 
 
+def _unicode_findings(obj: dict[str, Any], c: _Collector) -> None:
+    """Strings holding a lone surrogate (JSON can carry ``"\\ud800"``; UTF-8, SentencePiece and
+    mistral-common cannot). One C-speed encoding pass answers for the whole record; only a record that
+    fails it is walked to name the places."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
+    except (ValueError, TypeError, RecursionError):
+        return  # not this check's business (other checks report the shape)
+    found = 0
+    stack: list[tuple[Any, list[Any]]] = [(obj, [])]
+    while stack and found < 5:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for k, v in reversed(list(value.items())):
+                if isinstance(k, str) and not _utf8_ok(k):
+                    c.add("invalid_unicode", path, f"a key holds a lone surrogate ({_short(k)}): text must be valid Unicode; fix the source's escapes (\\udXXX without its pair)")
+                    found += 1
+                stack.append((v, [*path, k]))
+        elif isinstance(value, list):
+            stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and not _utf8_ok(value):
+            c.add("invalid_unicode", path, f"text holds a lone surrogate ({_short(value)}): UTF-8 cannot encode it and mistral-common refuses it; fix the source's escapes (\\udXXX without its pair)")
+            found += 1
+
+
+def _utf8_ok(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def check_record(obj: Any, *, file: str | None = None, line: int | None = None) -> tuple[ChatRecord | TextRecord | None, list[Finding]]:
     """Check one decoded record; returns the parsed model (``None`` when its shape is wrong) and every
     finding. Never raises on bad data."""
@@ -402,6 +459,7 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None) 
             if all(k in obj for k in keys):
                 c.add("not_canonical", [], f"this looks like {name}, not a canonical record; {_CONVERT_HINT}")
                 return None, c.findings
+    _unicode_findings(obj, c)
     covered: set[str] = set()
     if "text" not in obj or "messages" in obj:
         _legacy_findings(obj, c, covered)
@@ -551,3 +609,17 @@ def validate_files(
             if on_file_finding is not None:
                 on_file_finding(finding)
     return rep
+
+
+def reject_line(item: Item, findings: Sequence[Finding]) -> str:
+    """The rejects-file line of a failing record: where it is, its findings, and the record verbatim.
+
+    ``text`` is the input exactly as it was read (numbers, key order, duplicate keys and whitespace
+    untouched; bytes that were not UTF-8 shown as U+FFFD); only rows of containers that have no text
+    (Parquet, ``datasets`` folders) carry the decoded ``record`` instead."""
+    entry: dict[str, Any] = {"file": item.file, "line": item.line, "findings": [f.to_obj() for f in findings]}
+    if item.text is not None or not item.ok:
+        entry["text"] = item.text
+    else:
+        entry["record"] = item.value
+    return dumps_line(entry)

@@ -26,8 +26,18 @@ __all__ = ["atomic_path", "atomic_open", "dumps_line", "write_jsonl", "write_jso
 
 
 def dumps_line(obj: Any) -> str:
-    """One JSON Lines line (with its newline), in the one format fcdata writes everywhere."""
-    return json.dumps(obj, ensure_ascii=False) + "\n"
+    """One JSON Lines line (with its newline), in the one format fcdata writes everywhere.
+
+    Text is written as UTF-8, not ``\\u`` escapes, except where a string holds a lone surrogate (valid
+    JSON input can carry one as ``\\ud800``, and UTF-8 cannot): such a line is written with escapes, so
+    writing a report or a rejects file can never fail on the data it reports."""
+    line = json.dumps(obj, ensure_ascii=False)
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            line = json.dumps(obj)
+    return line + "\n"
 
 
 @contextlib.contextmanager

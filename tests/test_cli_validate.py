@@ -47,7 +47,7 @@ def test_errors_exit_1_with_report_and_rejects(tmp_path: Path) -> None:
     assert [f["line"] for f in report["findings"]] == [2, 3]
     rejects = [json.loads(x) for x in rej.read_text().splitlines()]
     assert rejects[0]["text"] == "not json" and rejects[0]["line"] == 2
-    assert rejects[1]["record"] == bad and rejects[1]["findings"][0]["code"] == "single_message"
+    assert json.loads(rejects[1]["text"]) == bad and rejects[1]["findings"][0]["code"] == "single_message"
 
 
 def test_report_to_stdout_is_pure_json(tmp_path: Path) -> None:
@@ -128,3 +128,47 @@ def test_outputs_are_checked_before_any_work(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "would all write to stdout" in r.output
     r = CliRunner().invoke(cli, ["validate", str(p), "--report", str(tmp_path)])
     assert r.exit_code == 2 and "is a directory" in r.output
+
+
+def test_rejects_are_verbatim_and_survive_lone_surrogates(tmp_path: Path) -> None:
+    # numbers, duplicate keys and spacing as written; a lone surrogate escape (valid JSON, not UTF-8)
+    odd = '{"messages": [{"role": "user", "content": "x"}], "n": 1E5, "n": 1.10,  "z": 1e400}'
+    lone = '{"messages": [{"role": "user", "content": "a\\ud800"}, {"role": "assistant", "content": "b"}]}'
+    p = tmp_path / "odd.jsonl"
+    p.write_text(odd + "\n" + lone + "\n")
+    rej = tmp_path / "rej.jsonl"
+    rep = tmp_path / "rep.json"
+    r = run("validate", str(p), "--rejects", str(rej), "--report", str(rep))
+    assert r.exit_code == 1
+    lines = [json.loads(x) for x in rej.read_text(encoding="utf-8").splitlines()]
+    assert [x["text"] for x in lines] == [odd, lone]
+    assert "invalid_unicode" in [f["code"] for f in lines[1]["findings"]]
+    assert json.loads(rep.read_text())["invalid"] == 2
+
+
+def test_bad_bytes_in_a_json_array_do_not_stop_the_file(tmp_path: Path) -> None:
+    good = json.dumps(GOOD).encode()
+    p = tmp_path / "arr.json"
+    p.write_bytes(b"[" + good + b",\n" + b'{"messages": "\xff\xfe"}' + b",\n" + good + b",\n" + good + b"]")
+    rep = tmp_path / "rep.json"
+    r = run("validate", str(p), "--report", str(rep))
+    assert r.exit_code == 1
+    report = json.loads(rep.read_text())
+    assert (report["records"], report["valid"], report["invalid"]) == (4, 3, 1)
+    assert [(f["code"], f["line"]) for f in report["findings"]] == [("not_utf8", 2)]
+
+
+def test_closed_output_pipe_is_not_success(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    p = tmp_path / "bad.jsonl"
+    p.write_text("not json\n" * 20000)
+    code = "import sys; from fcdata.cli.main import cli; sys.exit(cli(['validate', sys.argv[1], '--max-findings', '100000']))"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(p)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # `| head -1`
+    proc.wait(timeout=120)
+    assert proc.returncode == 2
+    assert b"Traceback" not in proc.stderr.read()

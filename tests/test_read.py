@@ -146,6 +146,29 @@ def test_detect_container() -> None:
     assert detect_container("x.parquet.gz", b"") == "parquet"
 
 
+@given(st.lists(st.sampled_from([b'{"a": 1}', b'{"b": "\xff"}', b'{"c": "\xc3"}', b"\xe2\x82", b'{"d": "\xe2\x82\xac"}', b"[1]"]), max_size=8), st.integers(1, 9))
+def test_bad_bytes_in_a_json_array_cost_only_their_element(elements: list[bytes], chunk: int) -> None:
+    """Every element of an array is read, whatever bytes another holds and wherever chunks are cut."""
+    import io
+
+    from fcdata.read import _read_json_document
+
+    data = b"[" + b",\n".join(elements) + b"]"
+    items = list(_read_json_document(io.BufferedReader(io.BytesIO(data)), "x.json", chunk_size=chunk))
+    expected = []
+    for e in elements:
+        try:
+            expected.append(json.loads(e.decode("utf-8")))
+        except UnicodeDecodeError:
+            expected.append(None)
+    # a bare bad byte between values is a malformed element (not_json), reported with its neighbour
+    if all(e.startswith((b"{", b"[")) for e in elements):
+        assert [i.value if i.ok else None for i in items] == expected
+        assert all(i.ok or i.code == "not_utf8" for i in items)
+    else:
+        assert all(i.ok or i.code in ("not_utf8", "not_json") for i in items)
+
+
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise(tmp_path_factory: Any, blob: bytes) -> None:
     d = tmp_path_factory.mktemp("fuzz")

@@ -96,6 +96,10 @@ CASES: list[tuple[str, Any]] = [
     ("tool_result_duplicate", mutate(lambda r: r["messages"].insert(4, copy.deepcopy(r["messages"][3])))),
     ("tool_result_name_mismatch", mutate(lambda r: r["messages"][3].update(name="get_time"))),
     ("schema_invalid", mutate(lambda r: r["tools"][0]["function"]["parameters"].update(type="objekt"))),
+    # valid against the metaschema, but its $ref leads nowhere: jsonschema cannot apply it to the call
+    ("schema_unusable", mutate(lambda r: r["tools"][0]["function"].update(parameters={"$ref": "#/definitions/nowhere"}))),
+    ("parameters_missing", mutate(lambda r: r["tools"][0]["function"].pop("parameters"))),
+    ("invalid_unicode", mutate(lambda r: r["messages"][1].update(content="Weather in Paris? \ud800"))),
     ("duplicate_tool_conflict", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}))),
     ("duplicate_tool", mutate(lambda r: r["tools"].append(copy.deepcopy(r["tools"][0])))),
     ("parameters_not_object", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}))),
@@ -310,3 +314,24 @@ def test_every_code_is_documented() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "validate.md").read_text()
     for code, (severity, _) in CODES.items():
         assert f"| `{code}` | {severity} |" in doc, f"docs/validate.md lacks {code}"
+
+
+def test_lone_surrogate_is_an_error_because_mistral_common_refuses_it() -> None:
+    rec = good()
+    rec["messages"][1]["content"] = "Paris \udc80"
+    findings = check_record(rec)[1]
+    assert [(f.code, f.path) for f in findings] == [("invalid_unicode", "messages[1].content")]
+    with pytest.raises(Exception):
+        encode(rec["messages"], rec.get("tools"))
+
+
+def test_schema_too_deep_to_evaluate_is_reported_not_passed() -> None:
+    deep: dict[str, Any] = {"type": "object"}
+    for _ in range(3000):
+        deep = {"type": "object", "properties": {"a": deep}}
+    rec = good()
+    rec["tools"][0]["function"]["parameters"] = deep
+    findings = check_record(rec)[1]
+    codes = {f.code for f in findings}
+    # either the schema check or the argument check says so; silence would let any arguments through
+    assert codes & {"schema_invalid", "schema_unusable", "arguments_schema"}, [str(f) for f in findings]
