@@ -70,22 +70,65 @@ class ByteProgress:
     """A tqdm bar over bytes of input files (only on a terminal); ``update(n)`` advances it.
 
     Used where records are counted only after reading (streamed files): the bar shows how far through
-    the input the run is, so a multi-GB file shows an honest ETA.
+    the input the run is, so a multi-GB file shows an honest ETA. The total counts what the readers
+    count: decompressed bytes for gzip files (from the gzip trailer, no decompression), and for Parquet
+    files and ``datasets`` folders, whose rows carry no text, their size on disk, advanced row by row
+    (:meth:`advance`) at the file's average bytes per row.
     """
 
     def __init__(self, paths: Sequence[str], desc: str = "", enabled: bool | None = None) -> None:
         self.enabled = stderr_is_terminal() if enabled is None else enabled
         self._bar: Any = None
+        self._per_row: dict[str, float] = {}
         if self.enabled:
             from tqdm import tqdm
 
             total = 0
             for p in paths:
                 try:
-                    total += os.path.getsize(p) if p != "-" and os.path.isfile(p) else 0
-                except OSError:
+                    total += self._size(p)
+                except (OSError, ValueError):
                     pass
             self._bar = tqdm(total=total or None, desc=desc, unit="B", unit_scale=True, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def _size(self, path: str) -> int:
+        if path == "-":
+            return 0
+        if os.path.isdir(path):
+            size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(".arrow"))
+            rows = _dataset_rows(path)
+            if rows:
+                self._per_row[path] = size / rows
+            return size
+        if not os.path.isfile(path):
+            return 0
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+            if magic[:2] == b"\x1f\x8b" and size >= 18:
+                fh.seek(-4, os.SEEK_END)
+                isize = int.from_bytes(fh.read(4), "little")  # decompressed size modulo 2**32
+                while isize < size:
+                    isize += 1 << 32
+                return isize
+        if magic == b"PAR1":
+            import pyarrow.parquet as pq
+
+            rows = pq.ParquetFile(path).metadata.num_rows
+            if rows:
+                self._per_row[path] = size / rows
+        return size
+
+    def advance(self, item: Any) -> None:
+        """Advance by one record just read: its text's bytes (and its newline), or for a row of a
+        Parquet file or ``datasets`` folder, that file's average bytes per row."""
+        if self._bar is None:
+            return
+        text = getattr(item, "text", None)
+        if text is not None:
+            self._bar.update(len(text.encode("utf-8", "replace")) + 1)
+        else:
+            self._bar.update(self._per_row.get(getattr(item, "file", ""), 0.0))
 
     def update(self, n: int) -> None:
         if self._bar is not None:
@@ -101,6 +144,24 @@ class ByteProgress:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _dataset_rows(path: str) -> int:
+    """Rows of a ``datasets`` folder, from its metadata (0 when it has none)."""
+    import json
+
+    total = 0
+    try:
+        with open(os.path.join(path, "state.json"), encoding="utf-8") as fh:
+            files = [f["filename"] for f in json.load(fh).get("_data_files", [])]
+        import pyarrow as pa
+
+        for name in files:
+            with pa.memory_map(os.path.join(path, name)) as source:
+                total += pa.ipc.open_stream(source).read_all().num_rows
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    return total
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, align: str | None = None) -> str:

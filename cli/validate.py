@@ -54,7 +54,7 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
     bar = ByteProgress(list(files), desc="validate")
 
     def on_record(item: Item, findings: list[Finding], failed: bool) -> None:
-        bar.update(len(item.text) + 1 if item.text is not None else 0)
+        bar.advance(item)
         if findings_tmp is not None:
             for f in findings:
                 findings_tmp.write(dumps_line(f.to_obj()))

@@ -226,6 +226,9 @@ def item_from_line(file: str, lineno: int, raw: bytes) -> Item:
         return Item(file, lineno, NOT_PARSED, text, "JSON nested too deeply to decode", "json_too_deep")
     except ValueError as exc:
         msg = f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        if not raw.endswith(b"\n") and isinstance(exc, json.JSONDecodeError) and (exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated")):
+            # the last line, without its newline, ends inside a value: the file was cut off
+            return Item(file, lineno, NOT_PARSED, text, f"file cut off inside this record: {msg}", "truncated_file")
         return Item(file, lineno, NOT_PARSED, text, f"not JSON: {msg}", "not_json")
 
 

@@ -28,7 +28,7 @@ def test_jsonl_with_blank_and_bad_lines(tmp_path: Path) -> None:
     got = lines(p)
     assert [g[0] for g in got] == [1, 4, 5, 6, 7, 8]
     assert got[0][1] == {"a": 1} and got[3][1] == [1, 2]
-    assert [g[2] for g in got] == [None, "not_json", "not_utf8", None, "not_json", "not_json"]
+    assert [g[2] for g in got] == [None, "not_json", "not_utf8", None, "not_json", "truncated_file"]
     bad = list(read_items(p))[2]
     assert bad.verbatim() == "\ufffd\ufffd"
 
@@ -226,3 +226,13 @@ def test_malformed_element_does_not_load_the_rest_of_the_file(tmp_path: Path) ->
     assert next(items).ok and next(items).code == "not_json"
     assert src.read_bytes <= 3 * 4096  # resynchronised within the buffer, not after reading everything
     assert sum(1 for i in items if i.ok) == 20000
+
+
+def test_jsonl_cut_off_inside_its_last_record_is_truncated_file(tmp_path: Path) -> None:
+    p = tmp_path / "cut.jsonl"
+    p.write_bytes(b'{"a": 1}\n{"messages": [{"role": "us')
+    items = list(read_items(p))
+    assert [i.code for i in items] == [None, "truncated_file"]
+    # a complete but malformed last line is still just not JSON
+    p.write_bytes(b'{"a": 1}\nhello')
+    assert [i.code for i in read_items(p)] == [None, "not_json"]
