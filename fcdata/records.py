@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 __all__ = [
+    "NEXT_ROLES",
     "FunctionCall",
     "ToolCall",
     "SystemMessage",
@@ -41,6 +42,17 @@ __all__ = [
     "json_schemas",
     "ValidationError",
 ]
+
+
+# role -> the roles mistral-common accepts right after it (MistralRequestValidator._validate_message_order);
+# the one copy of the rule: the validator reports breaches, the converter refuses to make them and the
+# renderer refuses to encode them
+NEXT_ROLES: dict[str, frozenset[str]] = {
+    "system": frozenset({"user", "assistant", "system"}),
+    "user": frozenset({"assistant", "system", "user"}),
+    "assistant": frozenset({"assistant", "user", "tool"}),
+    "tool": frozenset({"assistant", "tool", "user"}),
+}
 
 
 class _Strict(BaseModel):

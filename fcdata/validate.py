@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from .errors import format_path
 from .findings import CODES, Finding
 from .read import Item, loads_strict, read_items
-from .records import ChatRecord, TextRecord, parse_record
+from .records import NEXT_ROLES, ChatRecord, TextRecord, parse_record
 from .schema_check import schema_check
 from .write import dumps_line
 
@@ -46,13 +46,7 @@ __all__ = [
 CALL_ID_RE = re.compile(r"^[a-zA-Z0-9]{9}$")
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
-# role -> roles allowed right after it (mistral-common, MistralRequestValidator._validate_message_order)
-_NEXT_ROLES: dict[str, frozenset[str]] = {
-    "system": frozenset({"user", "assistant", "system"}),
-    "user": frozenset({"assistant", "system", "user"}),
-    "assistant": frozenset({"assistant", "user", "tool"}),
-    "tool": frozenset({"assistant", "tool", "user"}),
-}
+_NEXT_ROLES = NEXT_ROLES
 _ROLES = frozenset(_NEXT_ROLES)
 
 _CONTROL_STRINGS = ("[INST]", "[/INST]", "[TOOL_CALLS]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]", "<s>", "</s>")

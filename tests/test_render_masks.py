@@ -254,3 +254,20 @@ def test_invariants_on_all_converted_shared_data(tok, shared_data):
                     assert [s.assistant_masks for s in samples] == [[0] + [1] * (samples[0].length - 1)]
             checked += 1
     assert checked >= 370
+
+
+@pytest.mark.parametrize("mode", ["exact", "single", "last"])
+def test_role_order_mistral_common_refuses_is_refused(mode: str) -> None:
+    """The library call refuses what mistral-common refuses, even without `fcdata validate` first."""
+    messages = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
+    ]
+    with pytest.raises(Exception):
+        encode(messages, None)
+    with pytest.raises(RecordError) as info:
+        render({"messages": messages}, mode=mode)
+    assert info.value.code == "role_order" and "messages[2].role" in str(info.value)

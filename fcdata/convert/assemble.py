@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from ..records import NEXT_ROLES
 from .ids import CALL_ID_RE, CallIds
 from .outcome import Reject
 from .tools import ToolSet
@@ -70,13 +71,7 @@ ENCODER = _Encoder()
 # the source text call ids are derived from (NaN allowed here: it only feeds a hash)
 KEY_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
-# role -> roles mistral-common accepts right after it (MistralRequestValidator._validate_message_order)
-_NEXT: dict[str, frozenset[str]] = {
-    "system": frozenset({"user", "assistant", "system"}),
-    "user": frozenset({"assistant", "system", "user"}),
-    "assistant": frozenset({"assistant", "user", "tool"}),
-    "tool": frozenset({"assistant", "tool", "user"}),
-}
+_NEXT = NEXT_ROLES
 
 
 class Call:

@@ -57,7 +57,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 from pydantic import ValidationError
 
 from ..errors import RecordError, TokenizerError, UsageError, format_path
-from ..records import ChatRecord, TextRecord, parse_record
+from ..records import NEXT_ROLES, ChatRecord, TextRecord, parse_record
 from ..tokenizer import MistralV3Tokenizer, load_tokenizer
 
 __all__ = [
@@ -205,6 +205,11 @@ def _normalize(record: ChatRecord) -> tuple[list[_Turn], list[tuple[int, str]]]:
     makes them: consecutive messages of one role (and one assistant weight) merge; system messages
     leave the list but still separate their neighbours; tool messages never merge."""
     msgs = record.messages
+    for k in range(1, len(msgs)):
+        prev, role = msgs[k - 1].role, msgs[k].role
+        if role not in NEXT_ROLES[prev]:
+            a, b = ("an" if role[0] in "aeiou" else "a"), ("an" if prev[0] in "aeiou" else "a")
+            raise RecordError(f"{a} {role} message cannot follow {b} {prev} message (mistral-common refuses it)", path=f"messages[{k}].role", code="role_order")
     turns: list[_Turn] = []
     systems: list[tuple[int, str]] = []
     n = len(msgs)
