@@ -224,6 +224,19 @@ def fcdata_render(mode: str) -> Callable[[list[dict[str, Any]]], int]:
     return run
 
 
+def fcdata_render_each(records: list[dict[str, Any]]) -> int:
+    """``fcdata.render(record)`` called once per record, as a user's own loop would: no batching."""
+    from fcdata.render import render
+    from fcdata.tokenizer import load_tokenizer
+
+    tok = load_tokenizer()
+    tok.clear_caches()  # start cold, as a fresh process would
+    n = 0
+    for r in records:
+        n += sum(s.length for s in render(r, tok, mode="single"))
+    return n
+
+
 def fcdata_prepare(path: str, mode: str, num_proc: int, work: str) -> Callable[[list[dict[str, Any]]], int]:
     def run(records: list[dict[str, Any]]) -> int:
         from fcdata.prepare import prepare
@@ -312,6 +325,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         slow = [("mistral-common encode_chat_completion", mc_encode_chat_completion), ("mistral-common per message + masks", mc_per_message)]
     fast: list[tuple[str, Callable[[list[dict[str, Any]]], int]]] = [
         ("SentencePiece floor (segments, 1 thread)", sentencepiece_floor),
+        ("fcdata.render per record mode=single", fcdata_render_each),
         ("fcdata.render_records mode=single", fcdata_render("single")),
         ("fcdata.render_records mode=exact", fcdata_render("exact")),
         ("fcdata prepare --mode single --num-proc 1", fcdata_prepare(path, "single", 1, work)),
@@ -343,38 +357,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def ratio(a: str, b: str, key: str = "tokens_per_s") -> float | None:
         return r[a][key] / r[b][key] if a in r and b in r else None
 
-    results["ratios"] = {
-        "render_single / encode_chat_completion (target >= 2.5)": ratio("fcdata.render_records mode=single", "mistral-common encode_chat_completion"),
-        "render_exact / encode_chat_completion": ratio("fcdata.render_records mode=exact", "mistral-common encode_chat_completion"),
-        "render_single / per-message (mistral-finetune way)": ratio("fcdata.render_records mode=single", "mistral-common per message + masks"),
-        "floor / per-message": ratio("SentencePiece floor (segments, 1 thread)", "mistral-common per message + masks"),
-        "render_single / floor": ratio("fcdata.render_records mode=single", "SentencePiece floor (segments, 1 thread)"),
-        "prepare_single_np1 / floor (target >= 0.8)": ratio("fcdata prepare --mode single --num-proc 1", "SentencePiece floor (segments, 1 thread)"),
-        "prepare_exact_np1 / floor": ratio("fcdata prepare --mode exact --num-proc 1", "SentencePiece floor (segments, 1 thread)"),
-        "prepare_single np2 / np1 (target ~2)": ratio("fcdata prepare --mode single --num-proc 2", "fcdata prepare --mode single --num-proc 1"),
-        "prepare_exact np2 / np1": ratio("fcdata prepare --mode exact --num-proc 2", "fcdata prepare --mode exact --num-proc 1"),
+    MC, PM, FLOOR = "mistral-common encode_chat_completion", "mistral-common per message + masks", "SentencePiece floor (segments, 1 thread)"
+    pairs = {
+        "render (record by record) / encode_chat_completion (target >= 2.5)": ("fcdata.render per record mode=single", MC),
+        "render_records single / encode_chat_completion": ("fcdata.render_records mode=single", MC),
+        "render_records exact / encode_chat_completion": ("fcdata.render_records mode=exact", MC),
+        "render_records single / per-message (mistral-finetune way)": ("fcdata.render_records mode=single", PM),
+        "floor / per-message": (FLOOR, PM),
+        "render_records single / floor": ("fcdata.render_records mode=single", FLOOR),
+        "prepare_single_np1 / floor (target >= 0.8)": ("fcdata prepare --mode single --num-proc 1", FLOOR),
+        "prepare_exact_np1 / floor": ("fcdata prepare --mode exact --num-proc 1", FLOOR),
+        "prepare_single np2 / np1 (target ~2)": ("fcdata prepare --mode single --num-proc 2", "fcdata prepare --mode single --num-proc 1"),
+        "prepare_exact np2 / np1": ("fcdata prepare --mode exact --num-proc 2", "fcdata prepare --mode exact --num-proc 1"),
     }
+    results["ratios"] = {k: ratio(a, b) for k, (a, b) in pairs.items()}
+    results["ratios_cpu"] = {k: ratio(a, b, "tokens_per_cpu_s") for k, (a, b) in pairs.items()}
     # the machine is shared: when other work holds the cores, --num-proc 2 cannot show its speedup in
     # wall time; its CPU cost (workers + main process) against one process bounds what 2 idle cores give
     for mode in ("single", "exact"):
         one, two = f"fcdata prepare --mode {mode} --num-proc 1", f"fcdata prepare --mode {mode} --num-proc 2"
         if one in r and two in r:
             cpu1, cpu2 = min(runs[one], key=lambda x: x[1])[1], min(runs[two], key=lambda x: x[1])[1]
-            results["ratios"][f"prepare_{mode} np2 on 2 idle cores, bound from CPU cost (2 x cpu1/cpu2)"] = min(2.0, 2 * cpu1 / cpu2)
-    results["ratios_cpu"] = {k: None for k in results["ratios"]}
-    pairs = [
-        ("fcdata.render_records mode=single", "mistral-common encode_chat_completion"),
-        ("fcdata.render_records mode=exact", "mistral-common encode_chat_completion"),
-        ("fcdata.render_records mode=single", "mistral-common per message + masks"),
-        ("SentencePiece floor (segments, 1 thread)", "mistral-common per message + masks"),
-        ("fcdata.render_records mode=single", "SentencePiece floor (segments, 1 thread)"),
-        ("fcdata prepare --mode single --num-proc 1", "SentencePiece floor (segments, 1 thread)"),
-        ("fcdata prepare --mode exact --num-proc 1", "SentencePiece floor (segments, 1 thread)"),
-        ("fcdata prepare --mode single --num-proc 2", "fcdata prepare --mode single --num-proc 1"),
-        ("fcdata prepare --mode exact --num-proc 2", "fcdata prepare --mode exact --num-proc 1"),
-    ]
-    for k, (a, b) in zip(list(results["ratios"]), pairs):
-        results["ratios_cpu"][k] = ratio(a, b, "tokens_per_cpu_s")
+            key = f"prepare_{mode} np2 on 2 idle cores, bound from CPU cost (2 x cpu1/cpu2)"
+            results["ratios"][key] = min(2.0, 2 * cpu1 / cpu2)
+            results["ratios_cpu"][key] = None
     print(f"{'ratio':60s} {'wall':>7s} {'CPU':>7s}", file=sys.stderr)
     for k, v in results["ratios"].items():
         c = results["ratios_cpu"][k]
