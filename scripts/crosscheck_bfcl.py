@@ -51,6 +51,13 @@ kind. Replies are written as raw Mistral v0.3 text in several renderings (with o
 ``[TOOL_CALLS]`` per call, text before the calls). The tool lists are checked too: BFCL's
 ``_compile_tools`` output for every question must be byte-identical (as JSON) to fcdata's ``bfcl_tools``.
 
+BFCL's result shape: every reply is also given to fcdata as a ``{"result": ...}`` prediction holding
+exactly what BFCL stores for it (:func:`fcdata.score.reply_from_prediction`, then ``check_decoded``),
+and so are stored result values that no Mistral reply produces but a result file can hold (arguments as
+objects, extra keys before or after the name, arguments that decode to arrays/null/strings/numbers/NaN
+or are not JSON, empty or non-object elements, nested lists, ``[]``, ``{}``, ``null``, numbers, JSON
+text), each scored by BFCL's runner on the same value. These are counted apart from the replies above.
+
 Getting an unpacked bfcl_eval (no dependencies are installed)::
 
     pip download bfcl-eval==2025.6.30.4 --no-deps -d /tmp/bfcl_dl
@@ -61,10 +68,11 @@ Run (from the repository root, in the project's virtual environment)::
     python scripts/crosscheck_bfcl.py --bfcl-eval /tmp/bfcl_eval_2025.6.30.4
     python scripts/crosscheck_bfcl.py --bfcl-eval /tmp/bfcl_eval_2025.6.30.4 --limit 20   # quick
 
-With the defaults this is about 160,000 replies, under a minute on one core. Prints the number of replies
-compared, the agreements and the first disagreements in detail (question id, name mapping, the reply as
-Mistral text and as BFCL's stored result, both verdicts). Exit status: 0 when every verdict (and the tool
-check) agrees, 1 otherwise, 2 on a usage or setup error.
+With the defaults this is about 160,000 replies and 276,000 result-shape predictions (the same replies and
+114,000 result-only values), one to two minutes on one core. Prints the number of replies compared, the
+agreements and the first disagreements in detail (question id, name mapping, the reply as Mistral text
+and as BFCL's stored result, both verdicts), then the same for the result shape. Exit status: 0 when
+every verdict (and the tool check) agrees, 1 otherwise, 2 on a usage or setup error.
 """
 
 from __future__ import annotations
@@ -86,7 +94,7 @@ from typing import Any, Callable, Iterator, Literal, Sequence
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fcdata.score import BfclResult, UnsupportedQuestion, bfcl_tools, check_decoded, parse_reply  # noqa: E402
+from fcdata.score import BfclResult, UnsupportedQuestion, bfcl_tools, check_decoded, parse_reply, reply_from_prediction  # noqa: E402
 
 DEFAULT_DATA = ROOT / "tests" / "fixtures" / "shared" / "bfcl"
 AST_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple")
@@ -294,6 +302,19 @@ def fcdata_verdict(question: dict[str, Any], answer: dict[str, Any] | None, mist
     return Verdict(result.valid, result.error_type)
 
 
+def fcdata_result_verdict(question: dict[str, Any], answer: dict[str, Any] | None, result: Json, underscore_to_dot: bool) -> Verdict:
+    """fcdata's verdict on a prediction given in BFCL's result shape, ``{"result": result}``:
+    :func:`reply_from_prediction` then :func:`check_decoded` (what ``fcdata score --bfcl`` does)."""
+    try:
+        reply = reply_from_prediction({"id": question["id"], "result": result})
+        verdict: BfclResult = check_decoded(question, answer, reply, underscore_to_dot=underscore_to_dot)
+    except UnsupportedQuestion as exc:
+        return Verdict(False, None, f"UnsupportedQuestion: {exc}")
+    except Exception as exc:  # noqa: BLE001 - fcdata must not raise on any result value
+        return Verdict(False, None, f"{type(exc).__name__}: {exc}")
+    return Verdict(verdict.valid, verdict.error_type)
+
+
 # --------------------------------------------------------------------------------------------------
 # Replies
 # --------------------------------------------------------------------------------------------------
@@ -314,13 +335,16 @@ class Reply:
     """A model reply: calls (possibly none), text, or a raw text that claims calls but is broken."""
 
     label: str
-    kind: Literal["calls", "text", "broken"]
+    kind: Literal["calls", "text", "broken", "result"]
     calls: tuple[tuple[str, Arguments], ...] = ()
     text: str = ""  # text: the content; calls: content before the calls; broken: the whole raw reply
     rendering: Rendering = Rendering()
+    raw: Json = None  # result: a stored BFCL result value with no Mistral text behind it
 
     def mistral_text(self) -> str:
         """The reply as generated, decoded with special tokens kept (what fcdata parses)."""
+        if self.kind == "result":
+            return "(none: a BFCL result value only)"
         if self.kind == "text":
             return self.text + "</s>"
         if self.kind == "broken":
@@ -344,6 +368,8 @@ class Reply:
         as ``[{name: arguments as a JSON string}]``, else the message content."""
         if self.kind == "calls":
             return [{name: json.dumps(arguments)} for name, arguments in self.calls]
+        if self.kind == "result":
+            return copy.deepcopy(self.raw)
         return self.text
 
 
@@ -761,10 +787,47 @@ class ReplyMaker:
                 yield self.reply(f"single:{label}", calls)
         yield from self.text_replies(accepted)
         yield from self.broken(accepted)
+        yield from self.result_replies(accepted)
         for _ in range(n_random):
             base = accepted if self.rng.random() < 0.5 else self.answer_calls(self.sampled)
             calls, labels = self.perturbed(base)
             yield self.reply("random:" + "+".join(labels or ["none"]), calls)
+
+    def result_replies(self, calls: list[Call]) -> Iterator[Reply]:
+        """Stored BFCL result values that no Mistral reply gives (``MistralHandler`` always stores
+        ``[{name: json.dumps(arguments)}]`` or the text) but that a ``{"result": ...}`` prediction can
+        hold: arguments as objects, extra keys, arguments that are not objects, malformed elements."""
+        good = [{c.name: json.dumps(c.arguments)} for c in calls] or [{"f": "{}"}]
+        first = next(iter(good[0]))
+        raw: list[tuple[str, Json]] = [
+            ("arguments_as_objects", [{c.name: copy.deepcopy(c.arguments)} for c in calls] or [{"f": {}}]),
+            ("extra_key_after", [{**e, "fcdata_extra": "{}"} for e in good]),
+            ("extra_key_before", [{"fcdata_extra": "{}", **e} for e in good]),
+            ("extra_key_not_json", [{**e, "fcdata_extra": {"x": 1}} for e in good]),
+            ("arguments_padded", [{k: " " + v + "\n" for k, v in e.items()} for e in good]),
+            ("one_element_only", good[:1]),
+            ("reversed", good[::-1]),
+            ("empty_name", [{"": v} for e in good for v in e.values()]),
+            ("empty_element", [{}]),
+            ("empty_element_then_calls", [{}] + good),
+            ("calls_then_string", good + ["x"]),
+            ("calls_then_null", good + [None]),
+            ("nested_list", [good]),
+            ("object_not_list", good[0]),
+            ("empty_list", []),
+            ("empty_object", {}),
+            ("null", None),
+            ("number", 7),
+            ("boolean", True),
+            ("json_text", json.dumps(good)),
+        ]
+        for bad in ("[1, 2]", "[]", "null", '"x"', "1", "true", "NaN", "", "{", '{"a": NaN}', json.dumps(json.dumps({"a": 1}))):
+            raw.append((f"arguments={bad[:12]}", [{first: bad}]))
+            raw.append((f"calls_then_arguments={bad[:12]}", good + [{first: bad}]))
+        for value in (None, 5, [1], ["{}"]):
+            raw.append((f"arguments_value={json.dumps(value)}", [{first: value}]))
+        for label, value in raw:
+            yield Reply("result:" + label, "result", raw=value)
 
     def irrelevance_replies(self, n_random: int) -> Iterator[Reply]:
         function = self.question["function"][0]
@@ -776,6 +839,7 @@ class ReplyMaker:
         call = Call(self.name(declared), typed, declared)
         yield from self.text_replies([call])
         yield from self.broken([call])
+        yield from self.result_replies([call])
         yield self.reply("irrelevance:call_required", [call])
         yield self.reply("irrelevance:call_all_parameters", [Call(self.name(declared), full, declared)])
         yield self.reply("irrelevance:call_no_arguments", [Call(self.name(declared), {}, declared)])
@@ -892,7 +956,8 @@ def run(args: argparse.Namespace) -> int:
     differing = same_files(args.data, bfcl)
     print(f"data: {args.data}  ({'identical to' if not differing else 'DIFFERS from'} bfcl_eval's own copies{': ' + ', '.join(differing) if differing else ''})")
 
-    tally = Tally()
+    tally = Tally()  # replies as raw Mistral text (parse_reply)
+    result_tally = Tally()  # the same replies, and result-only values, as {"result": ...} predictions
     tools_checked = tools_same = 0
     tools_differ: list[str] = []
     for category in CATEGORIES:
@@ -916,8 +981,11 @@ def run(args: argparse.Namespace) -> int:
                 replies = maker.irrelevance_replies(args.random // 8) if category == "irrelevance" else maker.ast_replies(args.combinations, args.random)
                 for reply in replies:
                     bfcl_says = bfcl.verdict(question, answer, reply.bfcl_result(), mapping)
-                    fcdata_says = fcdata_verdict(question, answer, reply.mistral_text(), mapping)
-                    tally.add(category, qid, mapping, reply, bfcl_says, fcdata_says)
+                    if reply.kind != "result":
+                        fcdata_says = fcdata_verdict(question, answer, reply.mistral_text(), mapping)
+                        tally.add(category, qid, mapping, reply, bfcl_says, fcdata_says)
+                    result_says = fcdata_result_verdict(question, answer, reply.bfcl_result(), mapping)
+                    result_tally.add(category, qid, mapping, reply, bfcl_says, result_says)
 
     print()
     print(f"{'category':<20}{'mapping':>8}{'replies':>10}{'BFCL correct':>14}{'agree':>10}")
@@ -945,7 +1013,23 @@ def run(args: argparse.Namespace) -> int:
         print(disagreement.show())
     if len(tally.disagreements) > args.show:
         print(f"  ... and {len(tally.disagreements) - args.show} more")
-    return 0 if not tally.disagreements and not tools_differ else 1
+    print()
+    result_only = result_tally.kinds["result"]
+    print(
+        f"BFCL result shape ({{\"result\": ...}} predictions): {result_tally.compared} compared "
+        f"({result_tally.compared - result_only} of the replies above as BFCL stores them, {result_only} result-only values), "
+        f"{result_tally.agreed} agreeing, {len(result_tally.disagreements)} disagreeing"
+    )
+    print("BFCL error types among them:")
+    for error_type, count in sorted(result_tally.error_types.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {count:>7}  {error_type}")
+    if result_tally.bfcl_raised:
+        print(f"  {result_tally.bfcl_raised:>7}  (BFCL's evaluation raised an exception)")
+    for disagreement in result_tally.disagreements[: args.show]:
+        print(disagreement.show())
+    if len(result_tally.disagreements) > args.show:
+        print(f"  ... and {len(result_tally.disagreements) - args.show} more")
+    return 0 if not tally.disagreements and not result_tally.disagreements and not tools_differ else 1
 
 
 if __name__ == "__main__":

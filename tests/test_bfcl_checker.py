@@ -23,7 +23,8 @@ from fcdata.score.bfcl import (
     mapped_name,
     standardize,
 )
-from fcdata.score.parse import Call, ParsedReply, parse_reply
+from fcdata.score.parse import Call, ParsedReply, bfcl_decode_result, parse_reply, reply_from_prediction
+from fcdata.score.scoring import score_bfcl
 
 FUNC = {
     "name": "geo.distance",
@@ -287,3 +288,93 @@ def test_unsupported_categories_and_broken_questions_are_refused() -> None:
     undeclared = {"id": "multiple_1", "question": [[]], "function": [SECOND]}
     with pytest.raises(UnsupportedQuestion, match="does not declare"):
         check_decoded(undeclared, {"ground_truth": [answer()]}, ParsedReply("calls", calls=(Call("x", {}),)))
+
+
+# Predictions in BFCL's own result-file shape, {"id", "result"}, are decoded as BFCL decodes them:
+# MistralHandler.decode_ast (FC mode) turns each element into {name: json.loads(element[name])} with
+# name = list(element.keys())[0], any exception being a decoding failure (ast_file_runner:
+# ast_decoder:decoder_failed; relevance_file_runner: no call); then ast_file_runner's
+# is_function_calling_format_output check (params not a dict: ast_decoder:decoder_wrong_output_format;
+# relevance: is_empty_output, i.e. no call). Every row below was run through BFCL's own runners and
+# Mistral handler (bfcl-eval 2025.6.30.4, unpacked; scripts/crosscheck_bfcl.py's BfclEval.verdict) on
+# QUESTION/GT and IRRELEVANT: the BFCL error type on simple_7 (None = correct), the one on
+# irrelevance_3, and the kind of reply fcdata reports.
+_ARGS = '{"origin": "Paris", "destination": "Berlin"}'
+RESULT_SHAPE_CASES: list[tuple[str, Any, str | None, str | None, str]] = [
+    ("args as JSON string", [{"geo_distance": _ARGS}], None, "irrelevance_error:decoder_success", "calls"),
+    ("args as an object", [{"geo_distance": {"origin": "Paris", "destination": "Berlin"}}], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("two keys, first scored", [{"geo_distance": _ARGS, "other": "{}"}], None, "irrelevance_error:decoder_success", "calls"),
+    ("two keys, other first", [{"other": "{}", "geo_distance": _ARGS}], "simple_function_checker:wrong_func_name", "irrelevance_error:decoder_success", "calls"),
+    ("second key never read", [{"geo_distance": _ARGS, "other": {"x": 1}}], None, "irrelevance_error:decoder_success", "calls"),
+    ("args an array", [{"geo_distance": "[1, 2]"}], "ast_decoder:decoder_wrong_output_format", None, "parse_failure"),
+    ("args null", [{"geo_distance": "null"}], "ast_decoder:decoder_wrong_output_format", None, "parse_failure"),
+    ("args a string", [{"geo_distance": '"Paris"'}], "ast_decoder:decoder_wrong_output_format", None, "parse_failure"),
+    ("args a number", [{"geo_distance": "1"}], "ast_decoder:decoder_wrong_output_format", None, "parse_failure"),
+    ("args NaN", [{"geo_distance": "NaN"}], "ast_decoder:decoder_wrong_output_format", None, "parse_failure"),
+    ("args not JSON", [{"geo_distance": '{"origin": '}], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("args empty string", [{"geo_distance": ""}], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("args JSON null", [{"geo_distance": None}], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("args a number value", [{"geo_distance": 5}], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("args padded", [{"geo_distance": " " + _ARGS + "\n"}], None, "irrelevance_error:decoder_success", "calls"),
+    ("args empty object", [{"geo_distance": "{}"}], "simple_function_checker:missing_required", "irrelevance_error:decoder_success", "calls"),
+    ("empty dict element", [{}], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("empty dict then call", [{}, {"geo_distance": _ARGS}], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("string element", ["geo_distance"], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("null element", [None], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("nested list", [[{"geo_distance": _ARGS}]], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("call then bad element", [{"geo_distance": _ARGS}, "x"], "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("call then non-object args", [{"geo_distance": _ARGS}, {"geo_distance": "[]"}], "ast_decoder:decoder_wrong_output_format", None, "parse_failure"),
+    ("two calls", [{"geo_distance": _ARGS}, {"geo_distance": _ARGS}], "simple_function_checker:wrong_count", "irrelevance_error:decoder_success", "calls"),
+    ("empty name", [{"": _ARGS}], "simple_function_checker:wrong_func_name", "irrelevance_error:decoder_success", "calls"),
+    ("empty list", [], "simple_function_checker:wrong_count", None, "calls"),
+    ("empty object", {}, "simple_function_checker:wrong_count", None, "calls"),
+    ("object, not a list", {"geo_distance": _ARGS}, "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("null", None, "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("number", 3, "ast_decoder:decoder_failed", None, "parse_failure"),
+    ("empty text", "", "simple_function_checker:wrong_count", None, "text"),
+    ("text", "About 900 km.", "ast_decoder:decoder_failed", None, "text"),
+    ("raw Mistral text", '[TOOL_CALLS] [{"name": "geo_distance", "arguments": ' + _ARGS + "}]", "ast_decoder:decoder_failed", None, "text"),
+]
+
+
+@pytest.mark.parametrize(("label", "result", "simple_error", "irrelevance_error", "kind"), RESULT_SHAPE_CASES, ids=[c[0] for c in RESULT_SHAPE_CASES])
+def test_bfcl_result_shape_decodes_as_bfcl(label: str, result: Any, simple_error: str | None, irrelevance_error: str | None, kind: str) -> None:
+    reply = reply_from_prediction({"id": "simple_7", "result": result})
+    assert reply.kind == kind
+    on_simple = check_decoded(QUESTION, GT, reply)
+    assert (on_simple.valid, on_simple.error_type) == (simple_error is None, simple_error)
+    on_irrelevance = check_decoded(IRRELEVANT, None, reply)
+    assert (on_irrelevance.valid, on_irrelevance.error_type) == (irrelevance_error is None, irrelevance_error)
+    # fcdata's own error type: a reply that claims calls but cannot be read is a parse failure everywhere
+    if kind == "parse_failure":
+        assert reply.error and fcdata_error(on_simple, reply) == "parse_failure"
+
+
+def test_bfcl_result_shape_calls_and_decoded_output() -> None:
+    two_keys = reply_from_prediction({"result": [{"geo_distance": _ARGS, "other": "{}"}]})
+    assert two_keys.calls == (Call("geo_distance", BASE),)
+    assert bfcl_decode_result([{"f": '{"a": 1}', "g": "{}"}]) == [{"f": {"a": 1}}]
+    assert bfcl_decode_result("") == [] and bfcl_decode_result({}) == []
+    wrong_format = reply_from_prediction({"result": [{"geo_distance": "[1, 2]"}]})
+    assert wrong_format.bfcl_decoded == [{"geo_distance": [1, 2]}] and "not an object" in (wrong_format.error or "")
+    as_object = reply_from_prediction({"result": [{"geo_distance": {"origin": "Paris"}}]})
+    assert as_object.bfcl_decoded is None and "JSON" in (as_object.error or "")
+    for bad in ("x", [{}], ["f"], None, 5, {"f": "{}"}):
+        with pytest.raises(Exception):
+            bfcl_decode_result(bad)
+    # a text result is taken as written (BFCL iterates it: a decoding failure), never searched for calls
+    raw = reply_from_prediction({"result": '[TOOL_CALLS] [{"name": "geo_distance", "arguments": ' + _ARGS + "}]"})
+    assert raw.kind == "text" and not raw.calls
+
+
+def test_bfcl_result_shape_end_to_end() -> None:
+    predictions = [
+        {"id": "simple_7", "result": [{"geo_distance": "null"}]},
+        {"id": "irrelevance_3", "result": [{"geo_distance": {"origin": "Paris"}}]},
+    ]
+    report = score_bfcl(predictions, [QUESTION, IRRELEVANT], [GT])
+    details = {d["id"]: d for d in report.details()}
+    assert details["simple_7"]["correct"] is False
+    assert details["simple_7"]["error"] == "parse_failure"
+    assert details["simple_7"]["bfcl_error"] == "ast_decoder:decoder_wrong_output_format"
+    assert details["irrelevance_3"]["correct"] is True and details["irrelevance_3"]["parse_failure"] is True

@@ -167,7 +167,7 @@ def test_structured_predictions() -> None:
     assert reply_from_prediction({"content": "[TOOL_CALLS] looks like a call"}).kind == "text"
     assert reply_from_prediction({"output": "hi</s>"}).text == "hi"
     assert reply_from_prediction({"result": [{"f": '{"a": 1}'}]}).calls == (Call("f", {"a": 1}),)
-    assert reply_from_prediction({"result": "[TOOL_CALLS] [oops"}).kind == "parse_failure"
+    assert reply_from_prediction({"result": "[TOOL_CALLS] [oops"}) == ParsedReply("text", text="[TOOL_CALLS] [oops")
     assert reply_from_calls([{"name": "f", "arguments": "{bad"}]).kind == "parse_failure"
     assert reply_from_calls([{"name": "f", "arguments": "[1]"}]).kind == "parse_failure"
     with pytest.raises(PredictionShapeError, match="needs one of"):
@@ -196,3 +196,21 @@ def test_docstring_examples() -> None:
     for module in (fcdata.score.parse, fcdata.score.bfcl_prompts, fcdata.score.scoring):
         failed, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert failed == 0 and tried > 0, module.__name__
+
+
+# the BFCL result shape reads the same in both scoring modes: as BFCL's Mistral handler decodes it
+# (arguments a JSON string, an element's first key only, a string is text); tests/test_bfcl_checker.py
+# has the BFCL verdicts
+def test_bfcl_result_shape_in_reference_mode() -> None:
+    from fcdata.score import score
+
+    references = [{"id": i, "tool_calls": [{"name": "f", "arguments": {"a": 1}}]} for i in range(1, 6)]
+    predictions = [
+        {"id": 1, "result": [{"f": '{"a": 1}'}]},
+        {"id": 2, "result": [{"f": '{"a": 1}', "g": "{}"}]},
+        {"id": 3, "result": [{"f": {"a": 1}}]},
+        {"id": 4, "result": [{"f": "[1]"}]},
+        {"id": 5, "result": '[TOOL_CALLS] [{"name": "f", "arguments": {"a": 1}}]'},
+    ]
+    errors = {item.id: item.error for item in score(predictions, references).items}
+    assert errors == {"1": None, "2": None, "3": "parse_failure", "4": "parse_failure", "5": "missed_call"}

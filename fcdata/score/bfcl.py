@@ -57,6 +57,8 @@ __all__ = [
     "check_relevance",
     "check_decoded",
     "decode_reply",
+    "is_function_calling_format_output",
+    "is_empty_output",
     "DecodeFailure",
     "FCDATA_ERROR_OF",
     "fcdata_error",
@@ -401,10 +403,35 @@ class DecodeFailure(Exception):
     """The model output cannot be decoded into calls (BFCL: ``ast_decoder:decoder_failed``)."""
 
 
-def decode_reply(reply: Any) -> list[dict[str, Any]]:
+def is_function_calling_format_output(decoded: Any) -> bool:
+    """``utils.is_function_calling_format_output``: a list of one-key dicts whose value is a dict
+    (``[]`` included); exact types, as BFCL compares them with ``type(x) != ...``."""
+    if type(decoded) is not list:
+        return False
+    for item in decoded:
+        if type(item) is not dict or len(item) != 1:
+            return False
+        if type(list(item.values())[0]) is not dict:
+            return False
+    return True
+
+
+def is_empty_output(decoded: Any) -> bool:
+    """``utils.is_empty_output``: not in function-calling format, ``[]`` or ``[{}]``."""
+    if not is_function_calling_format_output(decoded):
+        return True
+    return len(decoded) == 0 or (len(decoded) == 1 and len(decoded[0]) == 0)
+
+
+def decode_reply(reply: Any) -> list[Any]:
     """What BFCL's Mistral FC handler decodes from a reply (a :class:`~fcdata.score.parse.ParsedReply`):
-    the calls as ``[{name: arguments}]``; text cannot be decoded (:class:`DecodeFailure`) except the
-    empty string, which is ``[]``; a parse failure cannot be decoded."""
+    for a BFCL result line (``{"result": ...}``), what ``decode_ast`` itself gave (``bfcl_decoded``,
+    which may not be in function-calling format); otherwise the calls as ``[{name: arguments}]``; text
+    cannot be decoded (:class:`DecodeFailure`) except the empty string, which is ``[]``; a parse failure
+    cannot be decoded."""
+    decoded = getattr(reply, "bfcl_decoded", None)
+    if decoded is not None:
+        return list(decoded)
     if reply.kind == "calls":
         return [{call.name: call.arguments} for call in reply.calls]
     if reply.kind == "text" and reply.text == "":
@@ -412,10 +439,11 @@ def decode_reply(reply: Any) -> list[dict[str, Any]]:
     raise DecodeFailure(reply.error or "the reply is text, not tool calls")
 
 
-def check_relevance(decoded: list[dict[str, Any]] | None, category: str) -> BfclResult:
+def check_relevance(decoded: list[Any] | None, category: str) -> BfclResult:
     """``relevance_file_runner``: ``decoded`` is ``None`` when decoding failed. A call is "contained"
-    when decoding succeeded and the output is not empty (``is_empty_output``: ``[]``, ``[{}]``)."""
-    contains_call = decoded is not None and not (len(decoded) == 0 or (len(decoded) == 1 and len(decoded[0]) == 0))
+    when decoding succeeded and the output is not empty (``is_empty_output``: not in function-calling
+    format, ``[]``, ``[{}]``)."""
+    contains_call = decoded is not None and not is_empty_output(decoded)
     if "irrelevance" in category:
         if contains_call:
             return _invalid("irrelevance_error:decoder_success", "Valid syntax. Successfully decode AST when it should not.")
@@ -441,6 +469,8 @@ def check_decoded(question: dict[str, Any], answer: dict[str, Any] | None, reply
         raise UnsupportedQuestion("no accepted answer for this question")
     if decoded is None:
         return _invalid("ast_decoder:decoder_failed", f"Invalid syntax. Failed to decode AST. {failure}")
+    if not is_function_calling_format_output(decoded):
+        return _invalid("ast_decoder:decoder_wrong_output_format", "Did not output in the specified format.")
     functions = question.get("function")
     ground_truth = answer.get("ground_truth")
     if not isinstance(functions, list) or not isinstance(ground_truth, list):
@@ -470,6 +500,7 @@ FCDATA_ERROR_OF: dict[str, str] = {
     "irrelevance_error:decoder_success": "false_call",
     "relevance_error:decoder_failed": "missed_call",
     "ast_decoder:decoder_failed": "missed_call",
+    "ast_decoder:decoder_wrong_output_format": "parse_failure",
 }
 
 

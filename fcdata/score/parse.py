@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, Mapping, Sequence
 
+from .bfcl import is_function_calling_format_output
+
 __all__ = [
     "TOOL_CALLS",
     "EOS",
@@ -41,6 +43,7 @@ __all__ = [
     "parse_reply_ids",
     "reply_from_calls",
     "reply_from_prediction",
+    "bfcl_decode_result",
     "PredictionShapeError",
 ]
 
@@ -80,6 +83,9 @@ class ParsedReply:
     text: str = ""
     calls: tuple[Call, ...] = field(default_factory=tuple)
     error: str | None = None
+    # for a BFCL result line (``{"result": ...}``): what BFCL's Mistral handler decodes it to, when its
+    # decode succeeds (``None`` otherwise, and for every other shape); the BFCL checker scores this
+    bfcl_decoded: list[Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def has_calls(self) -> bool:
@@ -358,8 +364,9 @@ def reply_from_prediction(obj: Mapping[str, Any], *, require_marker: bool = True
       :func:`parse_reply_ids`);
     - ``{"tool_calls": [{"name", "arguments"}, ...]}``: structured calls (``[]``/``null`` = no call);
     - ``{"content": "..."}``: a text reply, taken as written (never searched for calls);
-    - ``{"result": ...}``: a BFCL result line: a list of ``{name: arguments}`` objects (arguments an
-      object or a JSON string) or the raw text.
+    - ``{"result": ...}``: a line of a BFCL result file, read exactly as BFCL's Mistral handler reads
+      it (:func:`bfcl_decode_result`): a list of ``{name: "<arguments as a JSON string>"}`` objects, or
+      the model's text (a string, taken as written, never searched for calls).
 
     ``{"tool_calls": null, "content": "..."}`` (an OpenAI message) is a text reply. Raises
     :class:`PredictionShapeError` when no shape (or a conflicting pair) is present.
@@ -385,18 +392,62 @@ def reply_from_prediction(obj: Mapping[str, Any], *, require_marker: bool = True
         if not isinstance(value, str):
             raise PredictionShapeError(f"'content' must be a string, got {_kind(value)}")
         return ParsedReply("text", text=value)
-    return _reply_from_bfcl_result(value, require_marker=require_marker)
+    return _reply_from_bfcl_result(value)
 
 
-def _reply_from_bfcl_result(value: Any, *, require_marker: bool) -> ParsedReply:
-    if isinstance(value, str):
-        return parse_reply(value, require_marker=require_marker)
+def _bfcl_decode_failure(value: Any) -> str:
+    """Why ``MistralHandler.decode_ast`` cannot decode ``value`` (only called once it has failed)."""
     if not isinstance(value, list):
-        return _failure("", f"result: expected a list of {{name: arguments}} objects or text, got {_kind(value)}")
-    converted = []
+        return f"result: expected a list of {{name: arguments}} objects, got {_kind(value)}"
     for position, item in enumerate(value):
-        if not isinstance(item, dict) or len(item) != 1:
-            return _failure("", f"result[{position}]: expected an object with one key, the function name")
-        (name, arguments), = item.items()
-        converted.append({"name": name, "arguments": arguments})
-    return reply_from_calls(converted)
+        where = f"result[{position}]"
+        if not isinstance(item, dict):
+            return f"{where}: expected an object {{name: arguments}}, got {_kind(item)}"
+        if not item:
+            return f"{where}: an empty object (no function name)"
+        name, arguments = next(iter(item.items()))
+        if not isinstance(arguments, str):
+            return f"{where}.{name}: arguments must be a string holding JSON (BFCL json.loads it), got {_kind(arguments)}"
+        try:
+            json.loads(arguments)
+        except Exception as exc:  # noqa: BLE001 - whatever json.loads raises
+            return f"{where}.{name}: arguments are {_json_error(exc)}"
+    return "result: cannot be decoded"
+
+
+def bfcl_decode_result(value: Any) -> list[Any]:
+    """Decode a BFCL result value exactly as BFCL's ``MistralHandler.decode_ast`` does in
+    function-calling mode: for each element, ``name = list(element.keys())[0]`` and ``params =
+    json.loads(element[name])``, giving ``[{name: params}]``. Whatever that raises is raised (BFCL's
+    runners catch any ``Exception`` as a decoding failure). So a string is iterated character by
+    character (fails unless empty: ``""`` decodes to ``[]``), extra keys of an element are ignored, and
+    arguments given as an object rather than a JSON string fail. The output may still not be in
+    function-calling format (params that are not an object), which BFCL checks next.
+    """
+    decoded: list[Any] = []
+    for invoked_function in value:
+        name = list(invoked_function.keys())[0]
+        params = json.loads(invoked_function[name])
+        decoded.append({name: params})
+    return decoded
+
+
+def _reply_from_bfcl_result(value: Any) -> ParsedReply:
+    """A BFCL result line read as BFCL reads it (:func:`bfcl_decode_result`): a string is the model's
+    text; what decodes to well-formed calls is calls (an element's first key only); anything else is a
+    parse failure. ``bfcl_decoded`` keeps BFCL's decoded output for the BFCL checker."""
+    try:
+        decoded: list[Any] | None = bfcl_decode_result(value)
+    except Exception:  # noqa: BLE001 - BFCL's runners treat any exception as a decoding failure
+        decoded = None
+    if isinstance(value, str):
+        return ParsedReply("text", text=value, bfcl_decoded=decoded)
+    if decoded is None:
+        return _failure("", _bfcl_decode_failure(value))
+    if not is_function_calling_format_output(decoded):
+        # every element of a decoded output is {name: params}; here some params are not an object
+        position, name, params = next((i, n, p) for i, d in enumerate(decoded) for n, p in d.items() if type(p) is not dict)
+        reason = f"result[{position}].{name}: arguments decode to {_kind(params)}, not an object"
+        return ParsedReply("parse_failure", error=reason, bfcl_decoded=decoded)
+    calls = tuple(Call(name, params) for item in decoded for name, params in item.items())
+    return ParsedReply("calls", calls=calls, bfcl_decoded=decoded)
