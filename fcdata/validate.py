@@ -131,7 +131,7 @@ def _shape_findings(err: ValidationError, c: _Collector, covered: set[str]) -> N
             want = e["msg"].replace("Input should be a valid ", "").replace("Input should be ", "")
             if loc and loc[-1] == "arguments":
                 want = "JSON object or a string holding one"
-            msg = f"expected a {want}, got {_short(got)}"
+            msg = f"expected {_article(want)} {want}, got {_short(got)}; give the field that type (see `fcdata schema record`)"
         key = (path, code)
         if key in seen:
             continue
@@ -215,7 +215,7 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
             c.add("arguments_not_json", path, f"arguments string is not JSON: {_short(args)}; write the arguments as a JSON object")
             return
     if not isinstance(value, dict):
-        c.add("arguments_not_object", path, f"arguments must be a JSON object, got {_short(value)}")
+        c.add("arguments_not_object", path, f"arguments must be a JSON object, got {_short(value)}; wrap the values in an object keyed by parameter name (`{{}}` for no arguments)")
         return
     if schema_key is None:
         return
@@ -309,7 +309,7 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
                 if same_weight and ((b_text and has_calls) or (b_calls and has_text)):
                     c.add("merged_content_and_calls", ["messages", i], "this assistant message follows another; mistral-common merges them into one turn holding text and tool calls and refuses it; drop the text turn (a preamble before a call teaches the model to stop before calling)")
                 elif same_weight and b_text and has_text:
-                    c.add("merged_assistant", ["messages", i], "consecutive assistant messages are merged into one turn joined by a blank line")
+                    c.add("merged_assistant", ["messages", i], "consecutive assistant messages are merged into one turn joined by a blank line; merge them yourself (or put a user turn between them) if that is not intended")
             if isinstance(calls, list):
                 is_last = i == last_assistant_idx and i == n - 1
                 for j, call in enumerate(calls):
@@ -347,7 +347,7 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
                 c.add("tool_result_no_id", ["messages", i], "tool result has no tool_call_id; set it to the id of the call it answers (`fcdata convert` links results to calls by order)")
             elif isinstance(tid, str):
                 if not CALL_ID_RE.match(tid):
-                    c.add("call_id_format", ["messages", i, "tool_call_id"], f"must be 9 letters/digits for Mistral v0.3, got {_short(tid)}")
+                    c.add("call_id_format", ["messages", i, "tool_call_id"], f"must be 9 letters/digits for Mistral v0.3, got {_short(tid)}; remap ids consistently in calls and results (`fcdata convert` does)")
                 if tid in pending:
                     if tid in answered:
                         c.add("tool_result_duplicate", ["messages", i, "tool_call_id"], f"call {tid!r} already has a result; drop the duplicate")
@@ -355,7 +355,7 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
                     called = pending[tid][2]
                     tname = m.get("name")
                     if isinstance(tname, str) and called and tname != called:
-                        c.add("tool_result_name_mismatch", ["messages", i, "name"], f"result names {tname!r} but answers a call to {called!r}")
+                        c.add("tool_result_name_mismatch", ["messages", i, "name"], f"result names {tname!r} but answers a call to {called!r}; fix the result's `name` (or drop it: the call id links the result)")
                 elif tid in earlier_calls:
                     c.add("call_answered_late", ["messages", i, "tool_call_id"], f"answers call {tid!r} after the next assistant turn (messages[{earlier_calls[tid]}]); move the result right after its call")
                 else:
@@ -369,7 +369,7 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
     if roles[-1] is not None and roles[-1] != "assistant":
         c.add("last_not_assistant", ["messages", n - 1], f"a training record must end with an assistant turn, this one ends with {roles[-1]!r}; drop the trailing turns or add the reply")
     elif roles[-1] == "assistant" and trained_turns == 0 and isinstance(last, dict):
-        c.add("no_trainable_turn", ["messages"], "every assistant turn has weight 0, so nothing is trained")
+        c.add("no_trainable_turn", ["messages"], "every assistant turn has weight 0, so nothing is trained; drop the record or set weight 1 on the turns to learn")
 
 
 def _legacy_findings(rec: dict[str, Any], c: _Collector, covered: set[str]) -> None:
