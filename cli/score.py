@@ -47,7 +47,8 @@ def score(
       {"id": ..., "output": "<raw generated text>"}      Mistral v0.3 text, [TOOL_CALLS] kept
       {"id": ..., "tool_calls": [{"name", "arguments"}]} structured calls ([] = no call)
       {"id": ..., "content": "..."}                       a text reply
-      {"id": ..., "result": [{"<name>": "<JSON args>"}]}   a BFCL result line, decoded as
+      {"id": ..., "result": [{"<name>": "<JSON args>"}]}
+                                                          a BFCL result line, decoded as
                                                           BFCL's Mistral handler does
 
     \b
