@@ -164,6 +164,8 @@ def conversations(draw: st.DrawFn, *, max_exchanges: int = 3) -> dict[str, Any]:
                 messages.append(msg)
                 if not final:
                     order = list(range(len(calls)))
+                    if len(calls) > 1 and draw(st.integers(0, 2)) == 0:  # results in any order: mistral-common accepts it
+                        order = draw(st.permutations(order))
                     for k in order:
                         messages.append({"role": "tool", "content": draw(tool_outputs), "tool_call_id": calls[k].get("id") or new_id()})
                 prev_kind = "calls_done"
