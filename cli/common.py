@@ -119,6 +119,14 @@ class ByteProgress:
                 self._per_row[path] = size / rows
         return size
 
+    def write(self, message: str) -> None:
+        """Print ``message`` on standard error above the bar (a plain ``echo`` would land on the
+        bar's own line)."""
+        if self._bar is not None:
+            self._bar.write(message, file=sys.stderr)
+        else:
+            click.echo(message, err=True)
+
     def advance(self, item: Any) -> None:
         """Advance by one record just read: its text's bytes (and its newline), or for a row of a
         Parquet file or ``datasets`` folder, that file's average bytes per row."""

@@ -58,11 +58,12 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     check_outputs(files={"-o": output, "--report": report_path, "--rejects": rejects})
     data_to_stdout = output == "-"
 
-    def on_file(file: str, fmt: str | None, detected: bool) -> None:
-        how = "detected" if detected else "forced by --from"
-        echo_err(f"{file}: {fmt or 'no readable record; format unknown'}" + (f" ({how})" if fmt else ""))
-
     with ByteProgress([p for p in inputs if p != "-"], desc="converting") as bar:
+
+        def on_file(file: str, fmt: str | None, detected: bool) -> None:
+            how = "detected" if detected else "forced by --from"
+            bar.write(f"{file}: {fmt or 'no readable record; format unknown'}" + (f" ({how})" if fmt else ""))
+
         report = convert_files(
             list(inputs),
             output,

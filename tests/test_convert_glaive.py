@@ -61,6 +61,7 @@ def test_quirk_fixture_covers_every_listed_quirk() -> None:
         "stray_endoftext_marker_inside_user_turn", "stray_endoftext_marker_inside_assistant_turn", "stray_endoftext_in_function_response",
         "ends_mid_function_response", "duplicate_function_same_definition", "duplicate_function_different_definitions",
         "call_name_spelled_differently", "ends_on_user_turn", "text_turn_then_call_turn", "declares_no_function",
+        "bare_object_cut_off_at_the_end", "bare_object_cut_off_mid_conversation",
     ):
         assert listed in names
 

@@ -238,7 +238,7 @@ def parse_call(payload: str, repairs: list[str]) -> tuple[Call, str]:
         except NonFinite as exc:
             raise Reject("arguments_non_finite", f"call {name!r}: arguments hold a number JSON cannot represent ({exc})") from None
         except (json.JSONDecodeError, RecursionError) as exc:
-            if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(rest.rstrip()):
+            if isinstance(exc, json.JSONDecodeError) and (exc.pos >= len(rest.rstrip()) or exc.msg.startswith("Unterminated")):
                 raise Reject("call_truncated", f"call {name!r}: the call is cut off in its arguments") from None
             raise Reject("call_unparseable", f"call {name!r}: arguments are neither a quoted string nor JSON: {rest[:60]!r}") from None
         if isinstance(value, dict):

@@ -83,8 +83,9 @@ class Rejected:
         return list(dict.fromkeys(code for code, _ in self.reasons))
 
     def to_obj(self) -> dict[str, Any]:
-        """The reject-file line: where it came from, why, and the input verbatim (``text``; ``null`` for
-        a line that was not even UTF-8, which JSON cannot carry)."""
+        """The reject-file line: where it came from, why, and the input verbatim (``text``; bytes that
+        are not UTF-8, which JSON cannot carry, shown as U+FFFD; ``null`` when nothing readable is
+        left, e.g. a JSON document cut off inside a value)."""
         item = self.item
         if item.text is not None:
             text: str | None = item.text
