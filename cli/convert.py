@@ -9,7 +9,7 @@ import click
 from fcdata.convert import FORMATS, ConvertReport, convert_files
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, echo_err, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table
 
 
 def _summary(report: ConvertReport) -> str:
