@@ -213,3 +213,17 @@ def test_usage_errors() -> None:
         score([{"id": 1, "content": "x"}])
     with pytest.raises(UsageError):
         score([{"id": 1, "content": "x"}], [{"id": 1, "content": "x"}], bfcl=[])
+
+
+def test_a_reply_that_never_ended_is_never_right() -> None:
+    """`fcdata eval` marks replies that hit the token limit before </s> (`finished: false`): such a reply
+    is a parse failure even where text would be the right answer, so rambling scores nothing."""
+    refs = [{"id": "a", "content": "hello"}, {"id": "b", "tool_calls": [{"name": "f", "arguments": {}}]}, {"id": "c", "content": "hi"}]
+    preds = [
+        {"id": "a", "output": "blah blah blah", "finished": False},
+        {"id": "b", "output": '[TOOL_CALLS] [{"name": "f", "arguments": {}}]', "finished": False},
+        {"id": "c", "output": "hi</s>", "finished": True},
+    ]
+    report = score(preds, refs)
+    assert [(i.id, i.correct, i.error) for i in report.items] == [("a", False, "parse_failure"), ("b", False, "parse_failure"), ("c", True, None)]
+    assert report.summary["parse_failures"] == 2

@@ -368,9 +368,19 @@ def reply_from_prediction(obj: Mapping[str, Any], *, require_marker: bool = True
       it (:func:`bfcl_decode_result`): a list of ``{name: "<arguments as a JSON string>"}`` objects, or
       the model's text (a string, taken as written, never searched for calls).
 
-    ``{"tool_calls": null, "content": "..."}`` (an OpenAI message) is a text reply. Raises
+    ``{"tool_calls": null, "content": "..."}`` (an OpenAI message) is a text reply. ``"finished":
+    false`` (as ``fcdata eval`` writes for a reply that hit its token limit before ``</s>``) makes any
+    reply a parse failure: a reply that never ended is never right, not even as "no call" (an untrained
+    model rambling to the limit would otherwise score every no-call turn). Raises
     :class:`PredictionShapeError` when no shape (or a conflicting pair) is present.
     """
+    reply = _reply_of_shape(obj, require_marker=require_marker)
+    if obj.get("finished") is False and reply.kind != "parse_failure":
+        return ParsedReply("parse_failure", text=reply.text, error="the reply never ended: no </s> before the generation limit")
+    return reply
+
+
+def _reply_of_shape(obj: Mapping[str, Any], *, require_marker: bool) -> ParsedReply:
     present = [k for k in SHAPE_KEYS if k in obj and not (k == "tool_calls" and obj[k] is None and "content" in obj)]
     if len(present) != 1:
         if not present:
