@@ -62,6 +62,7 @@ def test_totals_worked_by_hand(report: Any) -> None:
         "parallel": {"n": 2, "correct": 1, "accuracy": 0.5},
     }
     assert s["errors"] == {
+        "unfinished": 0,
         "parse_failure": 1,
         "false_call": 1,
         "missed_call": 1,
@@ -217,7 +218,8 @@ def test_usage_errors() -> None:
 
 def test_a_reply_that_never_ended_is_never_right() -> None:
     """`fcdata eval` marks replies that hit the token limit before </s> (`finished: false`): such a reply
-    is a parse failure even where text would be the right answer, so rambling scores nothing."""
+    is wrong (`unfinished`) even where its text would be the right answer, so rambling scores nothing;
+    the call/no-call decision still reads what it wrote."""
     refs = [{"id": "a", "content": "hello"}, {"id": "b", "tool_calls": [{"name": "f", "arguments": {}}]}, {"id": "c", "content": "hi"}]
     preds = [
         {"id": "a", "output": "blah blah blah", "finished": False},
@@ -225,5 +227,6 @@ def test_a_reply_that_never_ended_is_never_right() -> None:
         {"id": "c", "output": "hi</s>", "finished": True},
     ]
     report = score(preds, refs)
-    assert [(i.id, i.correct, i.error) for i in report.items] == [("a", False, "parse_failure"), ("b", False, "parse_failure"), ("c", True, None)]
-    assert report.summary["parse_failures"] == 2
+    assert [(i.id, i.correct, i.error) for i in report.items] == [("a", False, "unfinished"), ("b", False, "unfinished"), ("c", True, None)]
+    summary = report.to_json()
+    assert summary["errors"]["unfinished"] == 2 and summary["decision"]["accuracy"] == 1.0

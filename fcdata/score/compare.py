@@ -7,6 +7,7 @@ multiset (order-free, so parallel calls may come in any order).
 Each item gets one verdict: correct, or the first error that applies in this order (the most basic
 mistake names the item)::
 
+    unfinished             the reply hit the generation limit before </s> (``"finished": false``)
     parse_failure          a call was claimed ([TOOL_CALLS]) but could not be read
     false_call             the reference answers in text; the prediction calls a tool
     missed_call            the reference calls a tool; the prediction answers in text
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 ERROR_TYPES: tuple[str, ...] = (
+    "unfinished",
     "parse_failure",
     "false_call",
     "missed_call",
@@ -223,6 +225,10 @@ def compare(prediction: ParsedReply, reference: Reference, schemas: SchemaChecke
 
     issues: list[str] = []
     agree = 0
+    if not prediction.finished:
+        # never right, even where its text would be (an untrained model rambling to the limit would
+        # otherwise score every no-call turn); the call/no-call decision still reads what it wrote
+        issues.append("unfinished")
     if prediction.kind == "parse_failure":
         issues.append("parse_failure")
     elif predicted_call and not reference_call:

@@ -28,7 +28,7 @@ same rules for each call.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal, Mapping, Sequence
 
@@ -86,6 +86,8 @@ class ParsedReply:
     # for a BFCL result line (``{"result": ...}``): what BFCL's Mistral handler decodes it to, when its
     # decode succeeds (``None`` otherwise, and for every other shape); the BFCL checker scores this
     bfcl_decoded: list[Any] | None = field(default=None, compare=False, repr=False)
+    # False for a reply that hit the generation limit before </s> (a prediction's ``"finished": false``)
+    finished: bool = field(default=True, compare=False, repr=False)
 
     @property
     def has_calls(self) -> bool:
@@ -369,14 +371,13 @@ def reply_from_prediction(obj: Mapping[str, Any], *, require_marker: bool = True
       the model's text (a string, taken as written, never searched for calls).
 
     ``{"tool_calls": null, "content": "..."}`` (an OpenAI message) is a text reply. ``"finished":
-    false`` (as ``fcdata eval`` writes for a reply that hit its token limit before ``</s>``) makes any
-    reply a parse failure: a reply that never ended is never right, not even as "no call" (an untrained
-    model rambling to the limit would otherwise score every no-call turn). Raises
+    false`` (as ``fcdata eval`` writes for a reply that hit its token limit before ``</s>``) is kept as
+    :attr:`ParsedReply.finished`: the reference-mode comparison never counts such a reply as right. Raises
     :class:`PredictionShapeError` when no shape (or a conflicting pair) is present.
     """
     reply = _reply_of_shape(obj, require_marker=require_marker)
-    if obj.get("finished") is False and reply.kind != "parse_failure":
-        return ParsedReply("parse_failure", text=reply.text, error="the reply never ended: no </s> before the generation limit")
+    if obj.get("finished") is False:
+        return replace(reply, finished=False)
     return reply
 
 
