@@ -105,6 +105,9 @@ def _build_config(kwargs: dict[str, Any]) -> tuple[Any, list[str]]:
         named["bf16"] = {"auto": "auto", "true": True, "false": False}[kwargs["bf16"]]
     if named:
         cfg = merge_overrides(cfg, named, source="command line")
+    if "model" not in named and "model" not in sets and not (config_file and "model" in values):
+        # a forgotten --model must not pass silently for a real run: the default is a toy
+        notes = [*notes, f"no --model given: using {cfg.model}, a random-weight model for smoke tests; pass --model for a real fine-tune"]
     return cfg, notes
 
 

@@ -114,3 +114,16 @@ def test_example_config_lists_the_defaults() -> None:
     listed = set(values) | {f"lora.{k}" for k in values.get("lora", {})}
     every = {f.name for f in dataclasses.fields(TrainConfig)} - {"lora", "model_config"}
     assert every <= listed, every - listed
+
+
+def test_a_forgotten_model_is_said_not_silent(tmp_path) -> None:
+    from fcdata.cli.train import _build_config
+
+    cfg, notes = _build_config({})
+    assert cfg.model == "tiny-mistral" and any("no --model given" in n for n in notes)
+    cfg, notes = _build_config({"model": "small-mistral"})
+    assert not any("no --model given" in n for n in notes)
+    conf = tmp_path / "c.yaml"
+    conf.write_text("model: small-mistral\n")
+    cfg, notes = _build_config({"config_file": str(conf)})
+    assert cfg.model == "small-mistral" and not any("no --model given" in n for n in notes)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -304,7 +305,10 @@ def load_for_eval(model_or_run: str, *, device: str | None = None, attn_implemen
                 model_config=saved.get("model_config") or None,
                 seed=int(saved.get("seed", 0)),
             )
-        model = PeftModel.from_pretrained(base, adapter_dir)
+        with warnings.catch_warnings():
+            # PEFT reads transformers' deprecated `is_gradient_checkpointing` alias (their FutureWarning)
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = PeftModel.from_pretrained(base, adapter_dir)
         model.to(device) if not saved.get("qlora") else None
     else:
         raise FcdataError(f"{model_or_run}: a run folder without model/ or adapter/ (did training finish?)")

@@ -32,6 +32,7 @@ import os
 import resource
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -213,7 +214,11 @@ def apply_lora(model: Any, cfg: TrainConfig) -> Any:
     )
     for p in model.parameters():
         p.requires_grad_(False)
-    return get_peft_model(model, lcfg)
+    with warnings.catch_warnings():
+        # PEFT reads transformers' deprecated `is_gradient_checkpointing` alias: a FutureWarning about
+        # their code, not the user's, that would otherwise land in every run's output
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lcfg)
 
 
 def _version_kwargs(arguments_class: Any, cfg: TrainConfig) -> dict[str, Any]:
