@@ -168,7 +168,7 @@ def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]
         model, findings, fmt = None, None, "canonical"
         if source_format in (None, "canonical") and detect_format(record) == "canonical":
             # canonical input that validates is what the converter would pass through unchanged: skip it
-            model, findings = check_record(record, file=item.file, line=item.line)
+            model, findings = check_record(record, file=item.file, line=item.line, text=item.text)
             if model is None or any(f.severity == "error" for f in findings):
                 model = findings = None
         if model is None:
@@ -178,7 +178,7 @@ def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]
                 continue
             fmt = out.format
             record = out.record
-            model, findings = check_record(record, file=item.file, line=item.line)
+            model, findings = check_record(record, file=item.file, line=item.line, text=out.line)
             errors = [f for f in findings if f.severity == "error"]
             if model is None or errors:
                 reasons = [(f.code, f"{f.path}: {f.message}" if f.path and f.path != "$" else f.message) for f in errors] or [("invalid", "refused by the validator")]

@@ -436,9 +436,12 @@ def _utf8_ok(text: str) -> bool:
         return False
 
 
-def check_record(obj: Any, *, file: str | None = None, line: int | None = None) -> tuple[ChatRecord | TextRecord | None, list[Finding]]:
+def check_record(obj: Any, *, file: str | None = None, line: int | None = None, text: str | None = None) -> tuple[ChatRecord | TextRecord | None, list[Finding]]:
     """Check one decoded record; returns the parsed model (``None`` when its shape is wrong) and every
-    finding. Never raises on bad data."""
+    finding. Never raises on bad data.
+
+    ``text``: the JSON text the record was decoded from, when the caller has it. It only saves time: a
+    lone surrogate can only come from a ``\\udXXX`` escape, so a text without one needs no search."""
     c = _Collector(file, line)
     if isinstance(obj, (ChatRecord, TextRecord)):
         model: ChatRecord | TextRecord | None = obj
@@ -453,7 +456,8 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None) 
             if all(k in obj for k in keys):
                 c.add("not_canonical", [], f"this looks like {name}, not a canonical record; {_CONVERT_HINT}")
                 return None, c.findings
-    _unicode_findings(obj, c)
+    if text is None or "\\ud" in text or "\\uD" in text:
+        _unicode_findings(obj, c)
     covered: set[str] = set()
     if "text" not in obj or "messages" in obj:
         _legacy_findings(obj, c, covered)
@@ -554,7 +558,7 @@ def validate_records(
             code = item.code if item.code in CODES else "not_json"
             findings = [Finding.make(code, "$", f"{item.error}; fix or remove the line", file=item.file, line=item.line)]
         else:
-            _, findings = check_record(item.value, file=item.file, line=item.line)
+            _, findings = check_record(item.value, file=item.file, line=item.line, text=item.text)
         rep.records += 1
         n_err = sum(1 for f in findings if f.severity == "error")
         n_warn = len(findings) - n_err

@@ -110,7 +110,7 @@ def _records(path: str, index: int, count: int, tok: MistralV3Tokenizer, mode: s
             view.error = "; ".join(f"{c}: {m}" for c, m in converted.reasons)
             continue
         record = converted.record
-        _, findings = check_record(record, file=item.file, line=item.line)
+        _, findings = check_record(record, file=item.file, line=item.line, text=converted.line)
         view.findings = [str(f) for f in findings]
         try:
             model = parse_record(record)

@@ -335,3 +335,11 @@ def test_schema_too_deep_to_evaluate_is_reported_not_passed() -> None:
     codes = {f.code for f in findings}
     # either the schema check or the argument check says so; silence would let any arguments through
     assert codes & {"schema_invalid", "schema_unusable", "arguments_schema"}, [str(f) for f in findings]
+
+
+def test_the_text_shortcut_only_skips_what_cannot_hold_a_lone_surrogate() -> None:
+    rec = good()
+    rec["messages"][1]["content"] = "Paris \udc80"
+    text = json.dumps(rec)  # the escape "\udc80" is in the text
+    assert "invalid_unicode" in [f.code for f in check_record(rec, text=text)[1]]
+    assert "invalid_unicode" in [f.code for f in check_record(rec)[1]]

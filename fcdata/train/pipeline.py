@@ -72,7 +72,7 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
         counts["converted"] += 1
         formats[out.format] = formats.get(out.format, 0) + 1
         meta = out.record.get("metadata") or {}
-        _, findings = check_record(out.record, file=meta.get("source_file") or out.item.file, line=meta.get("source_line") or out.item.line)
+        _, findings = check_record(out.record, file=meta.get("source_file") or out.item.file, line=meta.get("source_line") or out.item.line, text=out.line)
         errors = [f for f in findings if f.severity == "error"]
         counts["warnings"] += len(findings) - len(errors)
         if errors:
