@@ -418,13 +418,13 @@ def _unicode_findings(obj: dict[str, Any], c: _Collector) -> None:
         if isinstance(value, dict):
             for k, v in reversed(list(value.items())):
                 if isinstance(k, str) and not _utf8_ok(k):
-                    c.add("invalid_unicode", path, f"a key holds a lone surrogate ({_short(k)}): text must be valid Unicode; fix the source's escapes (\\udXXX without its pair)")
+                    c.add("invalid_unicode", path, f"a key holds a lone surrogate ({_short(k)}): text must be valid Unicode; fix the source's escapes (a \\ud800-\\udfff escape without its pair)")
                     found += 1
                 stack.append((v, [*path, k]))
         elif isinstance(value, list):
             stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(value))))
         elif isinstance(value, str) and not _utf8_ok(value):
-            c.add("invalid_unicode", path, f"text holds a lone surrogate ({_short(value)}): UTF-8 cannot encode it and mistral-common refuses it; fix the source's escapes (\\udXXX without its pair)")
+            c.add("invalid_unicode", path, f"text holds a lone surrogate ({_short(value)}): UTF-8 cannot encode it and mistral-common refuses it; fix the source's escapes (a \\ud800-\\udfff escape without its pair)")
             found += 1
 
 
@@ -441,7 +441,7 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None, 
     finding. Never raises on bad data.
 
     ``text``: the JSON text the record was decoded from, when the caller has it. It only saves time: a
-    lone surrogate can only come from a ``\\udXXX`` escape, so a text without one needs no search."""
+    lone surrogate can only come from a ``\\ud800``-style escape, so a text without one needs no search."""
     c = _Collector(file, line)
     if isinstance(obj, (ChatRecord, TextRecord)):
         model: ChatRecord | TextRecord | None = obj
