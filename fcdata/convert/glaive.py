@@ -233,7 +233,7 @@ def parse_call(payload: str, repairs: list[str]) -> tuple[Call, str]:
         if "\n" in text:
             repairs.append("arguments_multiline")
     else:
-        value, end = _decode_call_json(rest, f"call {name!r}: arguments hold a number JSON cannot represent", f"call {name!r}: the call is cut off in its arguments", f"call {name!r}: arguments are neither a quoted string nor JSON: {rest[:60]!r}")
+        value, end = _decode_call_json(rest, name)
         if isinstance(value, dict):
             repairs.append("arguments_bare_object")
         elif isinstance(value, str):
@@ -256,23 +256,27 @@ def _after_call(after: str, repairs: list[str]) -> str:
     return tail
 
 
-def _decode_call_json(text: str, non_finite: str, cut_off: str, unparseable: str) -> tuple[Any, int]:
-    """The JSON value at the start of ``text`` and where it ends; a value that runs to the end of the
-    text (or a string left open) is a cut-off call (``call_truncated``), anything else that does not
-    decode is ``call_unparseable``, and NaN/Infinity are ``arguments_non_finite``."""
+def _decode_call_json(text: str, name: str | None) -> tuple[Any, int]:
+    """The JSON value at the start of ``text`` (the arguments of call ``name``, or with ``name``
+    ``None`` a whole call) and where it ends. A value that runs to the end of the text, or a string left
+    open, is a cut-off call (``call_truncated``); anything else that does not decode is
+    ``call_unparseable``; NaN/Infinity are ``arguments_non_finite``. Messages are made only on failure."""
     try:
         return DECODER.raw_decode(text)
     except NonFinite as exc:
-        raise Reject("arguments_non_finite", f"{non_finite} ({exc})") from None
+        what = f"call {name!r}: arguments hold" if name is not None else "the call holds"
+        raise Reject("arguments_non_finite", f"{what} a number JSON cannot represent ({exc})") from None
     except (json.JSONDecodeError, RecursionError) as exc:
         if isinstance(exc, json.JSONDecodeError) and (exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated")):
-            raise Reject("call_truncated", cut_off) from None
-        raise Reject("call_unparseable", unparseable) from None
+            cut = f"call {name!r}: the call is cut off in its arguments" if name is not None else f"the call is cut off: {text[:60]!r}"
+            raise Reject("call_truncated", cut) from None
+        bad = f"call {name!r}: arguments are neither a quoted string nor JSON: {text[:60]!r}" if name is not None else f"the call is not JSON: {text[:60]!r}"
+        raise Reject("call_unparseable", bad) from None
 
 
 def _parse_call_json(p: str, repairs: list[str]) -> tuple[Call, str]:
     """A call that does not start with ``{"name": ..., "arguments":``: try it as plain JSON."""
-    obj, end = _decode_call_json(p, "the call holds a number JSON cannot represent", f"the call is cut off: {p[:60]!r}", f"the call is not JSON: {p[:60]!r}")
+    obj, end = _decode_call_json(p, None)
     if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
         raise Reject("call_unparseable", f"the call has no function name: {p[:60]!r}")
     if "arguments" in obj:
