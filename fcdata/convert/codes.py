@@ -15,6 +15,7 @@ REPAIRS: dict[str, str] = {
     "arguments_single_quoted": "Glaive's arguments were a single-quoted string of JSON text; decoded into an object",
     "arguments_multiline": "the arguments were pretty-printed over several lines; written compactly",
     "arguments_bare_object": "the arguments were a bare object instead of a quoted string; taken as is",
+    "arguments_double_quoted": "Glaive's arguments were a double-quoted JSON string (OpenAI's wire form) instead of single quotes; decoded",
     "call_parameters_key": 'the call used "parameters" instead of "arguments"',
     "call_extra_brace": "one closing brace too many after the call; dropped",
     "text_after_call_dropped": "text after the call in the same turn; removed (kept in metadata.dropped_text)",

@@ -237,6 +237,7 @@ def parse_call(payload: str, repairs: list[str]) -> tuple[Call, str]:
         if isinstance(value, dict):
             repairs.append("arguments_bare_object")
         elif isinstance(value, str):
+            repairs.append("arguments_double_quoted")
             value = parse_arguments_text(value, repairs)
         tail = rest[end:].lstrip()
         if not tail.startswith("}"):
