@@ -17,7 +17,7 @@ REPAIRS: dict[str, str] = {
     "arguments_bare_object": "the arguments were a bare object instead of a quoted string; taken as is",
     "arguments_double_quoted": "Glaive's arguments were a double-quoted JSON string (OpenAI's wire form) instead of single quotes; decoded",
     "call_parameters_key": 'the call used "parameters" instead of "arguments"',
-    "call_extra_brace": "one closing brace too many after the call; dropped",
+    "call_extra_brace": "closing braces too many after the call (one, as in the data, or more); dropped",
     "text_after_call_dropped": "text after the call in the same turn; removed (kept in metadata.dropped_text)",
     "truncated_call_dropped": "the chat was cut off inside its last call; that turn dropped, the rest kept",
     "stray_endoftext_removed": "an <|endoftext|> marker where no assistant turn ends; removed",
