@@ -28,11 +28,22 @@ from typing import Any
 
 from .outcome import Reject
 
-__all__ = ["parse_arguments_text", "arguments_object", "loads_finite", "NonFinite", "DECODER"]
+__all__ = ["parse_arguments_text", "arguments_object", "arguments_field", "loads_finite", "NonFinite", "DECODER"]
 
 
 class NonFinite(ValueError):
     """A JSON text holds ``NaN``, ``Infinity`` or a number too large for a float."""
+
+
+def arguments_field(call: dict[str, Any], repairs: list[str]) -> Any:
+    """The raw arguments of a call object: ``arguments``, else ``parameters`` (a spelling Glaive and
+    some OpenAI-style dumps use; recorded as ``call_parameters_key``), else ``None``."""
+    if "arguments" in call:
+        return call["arguments"]
+    if "parameters" in call:
+        repairs.append("call_parameters_key")
+        return call["parameters"]
+    return None
 
 
 def _constant(name: str) -> Any:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..read import Item
-from .arguments import NonFinite, DECODER, arguments_object, parse_arguments_text
+from .arguments import NonFinite, DECODER, arguments_field, arguments_object, parse_arguments_text
 from .assemble import ENCODER, Call, Context, Turn, assemble
 from .finish import chat_outcome, fast_metadata_json
 from .ids import make_call_id
@@ -280,13 +280,7 @@ def _parse_call_json(p: str, repairs: list[str]) -> tuple[Call, str]:
     obj, end = _decode_call_json(p, None)
     if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
         raise Reject("call_unparseable", f"the call has no function name: {p[:60]!r}")
-    if "arguments" in obj:
-        value = obj["arguments"]
-    elif "parameters" in obj:
-        repairs.append("call_parameters_key")
-        value = obj["parameters"]
-    else:
-        value = None
+    value = arguments_field(obj, repairs)
     if isinstance(value, dict):
         repairs.append("arguments_bare_object")
     elif isinstance(value, str):

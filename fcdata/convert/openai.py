@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from ..read import Item
-from .arguments import arguments_object, loads_finite, parse_arguments_text
+from .arguments import arguments_field, arguments_object, loads_finite, parse_arguments_text
 from .assemble import ENCODER, KEY_ENCODER, Call, Context, Turn, assemble
 from .finish import chat_outcome
 from .outcome import Converted, Reject
@@ -96,13 +96,7 @@ def _call_of(raw: Any, where: str, repairs: list[str], tools: ToolSet) -> Call:
 
 def _function_call(fn: dict[str, Any], where: str, repairs: list[str], tools: ToolSet, cid: str | None) -> Call:
     name = fn.get("name")
-    if "arguments" in fn:
-        value = fn["arguments"]
-    elif "parameters" in fn:
-        repairs.append("call_parameters_key")
-        value = fn["parameters"]
-    else:
-        value = None
+    value = arguments_field(fn, repairs)
     if isinstance(value, str):
         if isinstance(name, str) and name in tools.wraps_code:
             try:
