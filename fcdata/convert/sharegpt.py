@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from ..read import Item
-from .arguments import arguments_object, loads_finite, parse_arguments_text
+from .arguments import arguments_field, arguments_object, loads_finite, parse_arguments_text
 from .assemble import ENCODER, KEY_ENCODER, Call, Context, Turn, assemble
 from .finish import chat_outcome
 from .openai import tool_result_text
@@ -46,13 +46,7 @@ def _calls(text: str, where: str, repairs: list[str]) -> list[Call]:
     for k, obj in enumerate(items):
         if not isinstance(obj, dict) or "name" not in obj:
             raise Reject("call_unparseable", f"{where}: a call must be an object with a name, got {json.dumps(obj, ensure_ascii=False)[:60]}")
-        if "arguments" in obj:
-            args: Any = obj["arguments"]
-        elif "parameters" in obj:
-            repairs.append("call_parameters_key")
-            args = obj["parameters"]
-        else:
-            args = None
+        args: Any = arguments_field(obj, repairs)
         try:
             if isinstance(args, str):
                 args = parse_arguments_text(args, repairs)
