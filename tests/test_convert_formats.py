@@ -234,3 +234,20 @@ def test_library_num_proc_gives_the_same_records(shared_data: Path) -> None:
     one = [(o.ok, o.line if isinstance(o, Converted) else o.reasons) for o in convert_records(items)]
     two = [(o.ok, o.line if isinstance(o, Converted) else o.reasons) for o in convert_records(items, num_proc=2, batch_size=64)]
     assert one == two
+
+
+def test_a_schema_that_cannot_be_applied_is_rejected_not_written() -> None:
+    """Convert and validate agree: the validator calls it schema_unusable (an error), so convert must not
+    write a record whose calls it could not check."""
+    rec = {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "tool_calls": [{"id": "abcdefghi", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]},
+            {"role": "tool", "tool_call_id": "abcdefghi", "content": "sunny"},
+            {"role": "assistant", "content": "Sunny."},
+        ],
+        "tools": [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {"$ref": "#/definitions/nowhere"}}}],
+    }
+    assert "schema_unusable" in [f.code for f in check_record(rec)[1]]
+    (out,) = convert_records([rec])
+    assert isinstance(out, Rejected) and "cannot be applied" in out.reasons[0][1]
