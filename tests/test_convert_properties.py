@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fcdata.convert import Converted, Rejected, convert_files, convert_records
-from fcdata.convert.files import _item_from_raw, _open_source
+from fcdata.convert.files import _open_source, batch_items
 from fcdata.read import read_items
 from fcdata.validate import check_record
 
@@ -80,8 +80,7 @@ def test_fast_line_reader_matches_fcdata_read(tmp_path_factory: Any, lines: list
     source = _open_source(str(path), 3)
     got = []
     for batch in source.batches:
-        for entry in batch:
-            it = _item_from_raw(str(path), *entry) if source.kind == "raw" else entry
+        for it in batch_items(str(path), source.kind, batch):
             got.append((it.line, it.ok, it.code, it.error, it.text, it.value if it.ok else None))
     assert got == expected
 

@@ -236,3 +236,84 @@ def test_jsonl_cut_off_inside_its_last_record_is_truncated_file(tmp_path: Path) 
     # a complete but malformed last line is still just not JSON
     p.write_bytes(b'{"a": 1}\nhello')
     assert [i.code for i in read_items(p)] == [None, "not_json"]
+
+
+# ------------------------------------------------------------------ orjson fast path = standard library
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80) | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+# number spellings json.dumps never writes: long mantissas, exponents, values past double range
+_NUMBER_TEXT = st.from_regex(r"\A-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,3})?\Z")
+
+
+def _exact(value: Any) -> str:
+    """A value's exact identity: types (1 vs 1.0 vs True), every float bit, key order."""
+    return json.dumps(value)
+
+
+def _standard(raw: bytes) -> Any:
+    from fcdata.read import loads_strict
+
+    try:
+        return loads_strict(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return NOT_PARSED
+
+
+@given(_JSON_VALUES, st.booleans())
+def test_fast_loads_gives_the_standard_library_value_or_gives_way(value: Any, ascii_only: bool) -> None:
+    from fcdata.read import fast_loads
+
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    fast = fast_loads(raw)
+    if fast is not NOT_PARSED:
+        assert _exact(fast) == _exact(_standard(raw))
+
+
+@given(_NUMBER_TEXT, st.sampled_from(['{"a": %s}', "[%s]", "%s", '{"s": "x", "n": %s}']))
+def test_fast_loads_reads_numbers_exactly_or_gives_way(number: str, shape: str) -> None:
+    from fcdata.read import fast_loads
+
+    raw = (shape % number).encode()
+    fast = fast_loads(raw)
+    if fast is not NOT_PARSED:
+        assert _exact(fast) == _exact(_standard(raw))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"n": 18446744073709551616}',  # past 64 bits: orjson would give a float
+        b'{"n": -9223372036854775809}',
+        b'[123456789012345678901234567890]',
+        b'{"n": 1e400}',  # past double range: json gives inf
+        b'{"n": NaN}',
+        b'{"s": "\\ud800"}',  # a lone surrogate escape
+        b"\xef\xbb\xbf{}",  # a byte-order mark
+        b"[" * 2000 + b"]" * 2000,
+        b'{"a": 1, "a": 2}',
+    ],
+)
+def test_fast_loads_gives_way_or_agrees_on_what_orjson_reads_differently(raw: bytes) -> None:
+    from fcdata.read import fast_loads
+
+    fast = fast_loads(raw)
+    standard = _standard(raw)
+    assert fast is NOT_PARSED or _exact(fast) == _exact(standard)
+    if raw.startswith((b'{"n": 1', b'{"n": -', b"[1")):
+        assert fast is NOT_PARSED  # these would be read differently
+
+
+def test_items_from_the_fast_path_equal_the_standard_ones(tmp_path: Path) -> None:
+    from fcdata.read import Item, item_from_line
+
+    raw = '{"system": "é", "chat": "USER: hi"}\r\n'.encode()
+    item = item_from_line("f.jsonl", 3, raw)
+    assert item == Item("f.jsonl", 3, {"system": "é", "chat": "USER: hi"}, '{"system": "é", "chat": "USER: hi"}')
+    assert item.text == '{"system": "é", "chat": "USER: hi"}' and item.ok
+    assert "text=" in repr(item)
+    with pytest.raises(TypeError):
+        hash(item)  # mutable, like the dataclass it replaced

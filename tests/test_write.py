@@ -79,3 +79,40 @@ def test_parquet_refuses_unknown_keys(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="outside the Parquet columns"):
         write_parquet(tmp_path / "x.parquet", [{"text": "a", "extra": 1}])
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_background_writer_writes_in_order_and_syncs(tmp_path: Path) -> None:
+    from fcdata.write import BackgroundWriter, atomic_open
+
+    target = tmp_path / "o.txt"
+    with atomic_open(target) as fh, BackgroundWriter(fh, sync_every=10) as out:
+        for k in range(500):
+            out.write(f"{k}\n")
+    assert target.read_text().splitlines() == [str(k) for k in range(500)]
+
+
+def test_background_writer_raises_the_threads_error_in_the_caller() -> None:
+    from fcdata.write import BackgroundWriter
+
+    class Broken:
+        def write(self, text: str) -> None:
+            raise BrokenPipeError("closed")
+
+    out = BackgroundWriter(Broken())  # type: ignore[arg-type]
+    with pytest.raises(BrokenPipeError):
+        for _ in range(100):
+            out.write("x")
+        out.close()
+    with pytest.raises(BrokenPipeError):
+        out.close()
+
+
+def test_background_writer_stops_on_the_callers_error_and_leaves_no_file(tmp_path: Path) -> None:
+    from fcdata.write import BackgroundWriter, atomic_open
+
+    target = tmp_path / "o.txt"
+    with pytest.raises(KeyError):
+        with atomic_open(target) as fh, BackgroundWriter(fh) as out:
+            out.write("partial\n")
+            raise KeyError("boom")
+    assert os.listdir(tmp_path) == []

@@ -75,13 +75,15 @@ def _has_keys(value: dict[str, Any], fmt: str) -> bool:
 def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) -> Converted | Rejected:
     """Convert one :class:`~fcdata.read.Item`. ``fmt`` is the format to read it as (``None``: tell from
     the record); ``forced`` says it came from ``--from`` (only used in messages and labels)."""
-    if not item.ok:
+    if item.error is not None:
         return Rejected(item, [(item.code or "not_json", item.error or "unreadable")], None)
     value = item.value
     if not isinstance(value, dict):
         return Rejected(item, [("not_object", f"a record must be a JSON object, got {describe_keys(value)}")], fmt)
     label = fmt
     try:
+        if fmt == "glaive" and "chat" in value and "system" in value:
+            return convert_glaive(item, value)  # what _convert does with it, without the look-up
         if fmt is None:
             label = detect_format(value)
             if label is None:

@@ -23,7 +23,7 @@ from .assemble import ENCODER, Context
 from .outcome import Converted, Reject
 from .tools import ToolSet
 
-__all__ = ["chat_outcome", "text_outcome", "messages_json", "fast_metadata_json", "checked_line", "PROVENANCE_KEYS"]
+__all__ = ["chat_outcome", "text_outcome", "messages_json", "fast_metadata_json", "metadata_head", "metadata_tail", "checked_line", "PROVENANCE_KEYS"]
 
 PROVENANCE_KEYS = ("source_file", "source_line", "format", "repairs")
 
@@ -117,19 +117,21 @@ def chat_outcome(item: Item, fmt: str, messages: list[dict[str, Any]], tools: To
 def fast_metadata_json(item: Item, fmt: str, repairs: list[str], extra: dict[str, Any] | None) -> str:
     """``metadata`` JSON for a record with no notes and no metadata of its own (the hot path of the
     Glaive converter): same bytes as :func:`_metadata_json` of :func:`_metadata`."""
-    text = _meta_head(item.file) + str(item.line) + _meta_tail(fmt, tuple(repairs))
+    text = metadata_head(item.file) + str(item.line) + metadata_tail(fmt, tuple(repairs))
     if extra:
         return text + ', "source_extra": ' + ENCODER.encode(extra) + "}"
     return text + "}"
 
 
 @lru_cache(maxsize=256)
-def _meta_head(file: str) -> str:
+def metadata_head(file: str) -> str:
+    """The start of ``metadata`` JSON, up to the line number's value (by file: the same in every row)."""
     return ('{"source_file": ' + _S(file) + ', "source_line": ') if file else '{"source_line": '
 
 
 @lru_cache(maxsize=1024)
-def _meta_tail(fmt: str, repairs: tuple[str, ...]) -> str:
+def metadata_tail(fmt: str, repairs: tuple[str, ...]) -> str:
+    """``metadata`` JSON after the line number, without the closing brace (``source_extra`` may follow)."""
     return ', "format": ' + _S(fmt) + ', "repairs": [' + ", ".join([_S(r) for r in repairs]) + "]"
 
 

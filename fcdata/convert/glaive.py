@@ -27,7 +27,7 @@ from typing import Any
 from ..read import Item
 from .arguments import NonFinite, DECODER, arguments_field, arguments_object, parse_arguments_text
 from .assemble import ENCODER, Call, Context, Turn, assemble
-from .finish import chat_outcome, fast_metadata_json
+from .finish import chat_outcome, fast_metadata_json, metadata_head, metadata_tail
 from .ids import make_call_id
 from .outcome import Converted, Reject
 from .tools import Declared, ToolSet, declare, toolset_of
@@ -52,16 +52,47 @@ _DECL_START = re.compile(r"(?:^|\n)[ \t]*\{")
 # ------------------------------------------------------------------------------------------- system
 
 
+class _System:
+    """One Glaive ``system`` field, read once: its prose, declared tools, the digest of its text (part of
+    the call ids' source), the system message as JSON, and the JSON around the messages of the plain
+    rows that declare it (see :meth:`frame`)."""
+
+    __slots__ = ("text", "tools", "digest", "hasher", "json", "_frames")
+
+    def __init__(self, text: str, tools: ToolSet, digest: bytes, json_text: str) -> None:
+        self.text = text
+        self.tools = tools
+        self.digest = digest
+        # the call ids' hash, already fed the digest: a row's ids hash the digest, then the chat
+        self.hasher = hashlib.blake2b(digest, digest_size=9)
+        self.json = json_text
+        self._frames: dict[tuple[str, int], tuple[str, str, list[str]]] = {}
+
+    def frame(self, file: str, rcode: int) -> tuple[str, str, list[str]]:
+        """What a plain row's line holds after its messages, split around its line number: ``(before,
+        after, repairs)``, so that the line is ``'{"messages": [' + messages + before + str(line) +
+        after``; the same bytes :func:`.finish.fast_metadata_json` writes, made once per file and set
+        of repairs (``rcode``, an index into :data:`_PLAIN_REPAIRS`) instead of once per row."""
+        found = self._frames.get((file, rcode))
+        if found is None:
+            tools = self.tools
+            codes = _PLAIN_REPAIRS[rcode]
+            rep = list(dict.fromkeys((*tools.repairs, *codes))) if tools.repairs else list(codes)
+            found = ('], "tools": ' + tools.json + ', "metadata": ' + metadata_head(file), metadata_tail("glaive", tuple(rep)) + "}}", rep)
+            self._frames[(file, rcode)] = found
+        return found
+
+
 @lru_cache(maxsize=8192)
-def _system_cached(system: str) -> tuple[str, ToolSet, bytes, str] | Reject:
-    """:func:`parse_system`, the digest of the system text (part of the call ids' source) and the
-    system message as JSON, cached: the full file repeats its system prompts thousands of times."""
+def _system_cached(system: str) -> _System | Reject:
+    """:func:`parse_system` and what the converter derives from it, cached: the full file repeats its
+    system prompts thousands of times."""
     try:
         text, tools = parse_system(system)
     except Reject as rej:
         return rej
     digest = hashlib.blake2b(system.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    return text, tools, digest, ('{"role": "system", "content": ' + _S(text) + "}") if text else ""
+    return _System(text, tools, digest, ('{"role": "system", "content": ' + _S(text) + "}") if text else "")
 
 
 @lru_cache(maxsize=16384)
@@ -321,30 +352,28 @@ def _assistant_turn(body: str, repairs: list[str], ctx: Context, last: bool) -> 
     return Turn("assistant", pre.strip() or None, calls)
 
 
-_ARG_REPAIRS = ["arguments_single_quoted"]
-_ARG_REPAIRS_MULTILINE = ["arguments_single_quoted", "arguments_multiline"]
-
-
-def _convert_plain(item: Item, value: dict[str, Any], chat: str, tools: ToolSet, system_digest: bytes, system_json: str) -> Converted | None:
+def _convert_plain(item: Item, value: dict[str, Any], chat: str, system: _System) -> Converted | None:
     """The common Glaive row, converted without the general machinery; ``None`` for anything else.
 
     A row is *plain* when its turns follow each other exactly as Mistral v0.3 wants them (user,
     assistant text or a single call written ``<functioncall> {"name": ..., "arguments": '<JSON>'}``,
-    its function response, the next assistant turn...), it ends on an assistant turn, and nothing in it
-    needs a repair beyond decoding the quoted arguments. Such a row gets exactly the output the general
-    path (:func:`.assemble.assemble` and :func:`.finish.chat_outcome`) would give it; a test compares
-    the two on every fixture and on generated chats. Anything else returns ``None`` and goes the general
-    way. This path exists for speed: most of the 112,960 rows are plain, and the general path costs
-    several times more per row.
+    its function response, the next assistant turn...), it ends on an assistant turn or on the result
+    of its last call (the row was cut off there: the result is dropped, ``trailing_tool_result_dropped``,
+    as the general path does), and nothing else in it needs a repair beyond decoding the quoted
+    arguments. Such a row gets exactly the output the general path (:func:`.assemble.assemble` and
+    :func:`.finish.chat_outcome`) would give it; tests compare the two on every fixture and on generated
+    chats. Anything else returns ``None`` and goes the general way. This path exists for speed: most of
+    the 112,960 rows are plain, and the general path costs several times more per row.
     """
     parts = chat.split("\n\n\n")
     if chat.count("USER:") + chat.count("ASSISTANT:") + chat.count("FUNCTION RESPONSE:") != len(parts):
         return None
-    S = _S
-    frags = [system_json] if system_json else []
+    S = _S  # (the messages are f-strings: one allocation each, half the time of joining with +)
+    tools = system.tools
+    frags = [system.json] if system.json else []
     add = frags.append
-    repairs = _NO_REPAIRS
-    key: bytes | None = None
+    rcode = 0  # index into _PLAIN_REPAIRS
+    key: Any = None  # the call ids' hash of this row, made at its first call
     used: set[str] = set()
     n_calls = 0
     pending = ""  # name of the call waiting for its result
@@ -352,15 +381,7 @@ def _convert_plain(item: Item, value: dict[str, Any], chat: str, tools: ToolSet,
     prev = 0  # 0 start, 1 user, 2 assistant text, 3 call, 4 tool result
     for p in parts:
         first = p[:1]
-        if first == "U" and p.startswith("USER:"):
-            if prev != 0 and prev != 2:
-                return None
-            body = p[5:].strip()
-            if not body or EOT in body:
-                return None
-            add('{"role": "user", "content": ' + S(body) + "}")
-            prev = 1
-        elif first == "A" and p.startswith("ASSISTANT:"):
+        if first == "A" and p.startswith("ASSISTANT:"):
             if prev != 1 and prev != 4:
                 return None
             body = p[10:].strip()
@@ -368,14 +389,12 @@ def _convert_plain(item: Item, value: dict[str, Any], chat: str, tools: ToolSet,
                 body = body[:-13].rstrip()
             if not body or EOT in body:
                 return None
-            if CALL in body:
-                if not body.startswith(CALL) or body.count(CALL) != 1:
-                    return None
-                call = body[14:].strip()
-                # {"name": "NAME", "arguments": '<JSON>'} exactly (string operations; any other spelling
-                # goes the general way, which reads it with a regular expression)
+            if body.startswith(CALL):
+                # exactly <functioncall> {"name": "NAME", "arguments": '<JSON>'} (string operations; any
+                # other spelling goes the general way, which reads it with a regular expression)
+                call = body[14:].lstrip()
                 j = call.find('", "arguments": \'', 10)
-                if j < 0 or not call.startswith('{"name": "') or not call.endswith("'}"):
+                if j < 0 or not call.startswith('{"name": "') or not call.endswith("'}") or CALL in call:
                     return None
                 name = call[10:j]
                 check = tools.checks.get(name)
@@ -383,10 +402,18 @@ def _convert_plain(item: Item, value: dict[str, Any], chat: str, tools: ToolSet,
                     return None
                 text = call[j + 17 : -2]
                 args = _quick_json(text)
-                if type(args) is not dict or check.errors(args):
+                # the compiled check is trusted to say valid; anything else, the general path decides
+                fast = check.fast
+                if type(args) is not dict or fast is None or check.problem is not None:
+                    return None
+                try:
+                    if not fast(args):
+                        return None
+                except (RecursionError, TypeError):
                     return None
                 if key is None:
-                    key = system_digest + chat.encode("utf-8", "surrogatepass")
+                    key = system.hasher.copy()
+                    key.update(chat.encode("utf-8", "surrogatepass"))
                 # the id CallIds gives the call at this position (a clash goes the general way)
                 pending_id = make_call_id(key, n_calls)
                 if pending_id in used:
@@ -394,33 +421,53 @@ def _convert_plain(item: Item, value: dict[str, Any], chat: str, tools: ToolSet,
                 used.add(pending_id)
                 n_calls += 1
                 pending = name
-                if "\n" in text:
-                    repairs = _ARG_REPAIRS_MULTILINE
-                elif repairs is _NO_REPAIRS:
-                    repairs = _ARG_REPAIRS
-                add('{"role": "assistant", "tool_calls": [{"id": "' + pending_id + '", "type": "function", "function": {"name": ' + S(name) + ', "arguments": ' + ENCODER.encode(args) + "}}]}")
+                rcode |= 3 if "\n" in text else 1
+                add(f'{{"role": "assistant", "tool_calls": [{{"id": "{pending_id}", "type": "function", "function": {{"name": {S(name)}, "arguments": {ENCODER.encode(args)}}}}}]}}')
                 prev = 3
+            elif CALL in body:
+                return None
             else:
-                add('{"role": "assistant", "content": ' + S(body) + "}")
+                add(f'{{"role": "assistant", "content": {S(body)}}}')
                 prev = 2
+        elif first == "U" and p.startswith("USER:"):
+            if prev != 0 and prev != 2:
+                return None
+            body = p[5:].strip()
+            if not body or EOT in body:
+                return None
+            add(f'{{"role": "user", "content": {S(body)}}}')
+            prev = 1
         elif first == "F" and p.startswith("FUNCTION RESPONSE:"):
             if prev != 3:
                 return None
             body = p[18:].strip()
             if EOT in body:
                 return None
-            add('{"role": "tool", "content": ' + S(body) + ', "tool_call_id": "' + pending_id + '", "name": ' + S(pending) + "}")
+            add(f'{{"role": "tool", "content": {S(body)}, "tool_call_id": "{pending_id}", "name": {S(pending)}}}')
             prev = 4
         else:
             return None
-    if (prev != 2 and prev != 3) or len(frags) < 2:
+    if prev == 4:
+        # cut off after a call's result: the record ends on the call
+        frags.pop()
+        rcode |= 4
+    elif prev != 2 and prev != 3:
         return None
-    rep = list(dict.fromkeys((*tools.repairs, *repairs))) if tools.repairs else list(repairs)
-    extra = None if len(value) == 2 and "system" in value else {k: v for k, v in value.items() if k != "system" and k != "chat"}
-    try:
-        line = '{"messages": [' + ", ".join(frags) + '], "tools": ' + tools.json + ', "metadata": ' + fast_metadata_json(item, "glaive", rep, extra or None) + "}"
-    except (ValueError, TypeError, RecursionError):
+    if len(frags) < 2:
         return None
+    if len(value) != 2 or "system" not in value:
+        # top-level keys beyond system and chat are kept as source_extra
+        extra = {k: v for k, v in value.items() if k != "system" and k != "chat"}
+        rep = list(_PLAIN_REPAIRS[rcode])
+        rep = list(dict.fromkeys((*tools.repairs, *rep))) if tools.repairs else rep
+        try:
+            line = "".join(['{"messages": [', ", ".join(frags), '], "tools": ', tools.json, ', "metadata": ', fast_metadata_json(item, "glaive", rep, extra), "}"])
+        except (ValueError, TypeError, RecursionError):
+            return None
+    else:
+        before, after, shared = system.frame(item.file, rcode)
+        rep = list(shared)
+        line = "".join(['{"messages": [', ", ".join(frags), before, str(item.line), after])
     if not line.isascii():
         try:
             line.encode("utf-8")
@@ -429,28 +476,34 @@ def _convert_plain(item: Item, value: dict[str, Any], chat: str, tools: ToolSet,
     return Converted(item, "glaive", rep, line)
 
 
-_NO_REPAIRS: list[str] = []
+# the repairs a plain row can need, by a code of three bits: 1 arguments single-quoted, 2 multi-line, 4 a
+# trailing result dropped
+_PLAIN_REPAIRS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(code for bit, code in ((1, "arguments_single_quoted"), (2, "arguments_multiline"), (4, "trailing_tool_result_dropped")) if rcode & bit)
+    for rcode in range(8)
+)
 
 
 def convert_glaive(item: Item, value: dict[str, Any]) -> Converted:
     """Convert one Glaive v2 raw row; raises :class:`Reject`."""
     system = value.get("system", "")
     chat = value.get("chat")
-    if system is None:
-        system = ""
-    if not isinstance(system, str):
-        raise Reject("wrong_type", f"system: expected a string, got {type(system).__name__}")
-    if not isinstance(chat, str):
+    if type(system) is not str:
+        if system is None:
+            system = ""
+        elif not isinstance(system, str):
+            raise Reject("wrong_type", f"system: expected a string, got {type(system).__name__}")
+    if type(chat) is not str and not isinstance(chat, str):
         if chat is None:
             raise Reject("missing_field", "chat: a Glaive row needs a `chat` string")
         raise Reject("wrong_type", f"chat: expected a string, got {type(chat).__name__}")
     parsed = _system_cached(system)
-    if isinstance(parsed, Reject):
+    if type(parsed) is not _System:
         raise parsed
-    system_text, tools, system_digest, system_json = parsed
-    fast = _convert_plain(item, value, chat, tools, system_digest, system_json)
+    fast = _convert_plain(item, value, chat, parsed)
     if fast is not None:
         return fast
+    system_text, tools, system_digest = parsed.text, parsed.tools, parsed.digest
 
     ctx = Context(lambda: system_digest + chat.encode("utf-8", "surrogatepass"))
     repairs = ctx.repairs

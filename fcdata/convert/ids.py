@@ -31,9 +31,17 @@ _TABLE = bytes(ord(_ALPHABET[b % 62]) for b in range(256))
 def make_call_id(content: bytes | Any, position: int, salt: int = 0) -> str:
     """The id of the call at ``position`` (0-based, over the whole record) of a record whose source
     content is ``content`` (bytes, or a ``blake2b(content, digest_size=9)`` object already fed them)."""
-    h = content.copy() if hasattr(content, "copy") and not isinstance(content, bytes) else hashlib.blake2b(content, digest_size=9)
-    h.update(b"#" + str(position).encode() + (b"#" + str(salt).encode() if salt else b""))
+    suffix = _SUFFIXES[position] if position < 16 and not salt else b"#" + str(position).encode() + (b"#" + str(salt).encode() if salt else b"")
+    if type(content) is bytes:
+        # one hash over the joined bytes: the same digest as feeding the two parts, and half the time
+        return _blake2b(content + suffix, digest_size=9).digest().translate(_TABLE).decode("ascii")
+    h = content.copy()
+    h.update(suffix)
     return h.digest().translate(_TABLE).decode("ascii")
+
+
+_blake2b = hashlib.blake2b
+_SUFFIXES = [b"#" + str(k).encode() for k in range(16)]
 
 
 class CallIds:
