@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from ..errors import InputError, UsageError
 from ..read import NOT_PARSED, Item, detect_container, item_from_line, read_items
 from ..write import BackgroundWriter, JsonlWriter, atomic_open, write_parquet
-from .assemble import ENCODER
+from .encoding import ENCODER
 from .detect import FORMATS, detect_format
 from .dispatch import convert_item
 from .outcome import Converted

@@ -19,7 +19,8 @@ from functools import lru_cache
 from typing import Any
 
 from ..read import Item
-from .assemble import ENCODER, Context
+from .assemble import Context
+from .encoding import ENCODER
 from .outcome import Converted, Reject
 from .tools import ToolSet
 

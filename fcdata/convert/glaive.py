@@ -26,7 +26,8 @@ from typing import Any
 
 from ..read import Item
 from .arguments import NonFinite, DECODER, arguments_field, arguments_object, parse_arguments_text
-from .assemble import ENCODER, Call, Context, Turn, assemble
+from .assemble import Call, Context, Turn, assemble
+from .encoding import ENCODER
 from .finish import chat_outcome, fast_metadata_json, metadata_head, metadata_tail
 from .ids import make_call_id
 from .outcome import Converted, Reject

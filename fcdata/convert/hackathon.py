@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from ..read import Item
-from .assemble import KEY_ENCODER, Context, Turn, assemble
+from .assemble import Context, Turn, assemble
+from .encoding import KEY_ENCODER
 from .finish import chat_outcome, text_outcome
 from .outcome import Converted, Reject
 from .tools import EMPTY_TOOLSET

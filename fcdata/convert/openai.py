@@ -19,7 +19,8 @@ from typing import Any
 
 from ..read import Item
 from .arguments import arguments_field, arguments_object, loads_finite, parse_arguments_text
-from .assemble import ENCODER, KEY_ENCODER, Call, Context, Turn, assemble
+from .assemble import Call, Context, Turn, assemble
+from .encoding import ENCODER, KEY_ENCODER
 from .finish import chat_outcome
 from .outcome import Converted, Reject
 from .tools import EMPTY_TOOLSET, ToolSet, build_toolset, toolset_from_declarations

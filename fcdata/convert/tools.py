@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from .encoding import ENCODER
 from .outcome import Reject
 from ..schema_check import SchemaCheck, schema_check
 
@@ -21,8 +22,8 @@ FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BAD_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
 _ALIAS_DROP = re.compile(r"[^0-9a-z]+")
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-_STRING = _ENCODER.encode  # a str as a JSON string literal
+_ENCODER = ENCODER
+_STRING = ENCODER.string  # a str as a JSON string literal
 
 # What OpenAI's / functionary's built-in ``{"type": "code_interpreter"}`` tool stands for: a function
 # named ``python`` whose single argument is the code (functionary calls it with the raw code as the
