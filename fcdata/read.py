@@ -233,6 +233,9 @@ except ImportError:  # pragma: no cover - a dependency; the standard library doe
 # bytes.translate table: ASCII digits -> "0", every other byte -> " "
 _DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _LONG_DIGIT_RUN = b"0" * 19
+# orjson decodes nesting up to 1,024 levels, json fails (RecursionError) before its recursion limit of
+# 1,000 minus the caller's stack; a line with at most this many brackets is nested less deep than that
+_MAX_BRACKETS = 500
 
 
 def fast_loads(raw: bytes) -> Any:
@@ -246,8 +249,9 @@ def fast_loads(raw: bytes) -> Any:
     range, deep nesting) - those raise here and go the standard way; and it reads an integer beyond
     64 bits as a float where ``json`` keeps it exact, so any run of 19 or more digits (the shortest
     integer that can leave the 64-bit range) sends the line the standard way too, unless the value is
-    an object of strings only (every Glaive row), which holds no number at all. A property test
-    compares both on generated JSON.
+    an object of strings only (every Glaive row), which holds no number at all; and it decodes nesting
+    deeper than ``json`` can, so a line with more than 500 brackets goes the standard way. Property
+    tests compare both on generated JSON.
     """
     if _orjson is None:
         return NOT_PARSED
@@ -263,6 +267,8 @@ def fast_loads(raw: bytes) -> Any:
             return value
     if _LONG_DIGIT_RUN in raw.translate(_DIGITS):
         return NOT_PARSED
+    if raw.count(b"[") + raw.count(b"{") > _MAX_BRACKETS:
+        return NOT_PARSED  # nested deeper than json's recursion limit allows, perhaps: json decides
     return value
 
 

@@ -158,8 +158,10 @@ class BackgroundWriter:
 
     At most ``depth`` writes wait in line (bounded memory). An error in the thread is raised in the
     caller at its next :meth:`write` or at :meth:`close`. Only the thread touches ``stream`` until
-    :meth:`close` returns; leaving a ``with`` block on an exception discards what was still waiting.
-    Not for a process that forks while the thread runs (a fork copies the thread's locks).
+    :meth:`close` returns. Leaving a ``with`` block on an exception still writes what was handed over
+    (a stream to standard output keeps every finished batch, as writing inline did); an interrupt
+    while waiting for that stops the writing. Not for a process that forks while the thread runs (a
+    fork copies the thread's locks).
     """
 
     def __init__(self, stream: IO[Any], *, sync_every: int = 4 << 20, depth: int = 4) -> None:
@@ -184,7 +186,7 @@ class BackgroundWriter:
                 unsynced += len(text)
                 if self._sync_every and unsynced >= self._sync_every:
                     self._stream.flush()
-                    os.fdatasync(self._stream.fileno())
+                    _datasync(self._stream.fileno())
                     unsynced = 0
             except BaseException as exc:  # handed to the caller
                 self._error = exc
@@ -196,9 +198,18 @@ class BackgroundWriter:
 
     def close(self) -> None:
         """Wait until everything is written; raise the thread's error, if any."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        try:
+            if self._thread.is_alive():
+                self._queue.put(None)
+                self._thread.join()
+        except BaseException:
+            # interrupted while waiting (Ctrl-C): stop writing, wait for the thread, go on failing
+            self._discard = True
+            while self._thread.is_alive():
+                with contextlib.suppress(queue.Full):
+                    self._queue.put_nowait(None)
+                self._thread.join(0.05)
+            raise
         if self._error is not None:
             raise self._error
 
@@ -209,9 +220,12 @@ class BackgroundWriter:
         if et is None:
             self.close()
             return
-        self._discard = True  # already failing: stop the thread, keep the caller's error
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(Exception):  # already failing: keep the caller's error
             self.close()
+
+
+# fdatasync is POSIX-only outside macOS; fsync does the same and a little more
+_datasync = getattr(os, "fdatasync", os.fsync)
 
 
 def _is_regular_file(stream: IO[Any]) -> bool:

@@ -316,4 +316,12 @@ def test_items_from_the_fast_path_equal_the_standard_ones(tmp_path: Path) -> Non
     assert item.text == '{"system": "é", "chat": "USER: hi"}' and item.ok
     assert "text=" in repr(item)
     with pytest.raises(TypeError):
-        hash(item)  # mutable, like the dataclass it replaced
+        hash(item)  # a plain mutable class (nothing hashes items)
+
+
+def test_nesting_json_cannot_decode_stays_json_too_deep_though_orjson_could() -> None:
+    from fcdata.read import fast_loads, item_from_line
+
+    raw = ('{"metadata": {"a": ' + "[" * 1000 + "]" * 1000 + "}}\n").encode()
+    assert fast_loads(raw) is NOT_PARSED
+    assert item_from_line("f.jsonl", 1, raw).code == "json_too_deep"

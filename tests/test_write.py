@@ -116,3 +116,28 @@ def test_background_writer_stops_on_the_callers_error_and_leaves_no_file(tmp_pat
             out.write("partial\n")
             raise KeyError("boom")
     assert os.listdir(tmp_path) == []
+
+
+def test_background_writer_still_writes_what_it_was_given_when_the_caller_fails() -> None:
+    import io
+
+    from fcdata.write import BackgroundWriter
+
+    stream = io.StringIO()
+    with pytest.raises(KeyError):
+        with BackgroundWriter(stream, depth=2) as out:
+            for k in range(6):
+                out.write(f"{k}\n")
+            raise KeyError("boom")
+    assert stream.getvalue() == "".join(f"{k}\n" for k in range(6))  # as writing inline would have
+
+
+def test_background_writer_syncs_every_sync_every_characters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcdata.write as write_mod
+
+    calls: list[int] = []
+    monkeypatch.setattr(write_mod, "_datasync", lambda fd: calls.append(fd))  # (os.fsync where there is no fdatasync)
+    with open(tmp_path / "o.txt", "w") as fh, write_mod.BackgroundWriter(fh, sync_every=4) as out:
+        for _ in range(3):
+            out.write("12345")
+    assert len(calls) == 3 and (tmp_path / "o.txt").read_text() == "12345" * 3
