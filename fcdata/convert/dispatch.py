@@ -82,8 +82,6 @@ def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) ->
         return Rejected(item, [("not_object", f"a record must be a JSON object, got {describe_keys(value)}")], fmt)
     label = fmt
     try:
-        if fmt == "glaive" and "chat" in value and "system" in value:
-            return convert_glaive(item, value)  # what _convert does with it, without the look-up
         if fmt is None:
             label = detect_format(value)
             if label is None:
