@@ -153,8 +153,9 @@ class BackgroundWriter:
     Why: converting alternates Python work on a batch, which holds the interpreter lock, with writing
     the batch, and an atomic write ends with an ``fsync`` of everything written; the system calls of both
     release the lock, so from a thread they overlap the next batch's conversion, and the final ``fsync``
-    (in :func:`atomic_open`) has only the last few megabytes left. On two cores this takes about 8% off
-    a Glaive conversion's wall time (``benchmarks/bench_convert.py``).
+    (in :func:`atomic_open`) has only the last few megabytes left. On two cores this took 7% off
+    a Glaive conversion's wall time (46.3 -> 43.2 µs per row on the 100,000-row corpus of
+    ``benchmarks/bench_convert.py``, best of 4 runs each, interleaved with inline writing).
 
     At most ``depth`` writes wait in line (bounded memory). An error in the thread is raised in the
     caller at its next :meth:`write` or at :meth:`close`. Only the thread touches ``stream`` until

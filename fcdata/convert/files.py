@@ -113,7 +113,7 @@ def batch_items(shown: str, kind: str, payload: Any) -> list[Item]:
     record and are skipped here, in the worker, so the reading process only cuts the file into lines),
     and ``error``, when reading the file failed after these lines, ``(line number, message)``."""
     if kind != "raw":
-        return list(payload)
+        return payload  # type: ignore[no-any-return]
     lineno, lines, error = payload
     # (a blank line is no record; most lines start with "{")
     items = [item_from_line(shown, n, raw) for n, raw in enumerate(lines, lineno) if raw[:1] == b"{" or raw.strip()]

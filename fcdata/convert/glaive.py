@@ -369,7 +369,8 @@ def _convert_plain(item: Item, value: dict[str, Any], chat: str, system: _System
     parts = chat.split("\n\n\n")
     if chat.count("USER:") + chat.count("ASSISTANT:") + chat.count("FUNCTION RESPONSE:") != len(parts):
         return None
-    S = _S  # (the messages are f-strings: one allocation each, half the time of joining with +)
+    S = _S  # (the messages are f-strings: one allocation each; a call message costs half
+    # the time of joining with +, a text message a tenth less)
     tools = system.tools
     frags = [system.json] if system.json else []
     add = frags.append
