@@ -101,12 +101,12 @@ def test_older_transformers_path_gives_the_same_loss(four_samples, monkeypatch) 
     """transformers < 5 takes positions shared by all rows as logits_to_keep; fcdata then keeps the union
     and selects per row: same targets, same loss as the boolean-mask path, on a padded batch of 4 rows."""
     from fcdata.collate import PaddingCollator
-    from fcdata.train import trainer
+    from fcdata.train import loss
 
     model, _ = load_base_model("tiny-mistral")
     batch = PaddingCollator()(list(four_samples))
     exact, n = token_loss(model, batch)
-    monkeypatch.setattr(trainer, "_BOOL_KEEP", False)
+    monkeypatch.setattr(loss, "_BOOL_KEEP", False)
     union, m = token_loss(model, batch)
     assert n == m == sum(four_samples["num_trained"])
     assert float(union) == pytest.approx(float(exact), rel=1e-5)

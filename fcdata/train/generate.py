@@ -48,8 +48,13 @@ FILL_ID = "abcdefghi"  # 9 letters (Mistral v0.3's id rule); tokenizes cleanly a
 
 def _open_call_id(text: str) -> bool:
     """True when ``text`` (a reply after ``[TOOL_CALLS]``) ends inside a just-opened string that is the
-    value of key ``"id"`` of a call object (depth 2: the list, then the call; not inside arguments)."""
+    value of key ``"id"`` of a call object (depth 2: the list, then the call; not inside arguments).
+
+    ``"id"`` must be a key: right after ``{`` or ``,``. A model that writes ``{"name": "id": "`` (the
+    string ``"id"`` as the name's value, then a colon) has not opened an id, and is left to itself."""
     if not text.endswith('"id": "'):
+        return False
+    if not text[: -len('"id": "')].rstrip().endswith((",", "{")):
         return False
     body = text[: -len('"')]  # up to the quote that opens the value
     depth = 0
