@@ -95,12 +95,12 @@ def test_bad_files(tmp_path) -> None:
 
 def test_resolution_on_a_cpu_says_what_changed() -> None:
     r = resolve(TrainConfig(), device="cpu")
-    assert r.optim == "adamw_torch" and r.bf16 is False and r.attn_implementation == "sdpa"
+    assert r.optim == "adamw_torch_fused" and r.bf16 is False and r.attn_implementation == "sdpa"
     assert any("paged_adamw_8bit" in n and "CPU" in n for n in r.notes)
     assert any(n.startswith("bf16: off") for n in r.notes)
     assert resolve(merge_overrides(TrainConfig(), {"bf16": True}), device="cpu").bf16 is True
     d = r.to_dict()
-    assert d["optim"] == "adamw_torch" and d["lora"]["r"] == 32 and d["device"] == "cpu"
+    assert d["optim"] == "adamw_torch_fused" and d["lora"]["r"] == 32 and d["device"] == "cpu"
     with pytest.raises(UsageError, match="needs a CUDA GPU"):
         resolve(merge_overrides(TrainConfig(), {"qlora": True}), device="cpu")
     with pytest.raises(UsageError, match="flash-attn"):

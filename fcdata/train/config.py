@@ -351,6 +351,21 @@ class Resolved:
         return out
 
 
+def _fused_adamw_on_cpu() -> bool:
+    """Whether this torch has the fused AdamW kernel for CPU tensors (torch >= 2.4): one pass over the
+    parameters instead of a dozen, 3.5x faster a step than the foreach kernel on a 4 M-parameter model,
+    whose 32768-token embeddings are most of its weights."""
+    import torch
+
+    try:
+        p = torch.zeros(2, requires_grad=True)
+        p.grad = torch.ones(2)
+        torch.optim.AdamW([p], lr=1e-3, fused=True).step()
+        return True
+    except (RuntimeError, TypeError, ValueError):
+        return False
+
+
 def _flash_attn_available() -> bool:
     import importlib.util
 
@@ -380,8 +395,8 @@ def resolve(cfg: TrainConfig, *, device: str | None = None) -> Resolved:
     optim = cfg.optim
     if "paged" in optim or "8bit" in optim:
         if not cuda:
-            notes.append(f"optim: {optim} needs bitsandbytes on a CUDA GPU; using adamw_torch on this CPU")
-            optim = "adamw_torch"
+            optim = "adamw_torch_fused" if _fused_adamw_on_cpu() else "adamw_torch"
+            notes.append(f"optim: {cfg.optim} needs bitsandbytes on a CUDA GPU; using {optim} on this CPU")
         else:
             import importlib.util
 

@@ -246,12 +246,37 @@ def _train(trainer: Any, resume_from: str | None, device: str) -> tuple[Any, flo
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     trainer.fcdata_started = start
-    output = trainer.train(resume_from_checkpoint=resume_from)
+    if resume_from is not None and _finished(trainer, resume_from):
+        # the Trainer, resumed at its last step, would train one step more than asked: load the
+        # finished weights and state instead
+        from transformers.trainer_callback import TrainerState
+        from transformers.trainer_utils import TrainOutput
+
+        trainer._load_from_checkpoint(resume_from)
+        trainer.state = TrainerState.load_from_json(os.path.join(resume_from, "trainer_state.json"))
+        output = TrainOutput(trainer.state.global_step, float("nan"), {})
+    else:
+        output = trainer.train(resume_from_checkpoint=resume_from)
     runtime = time.perf_counter() - start
     counts = torch.tensor([trainer.fcdata_trained_tokens, trainer.fcdata_tokens], dtype=torch.float64, device=trainer.args.device)
     if trainer.accelerator.num_processes > 1:
         counts = trainer.accelerator.reduce(counts, reduction="sum")
     return output, runtime, int(counts[0].item()), int(counts[1].item())
+
+
+def _finished(trainer: Any, checkpoint: str) -> bool:
+    """Whether ``checkpoint`` already holds every optimizer step this run asks for (the Trainer's own
+    count: ``max_steps``, or epochs x update steps per epoch)."""
+    from transformers.trainer_callback import TrainerState
+
+    done = TrainerState.load_from_json(os.path.join(checkpoint, "trainer_state.json")).global_step
+    args = trainer.args
+    if args.max_steps > 0:
+        planned = args.max_steps
+    else:
+        per_epoch = max(len(trainer.get_train_dataloader()) // args.gradient_accumulation_steps, 1)
+        planned = math.ceil(args.num_train_epochs * per_epoch)
+    return done >= planned
 
 
 def _metrics(trainer: Any, output: Any, runtime: float, trained_tokens: int, tokens: int, resume_from: str | None, run_dir: str, cfg: TrainConfig, resolved: Resolved, info: ModelInfo, data_report: dict[str, Any], notes: list[str]) -> dict[str, Any]:
