@@ -86,7 +86,8 @@ def prepare(
       fcdata prepare data.jsonl -o train.parquet --mode single --num-proc 2
       fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-7B-Instruct-v0.3/
 
-    Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
+    Exit codes: 0 ok; 1 findings: no sample written (every record rejected or too long), or records
+    rejected, with --strict; 2 usage or I/O error.
     """
     if output_format is None:
         output_format = "parquet" if output.lower().endswith(".parquet") else "dataset"
