@@ -118,5 +118,10 @@ def prepare(
     if report_path is not None:
         write_json(report_path, report.to_obj())
     click.echo(_summary(report), err=report_path == "-")
+    if report.records and not report.samples:
+        # records went in and nothing came out: a finding even without --strict (there is nothing to train on)
+        why = f"rejected or too long for --max-length {max_length}" if max_length is not None else "rejected or without a trained turn"
+        click.echo(f"error: no sample was written: every one of the {report.records:,} record(s) was {why}", err=True)
+        raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)
