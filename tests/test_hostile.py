@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -403,3 +404,93 @@ def test_unique_items_is_linear() -> None:
 def test_a_pattern_pythons_re_overflows_on_is_a_finding_not_a_crash() -> None:
     rec = record({"type": "object", "properties": {"q": {"type": "string", "pattern": "a{99999999999}"}}}, {"q": "a"})
     assert [f.code for f in check_record(rec)[1]] == ["schema_invalid"]
+
+
+# ------------------------------------------------------------------------- markup and terminal text
+
+from html.parser import HTMLParser  # noqa: E402
+
+from hostile_data import ESCAPES, FILE_NAME, PIECES, write_hostile_file  # noqa: E402
+
+_PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "input", "header", "h1", "h2", "h3", "div", "p", "span", "code", "b", "table", "tr", "td", "label", "nav", "ol", "ul", "li", "a", "section", "main", "small", "i"}
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str | None]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes.extend(attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_hostile_text_is_escaped_in_every_field_of_the_html_page(tmp_path: Path) -> None:
+    """Parsed as a browser tokenizes it (the real browser's DOM is checked in tests/test_view_browser.py):
+    only the page's own elements and attributes, every piece of the attack shown as text."""
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+
+    src = write_hostile_file(tmp_path)
+    out = tmp_path / "page.html"
+    r = CliRunner().invoke(cli, ["inspect", str(src), "-n", "3", "--html", str(out)])
+    assert r.exit_code == 0, r.output
+    parser = _Elements()
+    parser.feed(out.read_text(encoding="utf-8"))
+    assert set(parser.tags) <= _PAGE_TAGS, set(parser.tags) - _PAGE_TAGS
+    assert parser.tags.count("style") == 1 and parser.tags.count("meta") == 3
+    names = {name for name, _ in parser.attributes}
+    assert names <= {"lang", "charset", "http-equiv", "content", "name", "type", "id", "class", "checked", "title", "href", "for", "role", "aria-label"}, names
+    assert all(v.startswith("#") for n, v in parser.attributes if n == "href" and v is not None)
+    text = "".join(parser.text)
+    for piece in PIECES:
+        assert piece in text or piece.replace(" ", "") in text.replace(" ", ""), piece
+    assert FILE_NAME in text  # in the title and the records' headers, as text
+
+
+_RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _raw_controls(text: str) -> list[str]:
+    """Control characters in ``text`` other than the SGR colour codes fcdata writes itself."""
+    return _RAW_CONTROL.findall(re.sub(r"\x1b\[[0-9;]*m", "", text))
+
+
+def test_terminal_output_carries_no_escape_sequence_from_the_data(tmp_path: Path) -> None:
+    """ESC, CSI (7- and 8-bit), OSC (title, clipboard), BEL and DEL in every field: inspect with and
+    without colour, validate, convert and prepare print them as visible text. Before the fix, inspect
+    --color sent ESC [2J (clear the screen) and OSC 52 (write the clipboard) as they were, and
+    --no-color still sent the OSC and C1 sequences (Click strips only CSI colour codes)."""
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+
+    src = str(write_hostile_file(tmp_path))
+    runs = {
+        "inspect --color": ["inspect", src, "-n", "3", "--color", "--tokens"],
+        "inspect --no-color": ["inspect", src, "-n", "3", "--no-color"],
+        "validate": ["validate", src],
+        "convert": ["convert", src, "-o", str(tmp_path / "c.jsonl")],
+        "prepare": ["prepare", src, "-o", str(tmp_path / "p")],
+    }
+    for name, argv in runs.items():
+        r = CliRunner().invoke(cli, argv, color=True)
+        assert r.exception is None or isinstance(r.exception, SystemExit), (name, r.exception)
+        assert _raw_controls(r.output) == [], (name, sorted(set(_raw_controls(r.output))))
+    shown = CliRunner().invoke(cli, runs["inspect --no-color"]).output
+    assert "␛[2J" in shown and "␛]0;owned␇" in shown and "\\x9b31m" in shown  # visible, not swallowed
+
+
+def test_visible_keeps_text_and_shows_every_control_character() -> None:
+    from fcdata.view import visible
+
+    assert visible("plain, tabs\tand\nnewlines; é 😀 [INST]") == "plain, tabs\tand\nnewlines; é 😀 [INST]"
+    assert visible("".join(ESCAPES)) == "␛[2J␛]0;owned␇\\x9b31m␛]52;c;b3duZWQ=␇\\x7f"
+    every = "".join(chr(c) for c in range(0x20)) + "\x7f" + "".join(chr(c) for c in range(0x80, 0xA0))
+    assert _RAW_CONTROL.findall(visible(every)) == [] and "\t" in visible(every) and "\n" in visible(every)
