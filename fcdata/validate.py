@@ -31,7 +31,7 @@ from .findings import CODES, Finding
 from .read import Item, loads_strict, read_items
 from .records import NEXT_ROLES, ChatRecord, TextRecord, parse_record
 from .schema_check import schema_check
-from .schema_guard import record_budget
+from .schema_guard import begin_record, end_record
 from .write import dumps_line
 
 __all__ = [
@@ -480,8 +480,11 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None, 
             elif isinstance(text, str):
                 _text_checks(text, ["text"], c, "text")
         else:
-            with record_budget():  # one bound on the schema work of the whole record
+            budget = begin_record()  # one bound on the schema work of the whole record
+            try:
                 _meaning_findings(obj, c)
+            finally:
+                end_record(budget)
     except RecursionError:
         c.add("json_too_deep", [], "record nested too deeply to check")
     if any(f.severity == "error" for f in c.findings):

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..records import NEXT_ROLES
-from ..schema_guard import record_budget
+from ..schema_guard import begin_record, end_record
 from .ids import CALL_ID_RE, CallIds
 from .outcome import Reject
 from .tools import ToolSet
@@ -148,8 +148,11 @@ def assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str, 
     """The canonical ``messages`` of a record (see the module docstring); raises :class:`Reject`."""
     if not tools.checks:
         return _assemble(turns, tools, ctx)
-    with record_budget():  # one bound on the schema work of the record's calls
+    budget = begin_record()  # one bound on the schema work of the record's calls
+    try:
         return _assemble(turns, tools, ctx)
+    finally:
+        end_record(budget)
 
 
 def _assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str, Any]]:
