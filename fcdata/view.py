@@ -251,7 +251,9 @@ def _labelled(sample: Sample, roles: Sequence[str]) -> list[_Labelled]:
     user turn, ``[INST] system prompt\\n\\nuser text [/INST]``, so that turn is shown in three rows:
     ``user #k [INST]`` (the turn opens), ``system #j in user #k``, ``user #k text``."""
     blocks = _blocks(sample)
+    roles_of = [roles[b.message_index] if 0 <= b.message_index < len(roles) else None for b in blocks]
     out: list[_Labelled] = []
+    inside: int | None = None  # the user turn whose system prompt(s) are being shown
     for i, b in enumerate(blocks):
         mi = b.message_index
         if mi == _TOOLS_BLOCK:
@@ -266,19 +268,23 @@ def _labelled(sample: Sample, roles: Sequence[str]) -> list[_Labelled]:
             inst = any(sample.input_ids[p] in (_INST, 4) for sp in b.spans for p in range(sp.start, sp.end))
             out.append(_Labelled(b, "user (inserted)" if inst else "tokens", "an empty user turn mistral-common inserts" if inst else ""))
         else:
-            role = roles[mi] if 0 <= mi < len(roles) else "message"
-            label, note = f"{role} #{mi}", ""
-            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
-            prev = blocks[i - 1] if i else None
-            nxt_role = roles[nxt.message_index] if nxt is not None and 0 <= nxt.message_index < len(roles) else None
-            prev_role = roles[prev.message_index] if prev is not None and 0 <= prev.message_index < len(roles) else None
-            if role == "user" and nxt_role == "system" and _only_inst(b, sample):
-                label, note = f"user #{mi} [INST]", f"user #{mi}'s turn opens; the system prompt (next row) is written inside it"
-            elif role == "system" and prev_role == "user" and prev is not None and _only_inst(prev, sample):
-                label, note = f"system #{mi} in user #{prev.message_index}", f"the system prompt, inside user #{prev.message_index}'s turn as Mistral v0.3 writes it"
-            elif role == "user" and prev_role == "system" and i >= 2 and blocks[i - 2].message_index == mi:
-                label, note = f"user #{mi} text", f"the rest of user #{mi}'s turn, after the system prompt"
-            out.append(_Labelled(b, label, note))
+            role = roles_of[i] or "message"
+            systems = 0
+            while i + 1 + systems < len(blocks) and roles_of[i + 1 + systems] == "system":
+                systems += 1
+            if role == "user" and systems and _only_inst(b, sample):
+                inside = mi
+                rows = "next row" if systems == 1 else f"next {systems} rows"
+                out.append(_Labelled(b, f"user #{mi} [INST]", f"user #{mi}'s turn opens; the system prompt ({rows}) is written inside it"))
+                continue
+            if role == "system" and inside is not None:
+                out.append(_Labelled(b, f"system #{mi} in user #{inside}", f"a system prompt, inside user #{inside}'s turn as Mistral v0.3 writes it"))
+                continue
+            if role == "user" and inside == mi:
+                out.append(_Labelled(b, f"user #{mi} text", f"the rest of user #{mi}'s turn, after the system prompt"))
+            else:
+                out.append(_Labelled(b, f"{role} #{mi}"))
+        inside = None
     return out
 
 
