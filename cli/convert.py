@@ -53,7 +53,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       fcdata convert raw/*.json -o data.parquet --rejects rejects.jsonl --num-proc 4
       cat chats.jsonl | fcdata convert - -o - --from openai > data.jsonl
 
-    Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
+    Exit codes: 0 ok; 1 findings: records rejected, with --strict; 2 usage or I/O error.
     """
     check_outputs(files={"-o": output, "--report": report_path, "--rejects": rejects})
     data_to_stdout = output == "-"

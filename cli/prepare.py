@@ -86,7 +86,8 @@ def prepare(
       fcdata prepare data.jsonl -o train.parquet --mode single --num-proc 2
       fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-7B-Instruct-v0.3/
 
-    Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
+    Exit codes: 0 ok; 1 findings: no sample written (every record rejected or too long), or records
+    rejected, with --strict; 2 usage or I/O error.
     """
     if output_format is None:
         output_format = "parquet" if output.lower().endswith(".parquet") else "dataset"
@@ -117,5 +118,10 @@ def prepare(
     if report_path is not None:
         write_json(report_path, report.to_obj())
     click.echo(_summary(report), err=report_path == "-")
+    if report.records and not report.samples:
+        # records went in and nothing came out: a finding even without --strict (there is nothing to train on)
+        why = f"rejected or too long for --max-length {max_length}" if max_length is not None else "rejected or without a trained turn"
+        click.echo(f"error: no sample was written: every one of the {report.records:,} record(s) was {why}", err=True)
+        raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)

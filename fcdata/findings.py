@@ -69,7 +69,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "tool_result_name_mismatch": ("warning", "a tool result whose name differs from the called function"),
     # tools
     "schema_invalid": ("error", "a tool's parameters is not a valid JSON Schema"),
-    "schema_unusable": ("error", "a tool's parameters schema that passes the metaschema but cannot be applied (e.g. a $ref to nothing)"),
+    "schema_unusable": ("error", "a tool's parameters schema that passes the metaschema but cannot be applied (a $ref to nothing or outside the schema, too costly to evaluate)"),
+    "pattern_unsupported": ("warning", "a schema pattern fcdata cannot run in linear time with its ECMA-262 meaning (lookaround, backreference, non-ECMA syntax): that function's calls go unchecked"),
     "parameters_missing": ("error", "a tool without 'parameters' (mistral-common requires the field)"),
     "duplicate_tool_conflict": ("error", "a function name declared twice with different definitions"),
     "duplicate_tool": ("warning", "a function declared twice, identically"),

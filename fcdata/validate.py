@@ -31,6 +31,7 @@ from .findings import CODES, Finding
 from .read import Item, loads_strict, read_items
 from .records import NEXT_ROLES, ChatRecord, TextRecord, parse_record
 from .schema_check import schema_check
+from .schema_guard import begin_record, end_record
 from .write import dumps_line
 
 __all__ = [
@@ -197,9 +198,11 @@ def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, tuple[Any, str
             if key is None:
                 c.add("schema_invalid", ["tools", t, "function", "parameters"], "the parameters schema is nested too deeply to be written as JSON or checked; flatten it")
             else:
-                problem = schema_check(key, params).problem
-                if problem:
-                    c.add("schema_invalid", ["tools", t, "function", "parameters"], f"not a valid JSON Schema: {problem}; fix the schema (mistral-common refuses it)")
+                check = schema_check(key, params)
+                if check.problem:
+                    c.add("schema_invalid", ["tools", t, "function", "parameters"], f"not a valid JSON Schema: {check.problem}; fix the schema (mistral-common refuses it)")
+                elif check.unsupported:
+                    c.add("pattern_unsupported", ["tools", t, "function", "parameters"], f"{check.unsupported}; the calls of {name!r} are not checked against its schema (rewrite the pattern without lookarounds or backreferences to have them checked)")
             if params and params.get("type") not in ("object", None) and "properties" not in params:
                 c.add("parameters_not_object", ["tools", t, "function", "parameters"], f"parameters should describe an object (type 'object'); got type {_short(params.get('type'))}")
         declared[name] = (params, key)
@@ -220,8 +223,8 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
     if schema_key is None:
         return
     check = schema_check(schema_key)
-    if check.problem is not None:
-        return  # an invalid schema is reported under tools; its calls are not checked against it
+    if check.problem is not None or check.unsupported is not None:
+        return  # reported under tools (schema_invalid, pattern_unsupported); its calls are not checked against it
     verdict = check.is_valid(value)
     if verdict:
         return
@@ -477,7 +480,11 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None, 
             elif isinstance(text, str):
                 _text_checks(text, ["text"], c, "text")
         else:
-            _meaning_findings(obj, c)
+            budget = begin_record()  # one bound on the schema work of the whole record
+            try:
+                _meaning_findings(obj, c)
+            finally:
+                end_record(budget)
     except RecursionError:
         c.add("json_too_deep", [], "record nested too deeply to check")
     if any(f.severity == "error" for f in c.findings):

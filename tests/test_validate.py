@@ -98,6 +98,8 @@ CASES: list[tuple[str, Any]] = [
     ("schema_invalid", mutate(lambda r: r["tools"][0]["function"]["parameters"].update(type="objekt"))),
     # valid against the metaschema, but its $ref leads nowhere: jsonschema cannot apply it to the call
     ("schema_unusable", mutate(lambda r: r["tools"][0]["function"].update(parameters={"$ref": "#/definitions/nowhere"}))),
+    # a lookahead: ECMA-262, but RE2 (linear time) cannot run it, so the calls go unchecked
+    ("pattern_unsupported", mutate(lambda r: r["tools"][0]["function"]["parameters"]["properties"]["city"].update(pattern="^(?=P)"))),
     ("parameters_missing", mutate(lambda r: r["tools"][0]["function"].pop("parameters"))),
     ("invalid_unicode", mutate(lambda r: r["messages"][1].update(content="Weather in Paris? \ud800"))),
     ("duplicate_tool_conflict", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}))),

@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..records import NEXT_ROLES
+from ..schema_guard import begin_record, end_record
 from .ids import CALL_ID_RE, CallIds
 from .outcome import Reject
 from .tools import ToolSet
@@ -145,6 +146,16 @@ def _trim_tail(turns: list[Turn], ctx: Context) -> None:
 
 def assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str, Any]]:
     """The canonical ``messages`` of a record (see the module docstring); raises :class:`Reject`."""
+    if not tools.checks:
+        return _assemble(turns, tools, ctx)
+    budget = begin_record()  # one bound on the schema work of the record's calls
+    try:
+        return _assemble(turns, tools, ctx)
+    finally:
+        end_record(budget)
+
+
+def _assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str, Any]]:
     if not turns:
         raise Reject("empty_conversation", "the record has no messages")
     out = _merge(turns, ctx)
