@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pydantic import ValidationError
 
+from .call_markup import CALL_MARKUP, find_call_markup
 from .errors import format_path
 from .findings import CODES, Finding
 from .read import Item, loads_strict, read_items
@@ -154,6 +155,11 @@ def _schema_key(schema: Any) -> str | None:
 
 
 def _text_checks(text: str, path: list[Any], c: _Collector, role: str) -> None:
+    if role == "assistant":
+        marker = find_call_markup(text)
+        if marker is not None:
+            c.add("call_markup_text", path, f"assistant text holds the call markup {marker!r} ({CALL_MARKUP.get(marker, 'a tool-calling template')}), which is trained as plain text: the model would learn to print it instead of calling; make the calls `tool_calls` (`fcdata convert` reads this markup) or drop the record")
+            return
     # substring tests first (C speed); the regular expression only runs on texts that may match
     if any(m in text for m in _RESIDUE_MARKERS) and _RESIDUE_RE.search(text):
         c.add("conversion_residue", path, "leftover source-format markers (<|endoftext|>, <functioncall>, USER:/ASSISTANT:); the model would learn them — clean the conversion")

@@ -65,6 +65,13 @@ REPAIRS: dict[str, str] = {
     "legacy_function_call": "a legacy function_call; made a tool call",
     "legacy_function_role": "a legacy role 'function' message; made a tool result",
     "developer_as_system": "role 'developer'; read as system",
+    # call markup in assistant text
+    "tool_call_tags_parsed": "calls written as <tool_call>...</tool_call> in the assistant's text (Hermes, Qwen); read into tool calls",
+    "toolcall_tags_parsed": "calls written as <TOOLCALL>[...]</TOOLCALL> in the assistant's text (When2Call, Nemotron); read into tool calls",
+    "tool_calls_text_parsed": "calls written as the text [TOOL_CALLS][...] instead of as calls; read into tool calls",
+    "functioncall_text_parsed": "a Glaive <functioncall> in the assistant's text of another format; read into a tool call",
+    "call_python_literal": "a call object written as a Python literal ({'name': ..., 'arguments': {...}, True}); read with ast.literal_eval",
+    "literal_newlines_removed": "the two characters \\n (backslash, n) around a call where a line break was meant; removed",
     # ShareGPT
     "observation_list_split": "one observation holding a JSON list of results for parallel calls; split into one result per call",
 }
@@ -90,6 +97,7 @@ REJECTIONS: dict[str, str] = {
     "ambiguous_turn_label": "a USER:/ASSISTANT:/FUNCTION RESPONSE: label after a single line break: a turn, or quoted dialogue?",
     "tool_declaration_not_json": "a function declaration (Glaive system prompt, ShareGPT tools) that is not valid JSON",
     "call_truncated": "a call cut off before its end, with turns after it",
+    "call_markup_text": "assistant text holding tool-call markup that cannot be read as calls (or of a template fcdata does not read); it must not be trained as text",
     "call_unparseable": "a <functioncall> (or function_call) that is not a call at all",
     # arguments
     "arguments_not_json": "arguments that are not JSON (and no Python literal either)",

@@ -24,9 +24,11 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from ..call_markup import find_call_markup
 from ..read import Item
 from .arguments import NonFinite, DECODER, arguments_field, arguments_object, parse_arguments_text
-from .assemble import Call, Context, Turn, assemble
+from .assemble import Context, assemble
+from .turns import Call, Turn
 from .encoding import ENCODER
 from .finish import chat_outcome, fast_metadata_json, metadata_head, metadata_tail
 from .ids import make_call_id
@@ -426,7 +428,7 @@ def _convert_plain(item: Item, value: dict[str, Any], chat: str, system: _System
                 rcode |= 3 if "\n" in text else 1
                 add(f'{{"role": "assistant", "tool_calls": [{{"id": "{pending_id}", "type": "function", "function": {{"name": {S(name)}, "arguments": {ENCODER.encode(args)}}}}}]}}')
                 prev = 3
-            elif CALL in body:
+            elif CALL in body or find_call_markup(body) is not None:
                 return None
             else:
                 add(f'{{"role": "assistant", "content": {S(body)}}}')

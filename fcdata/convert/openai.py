@@ -19,7 +19,8 @@ from typing import Any
 
 from ..read import Item
 from .arguments import arguments_field, arguments_object, loads_finite, parse_arguments_text
-from .assemble import Call, Context, Turn, assemble
+from .assemble import Context, assemble
+from .turns import Call, Turn
 from .encoding import ENCODER, KEY_ENCODER
 from .finish import chat_outcome
 from .outcome import Converted, Reject

@@ -18,13 +18,15 @@ import json
 from typing import Any
 
 from ..read import Item
-from .arguments import arguments_field, arguments_object, loads_finite, parse_arguments_text
-from .assemble import Call, Context, Turn, assemble
+from .arguments import loads_finite
+from .assemble import Context, assemble
 from .encoding import ENCODER, KEY_ENCODER
 from .finish import chat_outcome
+from .markup import calls_from_value
 from .openai import tool_result_text
 from .outcome import Converted, Reject
 from .tools import EMPTY_TOOLSET, toolset_from_declarations
+from .turns import Turn
 
 __all__ = ["convert_sharegpt"]
 
@@ -33,29 +35,6 @@ _ASSISTANT = frozenset({"gpt", "assistant", "model", "bot", "chatgpt"})
 _CALL = frozenset({"function_call", "tool_call", "tool_calls"})
 _RESULT = frozenset({"observation", "tool", "function", "ipython", "function_response"})
 _KNOWN = frozenset({"conversations", "tools", "system"})
-
-
-def _calls(text: str, where: str, repairs: list[str]) -> list[Call]:
-    try:
-        value = loads_finite(text) if isinstance(text, str) else text
-    except (ValueError, RecursionError) as exc:
-        raise Reject("call_unparseable", f"{where}: the function_call value is not JSON ({exc})") from None
-    items = value if isinstance(value, list) else [value]
-    if not items:
-        raise Reject("call_unparseable", f"{where}: an empty list of calls")
-    calls = []
-    for k, obj in enumerate(items):
-        if not isinstance(obj, dict) or "name" not in obj:
-            raise Reject("call_unparseable", f"{where}: a call must be an object with a name, got {json.dumps(obj, ensure_ascii=False)[:60]}")
-        args: Any = arguments_field(obj, repairs)
-        try:
-            if isinstance(args, str):
-                args = parse_arguments_text(args, repairs)
-            calls.append(Call(obj["name"], arguments_object(args, repairs), obj.get("id") if isinstance(obj.get("id"), str) else None))
-        except Reject as rej:
-            code, msg = rej.reasons[0]
-            raise Reject(code, f"{where}[{k}].arguments: {msg}") from None
-    return calls
 
 
 def _split_observations(turns: list[Turn], repairs: list[str]) -> list[Turn]:
@@ -120,7 +99,7 @@ def convert_sharegpt(item: Item, value: dict[str, Any]) -> Converted:
         elif role in _ASSISTANT:
             turns.append(Turn("assistant", text))
         elif role in _CALL:
-            turns.append(Turn("assistant", None, _calls(text, where + ".value", repairs)))
+            turns.append(Turn("assistant", None, calls_from_value(text, where + ".value", repairs)))
         elif role in _RESULT:
             turns.append(Turn("tool", tool_result_text(text, repairs)))
         elif role == "system":
