@@ -252,13 +252,13 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
         return
 
     n = len(messages)
-    if n == 1 and isinstance(messages[0], dict) and messages[0].get("role") in _ROLES:
+    if n == 1 and isinstance(messages[0], dict) and isinstance(messages[0].get("role"), str) and messages[0]["role"] in _ROLES:
         c.add("single_message", ["messages"], "the conversation has a single message; a training record needs a user turn followed by an assistant reply")
         return
     roles: list[str | None] = []
     for m in messages:
         r = m.get("role") if isinstance(m, dict) else None
-        roles.append(r if r in _ROLES else None)
+        roles.append(r if isinstance(r, str) and r in _ROLES else None)
 
     seen_ids: dict[str, list[Any]] = {}
     # tool-call pairing state, mirroring mistral-common: calls of the latest assistant turn are pending
