@@ -393,15 +393,15 @@ def _schema_check(schema_text: str, schema: Any) -> SchemaCheck:
     import jsonschema
     from jsonschema.exceptions import SchemaError
 
-    from jsonschema.exceptions import best_match
-
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     try:
-        # what check_schema raises, but chosen from the errors in a fixed order: jsonschema finds a
-        # schema's extra properties through a set, so with two bad properties the one check_schema
-        # names changes with the interpreter's string hashing, and so would the rejection message
-        errors = sorted(cls(cls.META_SCHEMA).iter_errors(schema), key=lambda e: ([str(p) for p in e.absolute_path], e.message))
-        exc: SchemaError | None = SchemaError.create_from(best_match(errors)) if errors else None
+        # what check_schema raises (the first error of the metaschema's validator, formats checked), but
+        # with the errors in a fixed order: jsonschema finds a schema's extra properties through a set,
+        # so with two bad properties the one it names first changed with the interpreter's string
+        # hashing, and so did the rejection message (a stable sort by path keeps every other order)
+        meta = jsonschema.validators.validator_for(cls.META_SCHEMA, default=cls)
+        errors = sorted(meta(cls.META_SCHEMA, format_checker=meta.FORMAT_CHECKER).iter_errors(schema), key=lambda e: [str(p) for p in e.absolute_path])
+        exc: SchemaError | None = SchemaError.create_from(errors[0]) if errors else None
     except RecursionError:
         return SchemaCheck(schema, "schema nested too deeply", None)
     if exc is not None:

@@ -72,6 +72,33 @@ REPAIRS: dict[str, str] = {
     "functioncall_text_parsed": "a Glaive <functioncall> in the assistant's text of another format; read into a tool call",
     "call_python_literal": "a call object written as a Python literal ({'name': ..., 'arguments': {...}, True}); read with ast.literal_eval",
     "literal_newlines_removed": "the two characters \\n (backslash, n) around a call where a line break was meant; removed",
+    # declarations in other dialects (fcdata.schema_types)
+    "parameters_schema_built": "xLAM-style parameters ({name: {type: 'str, optional', description, default}}) built into a JSON Schema object; required = neither optional nor defaulted",
+    "schema_types_normalised": "type names that are not JSON Schema (BFCL's dict/float/tuple/any, Python's str/int/List[int]/Dict[str, Any]) read as JSON Schema types",
+    "required_moved_into_parameters": "'required' written beside 'parameters' instead of in it (When2Call); moved in",
+    "default_coerced": "a default written as text of its parameter's type ('250' for an integer); read as that value",
+    "default_dropped": "a default its parameter's type cannot take (xLAM's 'static' for a List[int]); dropped",
+    "integer_type_widened": "an integer parameter whose own default is a fraction (xLAM's 'int' latitude defaulting to 46.95828); declared a number",
+    "tools_json_string": "tools given as the JSON text of the list instead of the list (OpenAI-style dumps); decoded",
+    "tool_declarations_decoded": "tools given as a list of JSON texts, one per declaration (When2Call's test file); decoded",
+    "tools_python_literal": "tools written as a Python repr (Hermes <tools> blocks: single quotes, True); read with ast.literal_eval",
+    "tools_from_system_prompt": "the tools were declared inside the system text (Hermes <tools>, ToolACE's JSON list); moved to tools, the prose kept",
+    "format_instructions_dropped": "the system text's instructions on writing calls in the source's markup (Hermes <tool_call>, ToolACE [func(...)]); dropped, the calls are [TOOL_CALLS] now (kept in metadata.dropped_text)",
+    # results
+    "tool_response_tags_removed": "a tool turn's <tool_response> tags (Hermes); removed",
+    "tool_result_envelope_unwrapped": "a result wrapped as {\"name\", \"content\"|\"results\"} (Hermes, ToolACE, LLaMA-Factory v1); the content taken as the result, the name used to link it",
+    "observation_content_encoded": "a result given as a JSON value instead of text (ComplexFuncBench, APIGen-MT dumps); written as its JSON text",
+    # other call syntaxes and shapes
+    "python_call_syntax_parsed": "calls written in Python call syntax ([Func Name(a=1), f(b='x')]: ToolACE, Gorilla); read with ast, literals only",
+    "bare_conversation_wrapped": "a record that is a bare list of ShareGPT turns (data-genie's Hermes files); read as its conversations",
+    "tool_call_parts_read": "LLaMA-Factory v1 tool_call content parts; read into tool calls",
+    "reasoning_dropped": "reasoning (reasoning_content, v1 reasoning parts): Mistral v0.3 has no reasoning channel; not trained, kept in metadata.reasoning",
+    "loss_weight_as_weight": "LLaMA-Factory v1 loss_weight 0.0 on an assistant turn; kept with weight 0 (not trained)",
+    "loss_weight_dropped": "a loss_weight other than 0 on a user, system or tool turn, which Mistral v0.3 never trains; dropped",
+    "preference_chosen_as_target": "a When2Call preference row: the chosen response is the trained turn (the pair kept in metadata.preference)",
+    "mcq_answer_as_reference": "a When2Call MCQ test row made a scoring reference: the correct option is the assistant turn, metadata.id the uuid, metadata.category the option",
+    "trajectory_last_path_kept": "ToolBench's train_messages hold one message list per search step; the last (the whole path) kept (metadata.trajectory_paths_dropped)",
+    "api_call_as_name": "Gorilla's function title is words and api_call the name calls use; declared under api_call (the titles in metadata.function_titles)",
     # ShareGPT
     "observation_list_split": "one observation holding a JSON list of results for parallel calls; split into one result per call",
 }
@@ -97,6 +124,8 @@ REJECTIONS: dict[str, str] = {
     "ambiguous_turn_label": "a USER:/ASSISTANT:/FUNCTION RESPONSE: label after a single line break: a turn, or quoted dialogue?",
     "tool_declaration_not_json": "a function declaration (Glaive system prompt, ShareGPT tools) that is not valid JSON",
     "call_truncated": "a call cut off before its end, with turns after it",
+    "empty_call_list": "the answer is an empty list of calls (xLAM irrelevance rows): there is no reply to train on",
+    "call_positional_arguments": "a call in Python syntax with positional arguments, which name no parameter",
     "call_markup_text": "assistant text holding tool-call markup that cannot be read as calls (or of a template fcdata does not read); it must not be trained as text",
     "call_unparseable": "a <functioncall> (or function_call) that is not a call at all",
     # arguments

@@ -111,7 +111,7 @@ def _declaration(text: str) -> Declared | None:
     if end != len(text) or not isinstance(value, dict):
         return None
     try:
-        return declare(value, 0)
+        return declare(value, 0, dialects=False)
     except Reject:
         return None
 
@@ -147,7 +147,7 @@ def parse_system(system: str) -> tuple[str, ToolSet]:
             raise Reject("tool_declaration_not_json", f"system: the function declaration at character {start} is not valid JSON ({msg})") from None
         if not isinstance(value, dict):
             raise Reject("tool_declaration_not_json", "system: a function declaration is not a JSON object")
-        declared.append(declare(value, len(declared)))
+        declared.append(declare(value, len(declared), dialects=False))
         pos = end
     system_text = "\n\n".join(p.strip() for p in prose if p.strip())
     return system_text, toolset_of(declared)
