@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["GORILLA_TO_OPENAPI", "JSON_TYPES", "NO_DEFAULT", "TypeExpr", "json_type", "read_type", "normalise_schema", "value_fits"]
@@ -134,6 +135,8 @@ def json_type(name: Any, *, bfcl: bool = False) -> str | None:
 
 def _split_top(text: str, sep: str = ",") -> list[str]:
     """``text`` split at ``sep`` outside brackets and quotes."""
+    if sep not in text:
+        return [text.strip()]
     parts: list[str] = []
     depth = 0
     quote = ""
@@ -241,10 +244,17 @@ def _union(members: list[dict[str, Any] | None]) -> dict[str, Any] | None:
 
 def read_type(text: Any) -> TypeExpr | None:
     """Read a type expression (``"str, optional"``, ``"List[int]"``, ``"int, default 5"``,
-    ``"Optional[Dict[str, Any]]"``...); ``None`` when it is not one."""
+    ``"Optional[Dict[str, Any]]"``...); ``None`` when it is not one. Cached by the text (sets repeat a
+    few dozen expressions over thousands of parameters): the returned schema is shared and must not
+    be modified."""
     if not isinstance(text, str):
         return None
-    parts = _split_top(text)
+    return _read_type(text)
+
+
+@lru_cache(maxsize=4096)
+def _read_type(text: str) -> TypeExpr | None:
+    parts = _split_top(text) if ("," in text or "|" in text) else [text.strip()]
     schema = _schema_of(parts[0])
     if schema is None:
         return None
@@ -264,9 +274,8 @@ def read_type(text: Any) -> TypeExpr | None:
     return TypeExpr(schema, optional, default)
 
 
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs")
-_SCHEMA_ONE = ("items", "additionalProperties", "additionalItems", "not", "contains", "propertyNames", "if", "then", "else")
+_SUBSCHEMA_KEYS = frozenset({"items", "additionalProperties", "additionalItems", "not", "contains", "propertyNames", "if", "then", "else", "anyOf", "oneOf", "allOf", "prefixItems"})
+_SUBSCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions", "$defs"})
 
 
 def normalise_schema(schema: Any) -> tuple[Any, bool]:
@@ -279,38 +288,33 @@ def normalise_schema(schema: Any) -> tuple[Any, bool]:
         return schema, False
     out: dict[str, Any] | None = None
     kind = schema.get("type")
-    if kind is not None and not (isinstance(kind, str) and kind in JSON_TYPES):
+    if kind is not None and not (type(kind) is str and kind in JSON_TYPES):
         replaced = _read_type_value(kind)
         if replaced is not None:
             out = {}
             for k, v in schema.items():
                 if k == "type":
                     out.update(replaced)
-                elif k not in replaced:
-                    out[k] = v
-            if "items" in replaced and "items" in schema:
-                out["items"] = schema["items"]  # the schema's own items say more than the type name
-    for key in _SCHEMA_ONE:
-        sub = (out or schema).get(key)
-        if isinstance(sub, dict):
-            new, changed = normalise_schema(sub)
-            if changed:
-                out = dict(out or schema)
-                out[key] = new
-    for key in _SCHEMA_MAPS:
-        subs = (out or schema).get(key)
-        if isinstance(subs, dict):
-            new_map, changed = _normalise_map(subs)
-            if changed:
-                out = dict(out or schema)
-                out[key] = new_map
-    for key in _SCHEMA_LISTS + ("items",):
-        subs = (out or schema).get(key)
-        if isinstance(subs, list):
-            new_list = [normalise_schema(s) for s in subs]
-            if any(changed for _, changed in new_list):
-                out = dict(out or schema)
-                out[key] = [s for s, _ in new_list]
+                elif k not in replaced or k == "items":
+                    out[k] = v  # the schema's own keywords (its items) say more than the type name
+    for key, sub in schema.items():
+        if key in _SUBSCHEMA_KEYS:
+            if isinstance(sub, dict):
+                new, changed = normalise_schema(sub)
+            elif isinstance(sub, list):
+                pairs = [normalise_schema(x) for x in sub]
+                changed = any(c for _, c in pairs)
+                new = [x for x, _ in pairs]
+            else:
+                continue
+        elif key in _SUBSCHEMA_MAPS and isinstance(sub, dict):
+            new, changed = _normalise_map(sub)
+        else:
+            continue
+        if changed:
+            if out is None:
+                out = dict(schema)
+            out[key] = new
     return (out, True) if out is not None else (schema, False)
 
 

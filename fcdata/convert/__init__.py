@@ -48,7 +48,7 @@ def clear_caches() -> None:
     glaive._system_cached.cache_clear()
     glaive._declaration.cache_clear()
     schema_check.clear_cache()
-    tools._cached.cache_clear()
+    tools.clear_cache()
 
 
 def convert_records(records: Iterable[Any], source_format: str | None = None, *, file: str | None = None, num_proc: int = 1, batch_size: int = 1000) -> Iterator[Converted | Rejected]:

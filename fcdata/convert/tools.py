@@ -19,7 +19,7 @@ from .outcome import Reject
 from ..schema_check import SchemaCheck, schema_check
 from ..schema_types import NO_DEFAULT, TypeExpr, normalise_schema, read_type, value_fits
 
-__all__ = ["ToolSet", "Declared", "declare", "toolset_of", "build_toolset", "toolset_from_declarations", "read_declarations", "FUNCTION_NAME_RE", "PYTHON_TOOL", "EMPTY_TOOLSET"]
+__all__ = ["ToolSet", "Declared", "declare", "toolset_of", "build_toolset", "toolset_from_declarations", "toolset_from_text", "read_declarations", "FUNCTION_NAME_RE", "PYTHON_TOOL", "EMPTY_TOOLSET"]
 
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BAD_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
@@ -246,15 +246,14 @@ def _normalise_parameters(fn: dict[str, Any], params: dict[str, Any], where: str
     (``parameters_schema_built``), BFCL's and Python's type names at any depth (``dict``, ``float``,
     ``List[int]``...: ``schema_types_normalised``), ``required`` beside ``parameters`` instead of in it
     (When2Call: ``required_moved_into_parameters``), and the defaults of those dialects fixed."""
-    dialect = False
     if _is_flat_parameters(params):
+        # built from read types: JSON Schema types already
         params = _build_parameters(params, where, repairs)
         dialect = True
-    normalised, changed = normalise_schema(params)
-    if changed:
-        repairs.append("schema_types_normalised")
-        params = normalised
-        dialect = True
+    else:
+        params, dialect = normalise_schema(params)
+        if dialect:
+            repairs.append("schema_types_normalised")
     outer = fn.get("required")
     if isinstance(outer, list) and "required" not in params and all(isinstance(r, str) for r in outer):
         repairs.append("required_moved_into_parameters")
@@ -438,12 +437,35 @@ def _decode_declarations(text: str, where: str, repairs: list[str]) -> Any:
     raise Reject("tool_declaration_not_json", f"{where}: the JSON text of the tools does not decode ({error})")
 
 
-@lru_cache(maxsize=2048)
-def _cached(text: str, bare_ok: bool) -> ToolSet | Reject:
-    try:
-        return build_toolset(json.loads(text), bare_ok=bare_ok)
-    except Reject as rej:
-        return rej
+# declarations' JSON text -> the ToolSet built from it (or the refusal), bounded like an LRU cache would
+# be but filled from a value the caller may already hold decoded
+_TOOLSETS: dict[tuple[str, bool], "ToolSet | Reject"] = {}
+_TOOLSETS_SIZE = 2048
+_UNDECODED = object()
+
+
+def _cached(text: str, bare_ok: bool, value: Any = _UNDECODED) -> ToolSet | Reject:
+    found = _TOOLSETS.get((text, bare_ok))
+    if found is None:
+        try:
+            found = build_toolset(json.loads(text) if value is _UNDECODED else value, bare_ok=bare_ok)
+        except Reject as rej:
+            found = rej
+        if len(_TOOLSETS) >= _TOOLSETS_SIZE:
+            _TOOLSETS.clear()
+        _TOOLSETS[(text, bare_ok)] = found
+    return found
+
+
+def clear_cache() -> None:
+    """Forget every ToolSet built (benchmarks measuring a cold start; long-lived processes)."""
+    _TOOLSETS.clear()
+
+
+def _raise_or_return(result: ToolSet | Reject) -> ToolSet:
+    if isinstance(result, Reject):
+        raise Reject(*result.reasons[0], *result.reasons[1:])
+    return result
 
 
 def toolset_from_declarations(declarations: Any, *, bare_ok: bool = True) -> ToolSet:
@@ -455,7 +477,27 @@ def toolset_from_declarations(declarations: Any, *, bare_ok: bool = True) -> Too
         text = json.dumps(declarations, ensure_ascii=False)
     except (TypeError, ValueError):
         return build_toolset(declarations, bare_ok=bare_ok)
-    result = _cached(text, bare_ok)
-    if isinstance(result, Reject):
-        raise Reject(*result.reasons[0], *result.reasons[1:])
-    return result
+    return _raise_or_return(_cached(text, bare_ok, declarations))
+
+
+def toolset_from_text(value: Any, where: str, repairs: list[str], *, text_repair: str | None = None, bare_ok: bool = True) -> ToolSet:
+    """The ToolSet of declarations as a format gives them (:func:`read_declarations`); when they are the
+    JSON text of a list, cached by that text as it is, so that a record whose tools repeat an earlier
+    record's is neither decoded nor encoded again. Raises :class:`Reject`."""
+    if isinstance(value, str) and value[:1] == "[":
+        if text_repair is not None:
+            repairs.append(text_repair)
+        found = _TOOLSETS.get((value, bare_ok))
+        if found is not None:
+            return _raise_or_return(found)
+        try:
+            decoded = loads_finite(value)
+        except (ValueError, RecursionError):
+            repairs.pop() if text_repair is not None else None
+        else:
+            if isinstance(decoded, list) and decoded and not any(isinstance(d, str) for d in decoded):
+                return _raise_or_return(_cached(value, bare_ok, decoded))
+            if text_repair is not None:
+                repairs.pop()
+    declarations = read_declarations(value, where, repairs, text_repair=text_repair)
+    return EMPTY_TOOLSET if declarations is None else toolset_from_declarations(declarations, bare_ok=bare_ok)

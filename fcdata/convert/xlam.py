@@ -24,7 +24,7 @@ from .encoding import KEY_ENCODER
 from .finish import chat_outcome
 from .markup import calls_from_value
 from .outcome import Converted, Reject
-from .tools import read_declarations, toolset_from_declarations
+from .tools import toolset_from_text
 from .turns import Turn
 
 __all__ = ["convert_xlam"]
@@ -38,8 +38,7 @@ def convert_xlam(item: Item, value: dict[str, Any], fmt: str = "xlam") -> Conver
     if not isinstance(query, str):
         raise Reject("wrong_type" if query is not None else "missing_field", "query: an xLAM row needs the user's query as a string")
     repairs: list[str] = []
-    declarations = read_declarations(value.get("tools"), "tools", repairs, text_repair=None)
-    tools = toolset_from_declarations(declarations)
+    tools = toolset_from_text(value.get("tools"), "tools", repairs)
     answers = value.get("answers")
     if answers is None:
         raise Reject("missing_field", "answers: an xLAM row needs its answer calls")
