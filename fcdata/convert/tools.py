@@ -17,7 +17,7 @@ from .arguments import NonFinite, loads_finite, python_literal
 from .encoding import ENCODER
 from .outcome import Reject
 from ..schema_check import SchemaCheck, schema_check
-from ..schema_types import NO_DEFAULT, TypeExpr, normalise_schema, read_type, value_fits
+from ..schema_types import GORILLA_TO_OPENAPI, JSON_TYPES, NO_DEFAULT, TypeExpr, normalise_schema, read_type, value_fits
 
 __all__ = ["ToolSet", "Declared", "declare", "toolset_of", "build_toolset", "toolset_from_declarations", "toolset_from_text", "read_declarations", "FUNCTION_NAME_RE", "PYTHON_TOOL", "EMPTY_TOOLSET"]
 
@@ -186,18 +186,24 @@ def _build_parameters(params: dict[str, Any], where: str, repairs: list[str]) ->
     return out
 
 
-def _fix_defaults(params: dict[str, Any], repairs: list[str]) -> dict[str, Any]:
+def _fix_defaults(params: dict[str, Any], repairs: list[str], only: frozenset[str] | None = None) -> dict[str, Any]:
     """Defaults that contradict their parameter's type, in declarations written in the xLAM/BFCL
     dialects: a number written as text (``"250"`` for an integer) read as the number
     (``default_coerced``); an integer parameter whose default is a fraction (xLAM's ``"int"`` latitude
     with default ``46.95828``) declared a number (``integer_type_widened``); any other default of the
     wrong type, or an empty one on a non-string parameter (xLAM's "no default"), dropped
-    (``default_dropped``): a model shown a default the parameter cannot take learns a wrong value."""
+    (``default_dropped``): a model shown a default the parameter cannot take learns a wrong value.
+    ``only``: the parameters whose type was written as a Python name or expression of xLAM's (``int``,
+    ``str``, ``List[int]``); defaults of parameters declared with JSON Schema types or BFCL's names are
+    left as the source wrote them (BFCL's live schemas, which When2Call's test set shows the model, keep
+    their ``"dontcare"`` defaults)."""
     props = params.get("properties")
     if not isinstance(props, dict):
         return params
     changed: dict[str, Any] = {}
     for name, prop in props.items():
+        if only is not None and name not in only:
+            continue
         if not isinstance(prop, dict) or "default" not in prop or not isinstance(prop.get("type"), str):
             continue
         default, kind = prop["default"], prop["type"]
@@ -249,17 +255,19 @@ def _normalise_parameters(fn: dict[str, Any], params: dict[str, Any], where: str
     if _is_flat_parameters(params):
         # built from read types: JSON Schema types already
         params = _build_parameters(params, where, repairs)
-        dialect = True
+        typed_by_name: frozenset[str] | None = None  # every parameter's type was read from a name
     else:
-        params, dialect = normalise_schema(params)
-        if dialect:
+        props = params.get("properties")
+        typed_by_name = frozenset(k for k, v in props.items() if isinstance(v, dict) and isinstance(v.get("type"), str) and v["type"] not in JSON_TYPES and v["type"] not in GORILLA_TO_OPENAPI) if isinstance(props, dict) else frozenset()
+        params, changed = normalise_schema(params)
+        if changed:
             repairs.append("schema_types_normalised")
     outer = fn.get("required")
     if isinstance(outer, list) and "required" not in params and all(isinstance(r, str) for r in outer):
         repairs.append("required_moved_into_parameters")
         params = {**params, "required": outer}
-    if dialect:
-        params = _fix_defaults(params, repairs)
+    if typed_by_name is None or typed_by_name:
+        params = _fix_defaults(params, repairs, typed_by_name)
     return params
 
 
