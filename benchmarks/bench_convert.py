@@ -7,7 +7,10 @@ half of the records become multi-turn call conversations built from the row's ow
 corpus, the one the target is set on. In the *distinct* corpus, 95% of the records also get their own
 system prompt and schema (a changed function and parameter description), as in the real file, where
 declarations almost never repeat: the declarations are parsed and checked for nearly every record.
-Both run by default (``--corpus``).
+Both run by default (``--corpus``), and so does a third set: the published formats of issue 13
+(xLAM, Hermes, When2Call, Gorilla OpenFunctions, ToolBench trajectories from ../shared/data, LLaMA-Factory
+v1 from $FCDATA_EXTERNAL_DATA), each format's real rows repeated to ``--format-records`` records with
+their own declarations, timed next to the floor of reading that file (``--corpus formats`` alone).
 
 Timed side by side in this process, in ``--repeat`` interleaved rounds, each figure the best of its runs:
 
