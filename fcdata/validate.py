@@ -58,6 +58,11 @@ _FOREIGN_FORMATS = (
     (("conversations",), "ShareGPT data"),
     (("interactions",), "legacy Mistral hackathon data"),
     (("request",), "a chat-completion request dump"),
+    (("query", "answers"), "xLAM / APIGen data"),
+    (("question", "model_answer"), "Gorilla OpenFunctions data"),
+    (("question", "correct_answer"), "When2Call's MCQ test file"),
+    (("traj",), "a trajectory dump"),
+    (("answer_generation",), "ToolBench data"),
 )
 _CONVERT_HINT = "run `fcdata convert FILE -o canonical.jsonl` first"
 
