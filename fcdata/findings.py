@@ -76,6 +76,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "duplicate_tool": ("warning", "a function declared twice, identically"),
     "parameters_not_object": ("warning", "a tool's parameters schema does not describe an object"),
     # content
+    "call_markup_text": ("error", "assistant text holding tool-call markup of a chat format (<tool_call>, <TOOLCALL>, [TOOL_CALLS]...), trained as text instead of as calls"),
     "conversion_residue": ("warning", "leftover markers of a source format (<|endoftext|>, <functioncall>, USER:/ASSISTANT:)"),
     "control_token_text": ("warning", "text containing a control-token string such as [INST] (encoded as plain text)"),
 }

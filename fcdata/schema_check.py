@@ -434,17 +434,24 @@ def _schema_check(schema_text: str, schema: Any) -> SchemaCheck:
         return SchemaCheck(schema, None, _compile(schema))
     except (_Unsupported, RecursionError):
         pass
+    import jsonschema
     from jsonschema.exceptions import SchemaError
 
     cls = validator_class_for(schema)
     try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        return SchemaCheck(schema, exc.message + (f" (at {where})" if where else ""), None)
+        # what check_schema raises (the first error of the metaschema's validator, formats checked), but
+        # with the errors in a fixed order: jsonschema finds a schema's extra properties through a set,
+        # so with two bad properties the one it names first changed with the interpreter's string
+        # hashing, and so did the rejection message (a stable sort by path keeps every other order)
+        meta = jsonschema.validators.validator_for(cls.META_SCHEMA, default=cls)
+        errors = sorted(meta(cls.META_SCHEMA, format_checker=meta.FORMAT_CHECKER).iter_errors(schema), key=lambda e: [str(p) for p in e.absolute_path])
+        exc: SchemaError | None = SchemaError.create_from(errors[0]) if errors else None
     except RecursionError:
         return SchemaCheck(schema, "schema nested too deeply", None)
-    except Exception as exc:  # Python's re refusing a pattern with something other than re.error (OverflowError...)
-        return SchemaCheck(schema, f"a pattern cannot be compiled: {exc}", None)
+    except Exception as err:  # Python's re refusing a pattern with something other than re.error (OverflowError...)
+        return SchemaCheck(schema, f"a pattern cannot be compiled: {err}", None)
+    if exc is not None:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        return SchemaCheck(schema, exc.message + (f" (at {where})" if where else ""), None)
     unusable, unsupported = static_problems(schema)
     return SchemaCheck(schema, None, None, unusable, unsupported)

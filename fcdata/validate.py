@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pydantic import ValidationError
 
+from .call_markup import CALL_MARKUP, find_call_markup
 from .errors import format_path
 from .findings import CODES, Finding
 from .read import Item, loads_strict, read_items
@@ -58,6 +59,11 @@ _FOREIGN_FORMATS = (
     (("conversations",), "ShareGPT data"),
     (("interactions",), "legacy Mistral hackathon data"),
     (("request",), "a chat-completion request dump"),
+    (("query", "answers"), "xLAM / APIGen data"),
+    (("question", "model_answer"), "Gorilla OpenFunctions data"),
+    (("question", "correct_answer"), "When2Call's MCQ test file"),
+    (("traj",), "a trajectory dump"),
+    (("answer_generation",), "ToolBench data"),
 )
 _CONVERT_HINT = "run `fcdata convert FILE -o canonical.jsonl` first"
 
@@ -155,6 +161,11 @@ def _schema_key(schema: Any) -> str | None:
 
 
 def _text_checks(text: str, path: list[Any], c: _Collector, role: str) -> None:
+    if role == "assistant":
+        marker = find_call_markup(text)
+        if marker is not None:
+            c.add("call_markup_text", path, f"assistant text holds the call markup {marker!r} ({CALL_MARKUP.get(marker, 'a tool-calling template')}), which is trained as plain text: the model would learn to print it instead of calling; make the calls `tool_calls` (`fcdata convert` reads this markup) or drop the record")
+            return
     # substring tests first (C speed); the regular expression only runs on texts that may match
     if any(m in text for m in _RESIDUE_MARKERS) and _RESIDUE_RE.search(text):
         c.add("conversion_residue", path, "leftover source-format markers (<|endoftext|>, <functioncall>, USER:/ASSISTANT:); the model would learn them — clean the conversion")
@@ -249,13 +260,13 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
         return
 
     n = len(messages)
-    if n == 1 and isinstance(messages[0], dict) and messages[0].get("role") in _ROLES:
+    if n == 1 and isinstance(messages[0], dict) and isinstance(messages[0].get("role"), str) and messages[0]["role"] in _ROLES:
         c.add("single_message", ["messages"], "the conversation has a single message; a training record needs a user turn followed by an assistant reply")
         return
     roles: list[str | None] = []
     for m in messages:
         r = m.get("role") if isinstance(m, dict) else None
-        roles.append(r if r in _ROLES else None)
+        roles.append(r if isinstance(r, str) and r in _ROLES else None)
 
     seen_ids: dict[str, list[Any]] = {}
     # tool-call pairing state, mirroring mistral-common: calls of the latest assistant turn are pending

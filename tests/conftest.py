@@ -25,6 +25,17 @@ def shared_data() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def published_data() -> Path:
+    """The real published rows of ../shared/data (xLAM, Hermes, When2Call, the harvest): read from
+    there, never copied into the repository (see each folder's SOURCES.md); tests that need them skip
+    when the folder is absent."""
+    path = ROOT.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(f"the published rows are not here ({path} is absent; they are not part of the repository)")
+    return path
+
+
 def cuda_available() -> bool:
     try:
         import torch

@@ -105,6 +105,7 @@ CASES: list[tuple[str, Any]] = [
     ("duplicate_tool_conflict", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}))),
     ("duplicate_tool", mutate(lambda r: r["tools"].append(copy.deepcopy(r["tools"][0])))),
     ("parameters_not_object", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}))),
+    ("call_markup_text", mutate(lambda r: r["messages"][4].update(content='<tool_call>{"name": "get_time", "arguments": {}}</tool_call>'))),
     ("conversion_residue", mutate(lambda r: r["messages"][4].update(content="21 degrees. <|endoftext|>"))),
     ("control_token_text", mutate(lambda r: r["messages"][1].update(content="[INST] Weather in Paris? [/INST]"))),
 ]
