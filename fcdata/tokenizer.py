@@ -569,21 +569,19 @@ def _version_from_name(name: str) -> str | None:
     return "v" + last[1:].split("m", 1)[0]
 
 
-_SPM_NAME = re.compile(r".*\.model(\.v\d+(m\d+)?)?$")
+_SPM_NAME = re.compile(r"[^.]*\.model(\.v\d+(m\d+)?)?")
 
 
 def _pick_in_folder(path: str) -> str:
-    """The tokenizer file of a model folder, chosen as mistral-common chooses among a repository's
-    files: ``tekken.json`` wins; else the last versioned ``*.model.vN`` in name order; else a bare
-    ``tokenizer.model``."""
+    """The tokenizer file of a model folder, chosen as mistral-common chooses among a repository's files
+    (``get_one_valid_tokenizer_file``): ``tekken.json`` wins; else the last SentencePiece file
+    (``*.model`` or ``*.model.vN``) in name order."""
     names = sorted(os.listdir(path))
     if "tekken.json" in names:
         return os.path.join(path, "tekken.json")
-    versioned = [n for n in names if _SPM_NAME.fullmatch(n) and not n.endswith(".model")]
-    if versioned:
-        return os.path.join(path, max(versioned, key=lambda n: (VERSIONS.index(v) if (v := _version_from_name(n)) in VERSIONS else -1, n)))
-    if "tokenizer.model" in names:
-        return os.path.join(path, "tokenizer.model")
+    spm = [n for n in names if _SPM_NAME.fullmatch(n) and os.path.isfile(os.path.join(path, n))]
+    if spm:
+        return os.path.join(path, spm[-1])
     found = [n for n in names if n.startswith("tokenizer") or n.startswith("tekken")]
     hint = f" (found: {', '.join(found)})" if found else ""
     raise TokenizerError(f"{path}: no tekken.json, tokenizer.model.vN or tokenizer.model in this folder{hint}")
