@@ -629,3 +629,28 @@ def load_tokenizer(path: str | os.PathLike[str] | None = None) -> Tokenizer:
     except OSError as exc:
         raise TokenizerError(f"{file}: cannot read the tokenizer: {exc.strerror or exc}") from exc
     return _load_cached(file, declared, st.st_mtime_ns, st.st_size)
+
+
+def model_tokenizer(model: str | os.PathLike[str] | None, tokenizer: str | os.PathLike[str] | None = None) -> str | None:
+    """Which tokenizer goes with a model, so that its version need not be given twice: ``tokenizer`` when
+    given; for an ``fcdata train`` run folder, the tokenizer its ``tokenizer.json`` records; for a model
+    folder holding a tokenizer file (``tekken.json``, ``tokenizer.model*``), that folder; else ``None``
+    (the v3 tokenizer shipped in mistral-common, right for the built-in models)."""
+    if tokenizer is not None:
+        return os.fspath(tokenizer)
+    if model is None or not os.path.isdir(model):
+        return None
+    model = os.fspath(model)
+    recorded = os.path.join(model, "tokenizer.json")
+    if os.path.isfile(os.path.join(model, "config.yaml")) and os.path.isfile(recorded):
+        try:
+            with open(recorded, encoding="utf-8") as fh:
+                path = json.load(fh).get("path")
+        except (OSError, ValueError, AttributeError):
+            path = None
+        if isinstance(path, str) and os.path.exists(path):
+            return path
+    names = os.listdir(model)
+    if "tekken.json" in names or any(_SPM_NAME.fullmatch(n) for n in names):
+        return model
+    return None
