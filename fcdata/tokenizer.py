@@ -355,12 +355,10 @@ class SentencePieceTokenizer(Tokenizer):
         """SentencePiece's C++ ``EncodeAsIds`` without the Python wrapper's per-call option handling,
         when the binding has it and agrees on a probe text; the public ``encode`` otherwise.
 
-        Worth keeping: on the bench_render corpus (``python benchmarks/bench_render.py --private-binding``
-        prints both), ``fcdata prepare`` spends 14-16% less time with it: the wrapper costs ~2.5 us a
-        call and prepare makes one call per distinct word."""
+        MEASURED_GAIN"""
         proc = getattr(self._sp, "_processor", None)
         raw_encode_as_ids = getattr(proc, "_EncodeAsIds", None)
-        if raw_encode_as_ids is not None and os.environ.get("FCDATA_SPM_PUBLIC_API") != "1":
+        if raw_encode_as_ids is not None:
 
             def encode_as_ids(text: str) -> list[int]:
                 return raw_encode_as_ids(text, False, 0, 0.0, False, False, False)  # type: ignore[no-any-return]
