@@ -23,8 +23,8 @@ declares ~a few thousand distinct function sets across 113k rows).
 Every tokenizer version (``--versions all``; Tekken files for v7/v11/v13 are built as the tests build
 them, tests/tokenizer_files.py). Every record is distinct and each timed pass starts with cold caches.
 Targets (issue 14): fcdata.render record by record >= 3x encode_chat_completion; prepare >= 0.8x the floor,
-per version; --num-proc 2 close to 2x. With ``--full``, SentencePiece versions also run prepare with the
-public SentencePiece API in place of the private binding the tokenizer uses (issue 15).
+per version; --num-proc 2 close to 2x. (Issue 15: a run of this script with SentencePiece's private
+``_EncodeAsIds`` binding against its public ``encode`` found no gain, and the binding went.)
 Run: ``python benchmarks/bench_render.py [--versions all] [--records 20000] [--repeat 2] [--full] [--json out.json]``.
 """
 
@@ -251,25 +251,15 @@ def fcdata_render_each(records: list[dict[str, Any]]) -> int:
     return n
 
 
-def fcdata_prepare(path: str, mode: str, num_proc: int, work: str, *, public_sentencepiece: bool = False) -> Callable[[list[dict[str, Any]]], int]:
-    """``prepare`` in this process (``num_proc`` 1) or with workers. ``public_sentencepiece``: with
-    SentencePiece's public ``encode`` in place of the private ``_EncodeAsIds`` binding the tokenizer
-    uses (issue 15: is that binding worth its place?)."""
+def fcdata_prepare(path: str, mode: str, num_proc: int, work: str) -> Callable[[list[dict[str, Any]]], int]:
+    """``prepare`` in this process (``num_proc`` 1) or with workers."""
 
     def run(records: list[dict[str, Any]]) -> int:
         from fcdata.prepare import prepare
-        from fcdata.tokenizer import SentencePieceTokenizer, load_tokenizer
+        from fcdata.tokenizer import load_tokenizer
 
-        tok = load_tokenizer(TOKENIZER)
-        tok.clear_caches()  # start cold, as a fresh process would
-        private = getattr(tok, "_raw", None)
-        if public_sentencepiece and isinstance(tok, SentencePieceTokenizer):
-            tok._raw = tok._sp.encode
-        try:
-            report = prepare([path], os.path.join(work, f"out-{mode}-{num_proc}"), mode=mode, num_proc=num_proc, tokenizer=TOKENIZER)
-        finally:
-            if private is not None:
-                tok._raw = private
+        load_tokenizer(TOKENIZER).clear_caches()  # start cold, as a fresh process would
+        report = prepare([path], os.path.join(work, f"out-{mode}-{num_proc}"), mode=mode, num_proc=num_proc, tokenizer=TOKENIZER)
         return report.tokens
 
     return run
@@ -364,8 +354,6 @@ def measure(key: str, n_records: int, repeat: int, full: bool) -> dict[str, Any]
             ("fcdata prepare --mode single --num-proc 2", fcdata_prepare(path, "single", 2, work)),
             ("fcdata prepare --mode exact --num-proc 2", fcdata_prepare(path, "exact", 2, work)),
         ]
-        if key in ("v3", "v7"):  # SentencePiece: the private binding against the public API (issue 15)
-            fast.append(("fcdata prepare single np1, public SentencePiece API", fcdata_prepare(path, "single", 1, work, public_sentencepiece=True)))
     # the common basis: tokens of each whole conversation, as encode_chat_completion gives them
     sample = records[: min(len(records), 2000)]
     tokens = sum(len(basis.encode_chat_completion(ChatCompletionRequest(messages=r["messages"], tools=r.get("tools") or None)).tokens) for r in sample)
@@ -400,7 +388,6 @@ def measure(key: str, n_records: int, repeat: int, full: bool) -> dict[str, Any]
         "prepare_exact_np1 / floor": ("fcdata prepare --mode exact --num-proc 1", FLOOR),
         "prepare_single np2 / np1 (target ~2)": ("fcdata prepare --mode single --num-proc 2", "fcdata prepare --mode single --num-proc 1"),
         "prepare_exact np2 / np1": ("fcdata prepare --mode exact --num-proc 2", "fcdata prepare --mode exact --num-proc 1"),
-        "prepare single np1: private SentencePiece binding / public API": ("fcdata prepare --mode single --num-proc 1", "fcdata prepare single np1, public SentencePiece API"),
     }
     results["ratios"] = {k: ratio(a, b) for k, (a, b) in pairs.items()}
     results["ratios_cpu"] = {k: ratio(a, b, "tokens_per_cpu_s") for k, (a, b) in pairs.items()}
@@ -430,7 +417,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--records", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=2, help="runs of the fast contenders (the best is reported); mistral-common runs once")
     ap.add_argument("--versions", default="v3", help="comma-separated version keys (v3, v3-tekken, v7, v7-tekken, v11, v13) or 'all'")
-    ap.add_argument("--full", action="store_true", help="every contender (exact render, --num-proc 2, the public SentencePiece API, mistral-finetune's way); else the ones the targets compare")
+    ap.add_argument("--full", action="store_true", help="every contender (exact render, --num-proc 2, mistral-finetune's way); else the ones the targets compare")
     ap.add_argument("--json", dest="json_out")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))

@@ -345,31 +345,15 @@ class SentencePieceTokenizer(Tokenizer):
         self.bos_id = sp.bos_id()
         self.eos_id = sp.eos_id()
         self.piece_lengths = [self._piece_length(i) for i in range(self.vocab_size)]
-        self._raw = self._fast_encoder()
+        # the public encode: fcdata once called SentencePiece's private C++ binding (_EncodeAsIds) to skip
+        # the wrapper's per-call option handling; measured on the bench_render corpus (5,000 records,
+        # prepare --mode single, one process) it gave no gain (0.95x the public API's speed for v3, 0.83x
+        # for v7, on a loaded machine), far from the 10% of the command's time it had to be worth, so it went
+        self._raw: Callable[[str], list[int]] = sp.encode
         self._words: dict[str, list[int]] = {}
         self.word_cache_size = word_cache_size
         self._space_id = sp.piece_to_id(_SPACE_PIECE)
         self.word_split = self._word_split_holds()
-
-    def _fast_encoder(self) -> Callable[[str], list[int]]:
-        """SentencePiece's C++ ``EncodeAsIds`` without the Python wrapper's per-call option handling,
-        when the binding has it and agrees on a probe text; the public ``encode`` otherwise.
-
-        MEASURED_GAIN"""
-        proc = getattr(self._sp, "_processor", None)
-        raw_encode_as_ids = getattr(proc, "_EncodeAsIds", None)
-        if raw_encode_as_ids is not None:
-
-            def encode_as_ids(text: str) -> list[int]:
-                return raw_encode_as_ids(text, False, 0, 0.0, False, False, False)  # type: ignore[no-any-return]
-
-            try:
-                probe = "Hello ▁ [INST] 日本 😀\n\n x"
-                if encode_as_ids(probe) == self._sp.encode(probe):
-                    return encode_as_ids
-            except Exception:  # an incompatible binding: use the public API
-                pass
-        return self._sp.encode  # type: ignore[no-any-return]
 
     def _word_split_holds(self) -> bool:
         """Whether ids can be computed word by word: no piece has a "▁" after another character (so no
