@@ -125,6 +125,8 @@ class Plan:
             self.specs = sample_specs(conv, mode, context_moves=encoder.context_moves(record), tools_at_first_user=self.tools_first)
         self.tools = encoder.tools_segment(record) if self.specs else None
         self.system_messages = [i for i, m in enumerate(record.messages) if m.role == "system"]
+        self.system_turns = [k for k, t in enumerate(turns) if t.role == "system"]
+        self.system_starts = [mi for mi, _ in conv.systems]  # v3: where each system prompt part comes from
         self.call_names: dict[int, tuple[str, ...]] = {}
         texts: list[str] = []
         if self.tools is not None:
@@ -148,7 +150,7 @@ class Plan:
         """How many system messages of ``messages[:cut]`` join the v3 system prompt."""
         if not self.encoder.system_prompt_in_user:
             return 0
-        return bisect_left([mi for mi, _ in self.conv.systems], cut)
+        return bisect_left(self.system_starts, cut)
 
     def _layout(self, k: int, tools: Segment | None, nsys: int) -> list[Piece]:
         turn = self.conv.turns[k]
@@ -278,10 +280,9 @@ class Plan:
                 pos = stop
 
         if start:  # system turns before the first kept turn stay (v7+)
-            for k in range(start):
-                if turns[k].role == "system":
-                    ids += blocks[k].ids
-                    add(k, blocks[k])
+            for k in self.system_turns[: bisect_left(self.system_turns, start)]:
+                ids += blocks[k].ids
+                add(k, blocks[k])
         if variant is not None and carrier is not None and start <= carrier <= end:
             ids += flat[offsets[start] : offsets[carrier]]
             ids += variant.ids
