@@ -259,8 +259,8 @@ class Plan:
                     hi = mid
                 else:
                     lo = mid + 1
-        u = candidates[lo]
-        return u, lo + 1, left(u)
+        first_kept = candidates[lo]
+        return first_kept, lo + 1, left(first_kept)
 
     def _sample(self, index: int, spec: SampleSpec, start: int, trimmed: int, full_length: int, carrier: int | None, variant: Block | None, blocks: list[Block], flat: list[int], offsets: list[int]) -> Sample:
         turns = self.conv.turns

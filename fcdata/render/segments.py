@@ -172,19 +172,19 @@ def split(ids: list[int], seg: Segment, tok: Tokenizer, trainable: bool) -> list
     for p, part in enumerate(parts):
         if part.exclusive and p > 0:
             steal = bisect_right(ends, parts[p - 1].end + prefix)  # first token ending inside the part
-            q = p
-            while q > 0 and bounds[q] > steal:
-                bounds[q] = steal
-                q -= 1
+            earlier = p
+            while earlier > 0 and bounds[earlier] > steal:
+                bounds[earlier] = steal
+                earlier -= 1
     bounds.append(n)
     runs: list[Run] = []
     for p, part in enumerate(parts):
         count = bounds[p + 1] - bounds[p]
         if count <= 0:
             continue
-        tr = trainable and part.trainable
-        if runs and runs[-1].message_index == part.message_index and runs[-1].kind == part.kind and runs[-1].trainable == tr:
-            runs[-1] = Run(runs[-1].length + count, part.message_index, part.kind, tr)
+        run_trainable = trainable and part.trainable
+        if runs and runs[-1].message_index == part.message_index and runs[-1].kind == part.kind and runs[-1].trainable == run_trainable:
+            runs[-1] = Run(runs[-1].length + count, part.message_index, part.kind, run_trainable)
         else:
-            runs.append(Run(count, part.message_index, part.kind, tr))
+            runs.append(Run(count, part.message_index, part.kind, run_trainable))
     return runs
