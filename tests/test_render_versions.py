@@ -251,3 +251,28 @@ def test_model_folders_and_version_detection(tmp_path):
     shutil.copy(tokenizer_path("v7"), spm / "tokenizer.model.v7")
     assert load_tokenizer(spm).version == "v7"  # the last in name order, as mistral-common picks
     assert tok_of("v3-tekken").version == "v3" and tok_of("v13").args_id == 32 and tok_of("v13").call_id_id == 33
+
+
+def test_prepare_and_inspect_take_a_model_folder(tmp_path):
+    """`fcdata prepare --tokenizer FOLDER` renders in the folder's version; the dataset says which."""
+    import shutil
+
+    import datasets
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+
+    folder = tmp_path / "Mistral-Small-3.2"
+    folder.mkdir()
+    shutil.copy(tokenizer_path("v11"), folder / "tekken.json")
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(readme_record()) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["prepare", str(data), "-o", str(tmp_path / "out"), "--tokenizer", str(folder)])
+    assert res.exit_code == 0, res.output
+    ds = datasets.load_from_disk(str(tmp_path / "out"))
+    assert json.loads(ds.info.description)["format"] == "mistral_v11"
+    expected = render(readme_record(), tok_of("v11"))
+    assert [list(r) for r in ds["input_ids"]] == [s.input_ids for s in expected]
+    assert [list(r) for r in ds["assistant_masks"]] == [s.assistant_masks for s in expected]
+    res = CliRunner().invoke(cli, ["inspect", str(data), "--tokenizer", str(folder), "--no-color"])
+    assert res.exit_code == 0 and "[TOOL_CALLS]" in res.output and "[ARGS]" in res.output, res.output
