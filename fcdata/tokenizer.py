@@ -97,6 +97,8 @@ _SPECIALS: dict[str, str] = {
     "tool_content_id": "[TOOL_CONTENT]",
     "args_id": "[ARGS]",
     "call_id_id": "[CALL_ID]",
+    "settings_id": "[MODEL_SETTINGS]",
+    "settings_end_id": "[/MODEL_SETTINGS]",
 }
 
 _SPACE_PIECE = "\u2581"
@@ -186,6 +188,8 @@ class Tokenizer:
     tool_content_id: int | None
     args_id: int | None
     call_id_id: int | None
+    settings_id: int | None
+    settings_end_id: int | None
 
     path: str
     version: str

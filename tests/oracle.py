@@ -61,7 +61,7 @@ def _context_moves(key: str, record: dict[str, Any]) -> bool:
     version = TOKENIZER_VERSION[key]
     if version == "v3":
         return True
-    if version == "v13":
+    if version in ("v13", "v15"):
         return False
     return bool(record.get("tools"))
 
@@ -108,7 +108,7 @@ def _id_byte_ranges(data: bytes, calls: list[Any], version: str, spm: bool) -> l
     pos = 0
     for call in calls:
         cid = call.id
-        if not cid or cid == "null" or version == "v13":
+        if not cid or cid == "null" or version in ("v13", "v15"):
             continue
         if version in ("v3", "v7"):
             marker = b'"id": "' + cid.encode() + b'"'

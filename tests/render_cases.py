@@ -221,7 +221,8 @@ def _random_arguments(rng) -> Any:
 
 def random_conversation(rng, version: str) -> dict[str, Any]:
     """A conversation mistral-common accepts in fine-tuning mode for a tokenizer ``version`` (v3, v7,
-    v11, v13): v7+ may put text and calls in one turn; v11+ answers calls by id; v13 gives every call an id."""
+    v11, v13, v15): v7+ may put text and calls in one turn; v11+ answers calls by id; v13+ gives every
+    call an id."""
     modern = version != "v3"
     used: set[str] = set()
 

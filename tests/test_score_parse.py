@@ -233,7 +233,7 @@ def test_every_version_reads_back_the_calls_it_renders():
         {"id": "ZYXWVUTSR", "type": "function", "function": {"name": "search", "arguments": "{\"q\": \"日本 [ARGS] </s>\"}"}},
     ]
     record = {"messages": [{"role": "user", "content": "Weather and search?"}, {"role": "assistant", "content": "Let me look.", "tool_calls": calls}]}
-    for key in ("v3", "v3-tekken", "v7", "v7-tekken", "v11", "v13"):
+    for key in ("v3", "v3-tekken", "v7", "v7-tekken", "v11", "v13", "v15"):
         tok = load_tokenizer(tokenizer_path(key))
         modern = key not in ("v3", "v3-tekken")
         rec = record if modern else {"messages": [record["messages"][0], {"role": "assistant", "tool_calls": calls}]}
@@ -242,7 +242,7 @@ def test_every_version_reads_back_the_calls_it_renders():
         for parsed in (parse_reply_ids(reply, tok), parse_reply(decode_reply(reply, tok))):
             assert parsed.kind == "calls", (key, parsed)
             assert [(c.name, c.arguments) for c in parsed.calls] == [("get_weather", {"city": "Paris", "days": [1, 2]}), ("search", {"q": "日本 [ARGS] </s>"})]
-            assert [c.id for c in parsed.calls] == ([None, None] if key == "v13" else ["abcdefghi", "ZYXWVUTSR"])
+            assert [c.id for c in parsed.calls] == ([None, None] if key in ("v13", "v15") else ["abcdefghi", "ZYXWVUTSR"])
             assert parsed.text.strip() == ("Let me look." if modern else "")
         inner = MistralTokenizer.from_file(tokenizer_path(key)).instruct_tokenizer.tokenizer
         content, groups = _split_content_and_tool_calls(reply[:-1], tok.tool_calls_id)

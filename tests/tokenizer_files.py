@@ -1,11 +1,12 @@
 """The tokenizer file of every instruct version that can carry tools, for the renderer's oracle tests.
 
 mistral-common ships files for v3 (SentencePiece ``*.model.v3``; Tekken ``tekken_240718.json``) and v7
-(SentencePiece ``*.model.v7``). For the Tekken versions it ships none of (v7, v11, v13), a file is built
+(SentencePiece ``*.model.v7``). For the Tekken versions it ships none of (v7, v11, v13, v15), a file is built
 here the way mistral-common's own test suite builds one (``tests/test_tekken.py::get_special_tokens`` and
 ``tests/integrations/chat_templates/helpers.py::_build_tekken_json``): the shipped Tekken vocabulary and
 pattern, ``config.version`` set, and the version's control tokens listed: the 20 legacy ones at ranks
-0..19, ``[ARGS]`` at 32 and ``[CALL_ID]`` at 33 from v11 on, fillers elsewhere. The layout is that of the
+0..19, ``[ARGS]`` at 32 and ``[CALL_ID]`` at 33 from v11 on, ``[MODEL_SETTINGS]`` at 37 and
+``[/MODEL_SETTINGS]`` at 38 in v15 (with the settings builder mistral-common's tests use), fillers elsewhere. The layout is that of the
 released models (Mistral Small 3.2 lists ``[ARGS]``=32, ``[CALL_ID]``=33); as in those files there are
 1,000 control tokens and 131,072 ids in all. Written once per test process under a temporary folder.
 """
@@ -35,15 +36,20 @@ SHIPPED = {
     "v3-tekken": os.path.join(DATA, "tekken_240718.json"),
     "v7": os.path.join(DATA, "mistral_instruct_tokenizer_241114.model.v7"),
 }
-BUILT = {"v7-tekken": "v7", "v11": "v11", "v13": "v13"}
+BUILT = {"v7-tekken": "v7", "v11": "v11", "v13": "v13", "v15": "v15"}
 VERSION_KEYS = (*SHIPPED, *BUILT)
-TOKENIZER_VERSION = {"v3": "v3", "v3-tekken": "v3", "v7": "v7", "v7-tekken": "v7", "v11": "v11", "v13": "v13"}
+TOKENIZER_VERSION = {"v3": "v3", "v3-tekken": "v3", "v7": "v7", "v7-tekken": "v7", "v11": "v11", "v13": "v13", "v15": "v15"}
+
+# the settings builder mistral-common's tests write into a v15 file (helpers.py::_build_tekken_json)
+V15_SETTINGS_BUILDER = {"reasoning_effort": {"type": "enum", "accepts_none": True, "default": "none", "values": ["none", "high"]}, "json_schema": None}
 
 
 def special_tokens(version: str, count: int = 1000) -> list[dict]:
     names = list(LEGACY) + [f"<SPECIAL_{i}>" for i in range(len(LEGACY), count)]
     if version not in ("v3", "v7"):
         names[32], names[33] = "[ARGS]", "[CALL_ID]"
+    if version == "v15":
+        names[37], names[38] = "[MODEL_SETTINGS]", "[/MODEL_SETTINGS]"
     return [{"rank": i, "token_str": n, "is_control": True} for i, n in enumerate(names)]
 
 
@@ -75,6 +81,8 @@ def tokenizer_path(key: str) -> str:
         "vocab": base["vocab"],
         "special_tokens": special_tokens(version),
     }
+    if version == "v15":
+        data["model_settings_builder"] = V15_SETTINGS_BUILDER
     folder = os.path.join(_folder(), key)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "tekken.json")

@@ -3,7 +3,7 @@ tokenizer version that can carry tools, along mistral-common's own seams.
 
 - :mod:`fcdata.normalize` (the normaliser: role order, merging; shared with validate),
 - an encoder per version (:mod:`~fcdata.render.v3` -> :mod:`~fcdata.render.v7` ->
-  :mod:`~fcdata.render.v11` -> :mod:`~fcdata.render.v13`, each a small subclass whose docstring states
+  :mod:`~fcdata.render.v11` -> :mod:`~fcdata.render.v13` -> :mod:`~fcdata.render.v15`, each a small subclass whose docstring states
   its delta, chosen by :mod:`~fcdata.render.encoders` from the tokenizer's version),
 - the sample planner (:mod:`~fcdata.render.planner`: exact / single / last, ``max_length``),
 - typed spans and masks (:mod:`~fcdata.render.spans`, :mod:`~fcdata.render.segments`).
@@ -19,8 +19,8 @@ message, one full-conversation sample gives early assistant turns a context they
 
 - ``exact`` (default): every trained token sees exactly what mistral-common encodes for its conversation
   prefix. Where the context moves, one sample per user turn followed by trained turns (cut after that
-  turn's last trained message, only its turns trained); where nothing moves (v13; v7/v11 without
-  tools) one sample.
+  turn's last trained message, only its turns trained); where nothing moves (v13, v15; v7/v11
+  without tools) one sample.
 - ``single``: one sample, the whole conversation, every trained assistant turn trained.
 - ``last``: one sample, the whole conversation, only the final assistant turn trained.
 

@@ -8,10 +8,7 @@
 | v7 | :class:`~fcdata.render.v7.EncoderV7` | ``InstructTokenizerV7`` | Mistral Large 2411 (SentencePiece), Mistral Small 3 / 3.1 (Tekken) |
 | v11 | :class:`~fcdata.render.v11.EncoderV11` | ``InstructTokenizerV11`` | Mistral Small 3.2, Magistral 2506 |
 | v13 | :class:`~fcdata.render.v13.EncoderV13` | ``InstructTokenizerV13`` | Devstral / Magistral 2507 and later |
-
-v15 (``InstructTokenizerV15``: v13 plus a model-settings block, e.g. reasoning effort, built by a
-settings builder stored in the tokenizer file) is refused with a clear error: its settings block has no
-counterpart in fcdata's records yet.
+| v15 | :class:`~fcdata.render.v15.EncoderV15` | ``InstructTokenizerV15`` | models with a reasoning-effort setting (the builder's defaults) |
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ from .v3 import EncoderV1, EncoderV2, EncoderV3
 from .v7 import EncoderV7
 from .v11 import EncoderV11
 from .v13 import EncoderV13
+from .v15 import EncoderV15
 
 __all__ = ["ENCODERS", "encoder_class", "encoder_for"]
 
@@ -32,6 +30,7 @@ ENCODERS: dict[str, type[EncoderV3]] = {
     "v7": EncoderV7,
     "v11": EncoderV11,
     "v13": EncoderV13,
+    "v15": EncoderV15,
 }
 
 _BY_TOKENIZER: dict[int, EncoderV3] = {}
@@ -48,9 +47,6 @@ def encoder_for(tok: Tokenizer) -> EncoderV3:
         return encoder
     cls = ENCODERS.get(tok.version)
     if cls is None:
-        raise TokenizerError(
-            f"{tok.path}: a {tok.version} tokenizer; fcdata renders {', '.join(ENCODERS)} "
-            "(v15 adds a model-settings block that fcdata records cannot express yet)"
-        )
+        raise TokenizerError(f"{tok.path}: a {tok.version} tokenizer; fcdata renders {', '.join(ENCODERS)}")
     encoder = _BY_TOKENIZER[id(tok)] = cls(tok)
     return encoder

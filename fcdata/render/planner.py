@@ -131,6 +131,8 @@ class Plan:
         texts: list[str] = []
         if self.tools is not None:
             texts.append(self.tools.text)
+        if self.specs:
+            texts.extend(encoder.extra_texts())
         upto = max((s.end for s in self.specs), default=-1) + 1
         self.layouts: list[list[Piece]] = [self._layout(k, None, 0) for k in range(upto)]
         for layout in self.layouts:
@@ -141,8 +143,8 @@ class Plan:
             if spec.carrier is None:
                 continue
             key = (spec.carrier, self._nsys(spec.cut))
-            if key not in self.variant_layouts and (key[1] or self.tools is not None):
-                layout = self.variant_layouts[key] = self._layout(spec.carrier, self.tools, key[1])
+            if key not in self.variant_layouts and (key[1] or self.tools is not None or encoder.carrier_always):
+                layout = self.variant_layouts[key] = self._layout(spec.carrier, self.tools, key[1], carrier=True)
                 texts.extend(p.text for p in layout if type(p) is Segment and p is not self.tools)
         self.texts = texts
 
@@ -152,12 +154,12 @@ class Plan:
             return 0
         return bisect_left(self.system_starts, cut)
 
-    def _layout(self, k: int, tools: Segment | None, nsys: int) -> list[Piece]:
+    def _layout(self, k: int, tools: Segment | None, nsys: int, *, carrier: bool = False) -> list[Piece]:
         turn = self.conv.turns[k]
         role = turn.role
         encoder = self.encoder
         if role == "user":
-            return encoder.user(self.conv, turn, tools, nsys)
+            return encoder.user(self.conv, turn, tools, nsys, carrier=carrier)
         if role == "assistant":
             pieces, names = encoder.assistant(turn)
             if names:
@@ -227,7 +229,7 @@ class Plan:
                 key = (carrier, 0)
                 variant = variants.get(key)
                 if variant is None:
-                    layout = self.variant_layouts.get(key) or self._layout(carrier, self.tools, 0)
+                    layout = self.variant_layouts.get(key) or self._layout(carrier, self.tools, 0, carrier=True)
                     variant = variants[key] = self._block(carrier, layout, enc)
             rendered.samples.append(self._sample(index, spec, start, trimmed, full_length, carrier, variant, blocks, flat, offsets))
         return rendered

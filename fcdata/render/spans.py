@@ -28,7 +28,8 @@ ARGUMENTS = "arguments"
 CALL_ID = "call_id"  # never trained
 TOOL_RESULT = "tool_result"
 DOCUMENT = "document"  # the text of a {"text"} record
-KINDS = (CONTROL, SYSTEM, USER, TOOLS, TEXT, CALL_JSON, CALL_NAME, ARGUMENTS, CALL_ID, TOOL_RESULT, DOCUMENT)
+SETTINGS = "settings"  # v15: the model-settings JSON
+KINDS = (CONTROL, SYSTEM, USER, TOOLS, TEXT, CALL_JSON, CALL_NAME, ARGUMENTS, CALL_ID, TOOL_RESULT, DOCUMENT, SETTINGS)
 
 
 class Span(NamedTuple):

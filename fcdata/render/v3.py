@@ -39,6 +39,7 @@ class EncoderV3:
     version = "v3"
     rules = Rules(version="v3")
     tools_at_first_user = False  # v13+: the tools block goes with the FIRST user turn
+    carrier_always = False  # v15: the carrier user turn has a block of its own even without tools
     system_prompt_in_user = True  # v7+: system messages are turns of their own
     instruct_tokens: tuple[str, ...] = ("[INST]", "[/INST]")
     tool_tokens: tuple[str, ...] = ("[TOOL_CALLS]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]")
@@ -108,7 +109,11 @@ class EncoderV3:
             entries[-1] = (mi, kind, c + SEP)
         return text_segment(entries, self.units)
 
-    def user(self, conv: Conversation, turn: Turn, tools: Segment | None, nsys: int) -> list[Piece]:
+    def extra_texts(self) -> list[str]:
+        """Texts every record of this version encodes (v15: the model settings)."""
+        return []
+
+    def user(self, conv: Conversation, turn: Turn, tools: Segment | None, nsys: int, *, carrier: bool = False) -> list[Piece]:
         tok = self.tok
         pieces: list[Piece] = self.tools_pieces(tools) if tools is not None else []
         pieces += [Control(tok.inst_id, turn.first, False), self.user_text(conv, turn, nsys), Control(tok.inst_end_id, turn.last, False)]  # type: ignore[arg-type]
