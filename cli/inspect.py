@@ -22,7 +22,7 @@ from .common import CONTEXT_SETTINGS, format_table
 @click.option("--count", "-n", type=click.IntRange(min=1), default=None, help="How many records to show [default: 1 in the terminal, 50 with --html].")
 @click.option("--mode", type=click.Choice(MODES), default="exact", show_default=True, help="Sample cutting, as in `fcdata prepare`.")
 @click.option("--max-length", type=click.IntRange(min=2), metavar="N", help="As in `fcdata prepare`.")
-@click.option("--tokenizer", metavar="PATH", help="A v3 tokenizer (default: the one shipped in mistral-common).")
+@click.option("--tokenizer", metavar="PATH", help="The model's tokenizer: tekken.json, tokenizer.model.vN, or the model folder (default: the v3 one shipped in mistral-common).")
 @click.option("--from", "source_format", type=click.Choice(FORMATS), help="Read the records as this format.")
 @click.option("--tokens", "show_tokens", is_flag=True, help="Also list every token: position, id, trained, message, kind, piece.")
 @click.option("--color/--no-color", default=None, help="Colour the terminal view [default: when stdout is a terminal].")

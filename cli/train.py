@@ -42,7 +42,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--model", "model", default=None, help="A built-in model (tiny-mistral, small-mistral, mistral-7b-random), a local Hugging Face model folder, or a hub id. Default: tiny-mistral."),
         click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Settings file (.yaml/.toml/.json); a mistral-finetune YAML (7B_lora.yaml) is translated."),
         click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE", help="Any setting, e.g. --set lora.r=16 --set warmup_ratio=0.1 (repeatable; see docs/training.md)."),
-        click.option("--tokenizer", default=None, type=click.Path(exists=True), help="tokenizer.model.v3 (or a model folder holding one). Default: the v3 tokenizer shipped in mistral-common."),
+        click.option("--tokenizer", default=None, type=click.Path(exists=True), help="The model's tokenizer (tekken.json, tokenizer.model.vN, or a folder). Default: the one in the --model folder, else the v3 tokenizer shipped in mistral-common."),
         click.option("--full", is_flag=True, default=None, help="Train every weight instead of a LoRA adapter (small models, from-scratch runs)."),
         click.option("--qlora", is_flag=True, default=None, help="Load the base in 4-bit (nf4, double quantisation, bf16 compute) through bitsandbytes; needs a CUDA GPU."),
         click.option("--lr", "learning_rate", type=float, default=None, help="Learning rate [2e-4]."),
@@ -254,10 +254,13 @@ def eval_cmd(model_or_run: str, data: str, out_dir: str | None, source_format: s
     progress = None
     if not quiet and stderr_is_terminal():
         progress = lambda done, total: echo_err(f"generated {done}/{total}")  # noqa: E731
-    result = evaluate_model(model, records, max_new_tokens=max_new_tokens, batch_size=eval_batch_size or 16, fill_ids=True if fill_ids is None else fill_ids, on_batch=progress)
+    from fcdata.tokenizer import load_tokenizer, model_tokenizer
+
+    tok = load_tokenizer(model_tokenizer(model_or_run))  # a run's recorded tokenizer, a model folder's own
+    result = evaluate_model(model, records, tokenizer=tok, max_new_tokens=max_new_tokens, batch_size=eval_batch_size or 16, fill_ids=True if fill_ids is None else fill_ids, on_batch=progress)
     from fcdata.train.evaluate import heldout_loss
 
-    report = {**result.report, "loss": heldout_loss(model, records)["loss"], "model": desc, "input": {"path": data, **counts}}
+    report = {**result.report, "loss": heldout_loss(model, records, tok)["loss"], "model": desc, "input": {"path": data, **counts}}
     write_jsonl(os.path.join(out_dir, "predictions.jsonl"), result.predictions)
     write_json(os.path.join(out_dir, "report.json"), report)
     if rejects:

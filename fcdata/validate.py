@@ -30,7 +30,8 @@ from .call_markup import CALL_MARKUP, find_call_markup
 from .errors import format_path
 from .findings import CODES, Finding
 from .read import Item, loads_strict, read_items
-from .records import NEXT_ROLES, ChatRecord, TextRecord, parse_record
+from .normalize import NEXT_ROLES, merges_with
+from .records import ChatRecord, TextRecord, parse_record
 from .schema_check import schema_check
 from .schema_guard import begin_record, end_record
 from .write import dumps_line
@@ -317,7 +318,7 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
                 trained_turns += 1
             if prev == "assistant" and isinstance(messages[i - 1], dict):
                 before = messages[i - 1]
-                same_weight = before.get("weight") == weight
+                same_weight = merges_with("assistant", before.get("weight"), "assistant", weight)
                 b_calls = isinstance(before.get("tool_calls"), list) and bool(before.get("tool_calls"))
                 b_text = isinstance(before.get("content"), str) and before.get("content") != ""
                 if same_weight and ((b_text and has_calls) or (b_calls and has_text)):

@@ -306,11 +306,19 @@ def has_trained_calls(sample: Sample) -> bool:
 
 
 def _piece_bytes(tok: MistralV3Tokenizer, token: int) -> bytes:
-    piece = tok.id_to_piece(token)
-    m = _BYTE_PIECE.fullmatch(piece)
-    if m:
-        return bytes([int(m.group(1), 16)])
-    return piece.replace("\u2581", " ").encode("utf-8")
+    return tok.piece_bytes(token)
+
+
+def _partial(tok: MistralV3Tokenizer, token: int, raw: bytes) -> bool:
+    """A token that is not text on its own: a SentencePiece byte token, or Tekken bytes that are not
+    whole UTF-8 characters."""
+    if _BYTE_PIECE.fullmatch(tok.id_to_piece(token)):
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _runs(sample: Sample, span: Span, tok: MistralV3Tokenizer) -> list[tuple[str, bool]]:
@@ -343,17 +351,16 @@ def token_groups(sample: Sample, span: Span, tok: MistralV3Tokenizer) -> Iterato
                 buf = b""
             yield p, p + 1, tok.id_to_piece(t), True
             continue
-        piece = tok.id_to_piece(t)
-        m = _BYTE_PIECE.fullmatch(piece)
-        if m is None:
+        raw = tok.piece_bytes(t)
+        if not _partial(tok, t, raw):
             if buf:
                 yield first, p, buf.decode("utf-8", errors="replace"), False
                 buf = b""
-            yield p, p + 1, piece.replace("\u2581", " "), False
+            yield p, p + 1, raw.decode("utf-8"), False
             continue
         if not buf:
             first = p
-        buf += bytes([int(m.group(1), 16)])
+        buf += raw
         try:
             text = buf.decode("utf-8")
         except UnicodeDecodeError:

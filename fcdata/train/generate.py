@@ -21,6 +21,9 @@ Call ids (``fill_ids``, on by default in evaluation). fcdata never trains the ch
     [TOOL_CALLS] [{"name": "f", "arguments": {...}, "id": "  ·········  "}]</s>
     trained ......................................................  untrained  trained
 
+In the v11 syntax (``[TOOL_CALLS]name[CALL_ID]id[ARGS]{...}``) the id follows its own control token,
+and the decoder writes it right after the model writes ``[CALL_ID]``; v13 writes no ids at all.
+
 A model that learned its tool calls only from fcdata data (a model trained from scratch, or a base model
 that never wrote ids) has no learned behaviour inside the id, and greedy decoding there wanders off
 (``"id": "id": "id": ...``) so the call never closes. With ``fill_ids`` the decoder writes the id itself,
@@ -43,7 +46,7 @@ __all__ = ["generate_replies", "decode_reply", "DEFAULT_PAD_ID", "FILL_ID", "IdF
 
 DEFAULT_PAD_ID = 0  # <unk>: never in a prompt, so a pad is recognisable; masked out anyway
 EOS_ID = 2
-FILL_ID = "abcdefghi"  # 9 letters (Mistral v0.3's id rule); tokenizes cleanly after an opening quote
+FILL_ID = "abcdefghi"  # 9 letters (the id rule of v3-v11); tokenizes cleanly after an opening quote
 
 
 def _open_call_id(text: str) -> bool:
@@ -83,6 +86,9 @@ class IdFiller:
         pieces = tokenizer.encode('"' + FILL_ID)
         # the id's own tokens, as they follow an opening quote inside the call JSON
         self.id_tokens = pieces[1:] if tokenizer.decode(pieces[:1]).strip() == '"' else [t for t in tokenizer.encode(FILL_ID)]
+        # v11: the id is a segment of its own after [CALL_ID], encoded as mistral-common encodes it
+        self.call_id_token = getattr(tokenizer, "call_id_id", None)
+        self.segment_tokens = list(tokenizer.encode(FILL_ID))
         self.queues: dict[int, list[int]] = {}
         self.filled = 0
 
@@ -95,11 +101,14 @@ class IdFiller:
             if not queue:
                 if self.eos_id in tokens or self.tok.tool_calls_id not in tokens:
                     continue
-                start = len(tokens) - tokens[::-1].index(self.tok.tool_calls_id)
-                text = self.tok.decode(tokens[start:])
-                if not _open_call_id(text):
-                    continue
-                queue = self.queues[row] = list(self.id_tokens)
+                if self.call_id_token is not None and tokens[-1] == self.call_id_token:
+                    queue = list(self.segment_tokens)  # v11: [CALL_ID] was just written
+                else:
+                    start = len(tokens) - tokens[::-1].index(self.tok.tool_calls_id)
+                    if not _open_call_id(self.tok.decode(tokens[start:])):
+                        continue
+                    queue = list(self.id_tokens)
+                self.queues[row] = queue
                 self.filled += 1
             forced = queue.pop(0)
             scores[row, :] = -torch.inf

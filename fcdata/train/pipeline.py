@@ -125,6 +125,7 @@ def prepare_training_data(path: str, run_dir: str, cfg: TrainConfig, *, source_f
     Samples are rendered with ``cfg.render_mode`` and at most ``cfg.max_length`` tokens (earliest turns
     trimmed, or the sample dropped and counted), so every sample fits a pack."""
     from ..prepare import prepare
+    from ..tokenizer import model_tokenizer
     from ..write import write_json
     from .trainer import load_prepared
 
@@ -135,7 +136,7 @@ def prepare_training_data(path: str, run_dir: str, cfg: TrainConfig, *, source_f
         report = prepare(
             path,
             out,
-            tokenizer=cfg.tokenizer,
+            tokenizer=model_tokenizer(cfg.model, cfg.tokenizer),
             mode=cfg.render_mode,
             max_length=cfg.max_length,
             source_format=source_format,
@@ -192,7 +193,7 @@ def train_eval(
     """
     import torch
 
-    from ..tokenizer import load_tokenizer
+    from ..tokenizer import load_tokenizer, model_tokenizer
     from ..write import write_json, write_jsonl
     from .evaluate import eval_items, evaluate_model, heldout_loss
     from .trainer import load_model_for_training, train_model
@@ -204,7 +205,7 @@ def train_eval(
     started = time.perf_counter()
     resolved = resolved or resolve(cfg)
     os.makedirs(run_dir, exist_ok=True)
-    tok = load_tokenizer(cfg.tokenizer)
+    tok = load_tokenizer(model_tokenizer(cfg.model, cfg.tokenizer))  # the model folder's own, when it has one
 
     main = is_main_process()
     emit("read", path=input_path)

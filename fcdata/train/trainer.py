@@ -349,6 +349,12 @@ def _collator(cfg: TrainConfig, resolved: Resolved) -> Any:
 # ---------------------------------------------------------------------------------------- artifacts
 
 
+def _model_tokenizer(model: str, tokenizer: str | None) -> str | None:
+    from ..tokenizer import model_tokenizer
+
+    return model_tokenizer(model, tokenizer)
+
+
 def tokenizer_reference(path: str | None) -> dict[str, Any]:
     """Which tokenizer the data was rendered with: its file, version and sha256 (the file itself is not
     copied: the v3 model ships with mistral-common)."""
@@ -606,7 +612,7 @@ def _save_run(run_dir: str, trainer: Any, cfg: TrainConfig, resolved_dict: dict[
             plain.save_pretrained(tmp)
         del plain
     _write_text(os.path.join(run_dir, "config.yaml"), _dump_yaml(resolved_dict))
-    write_json(os.path.join(run_dir, "tokenizer.json"), tokenizer_reference(cfg.tokenizer))
+    write_json(os.path.join(run_dir, "tokenizer.json"), tokenizer_reference(_model_tokenizer(cfg.model, cfg.tokenizer)))
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     write_json(os.path.join(run_dir, "log_history.json"), history)
     plot_loss_curve(history, os.path.join(run_dir, "loss_curve.png"), title=f"{cfg.model}: training loss")
