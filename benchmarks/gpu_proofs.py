@@ -575,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
         "The device tool call (one H200, 15 minutes of device time with the machine's start):\n"
         f"  command: {call['command']}\n  carry: {json.dumps(call['carry'])}\n  timeout_s: {call['timeout_s']}\n"
         "before it, in the checkout the tool sends: bash ../shared/device/wheels.sh && python benchmarks/gpu_proofs.py size\n"
-        f"a failed part, at once (machine still warm): command: {RERUN_CALL['command']}  carry: {json.dumps(RERUN_CALL['carry'])}  timeout_s: {RERUN_CALL['timeout_s']}\n"
+        f"a part that failed or was stopped, at once (machine still warm), e.g. synth:\n  command: {RERUN_CALL['command']}  carry: {json.dumps(RERUN_CALL['carry'])}  timeout_s: {RERUN_CALL['timeout_s']}\n"
         "after it: cp <files_at>/gpu_proofs.json benchmarks/results/gpu_proofs.json && python benchmarks/gpu_proofs.py readme\n"
         "  (after a rerun: python benchmarks/gpu_proofs.py merge FIRST.json RERUN.json -o benchmarks/results/gpu_proofs.json)\n\n"
         "Other commands:\n"

@@ -660,7 +660,7 @@ def test_packed_equals_padded_on_the_gpu(rows, attn, dtype) -> None:
             pytest.skip("flash-attention runs in bf16/fp16 only")
         try:
             model = context_mistral(dtype, attn)
-        except (ImportError, ValueError) as exc:  # the optional package or the hub kernel is not here
+        except (ImportError, ValueError, OSError) as exc:  # the optional package, or the hub kernel offline
             pytest.skip(f"{attn} is not available here: {exc}")
     else:
         model = context_mistral(dtype, attn)  # sdpa is always there: no skip
