@@ -265,7 +265,7 @@ def part_synth(args: argparse.Namespace, work: str, deadline: float | None = Non
             now = time.perf_counter()
             before = stages.get("train", now) - stages.get("eval_before", now)
             left = (deadline - time.time()) - 1.2 * before - 10.0 if deadline is not None else float("inf")
-            schedule.start(min(left, 2.0 if smoke else args.synth_seconds))
+            schedule.start(min(left, 30.0 if smoke else args.synth_seconds))  # smoke: its few steps end first
             out["train_budget_s"] = round(schedule.budget_s, 1) if math.isfinite(schedule.budget_s) else None
 
         def on_step_end(self, targs: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
