@@ -7,7 +7,10 @@ half of the records become multi-turn call conversations built from the row's ow
 corpus, the one the target is set on. In the *distinct* corpus, 95% of the records also get their own
 system prompt and schema (a changed function and parameter description), as in the real file, where
 declarations almost never repeat: the declarations are parsed and checked for nearly every record.
-Both run by default (``--corpus``).
+Both run by default (``--corpus``), and so does a third set: the published formats of issue 13
+(xLAM, Hermes, When2Call, Gorilla OpenFunctions, ToolBench trajectories from ../shared/data, LLaMA-Factory
+v1 from $FCDATA_EXTERNAL_DATA), each format's real rows repeated to ``--format-records`` records with
+their own declarations, timed next to the floor of reading that file (``--corpus formats`` alone).
 
 Timed side by side in this process, in ``--repeat`` interleaved rounds, each figure the best of its runs:
 
@@ -103,6 +106,77 @@ def build_corpus(path: Path, n: int, seed: int = 0, distinct: float = 0.0) -> No
             out.write(json.dumps({"system": system, "chat": chat}, ensure_ascii=False) + "\n")
 
 
+# the published formats (issue 13): real rows from ../shared/data (and FCDATA_EXTERNAL_DATA), by format
+PUBLISHED = ROOT.parent / "shared" / "data"
+FORMAT_SOURCES: dict[str, list[str]] = {
+    "xlam": ["formats/xlam_rows.jsonl"],
+    "hermes": ["formats/hermes_rows.jsonl", "harvest/hermes_datagenie_prerelease__interstellarninja-data-genie.jsonl"],
+    "when2call": ["harvest/when2call_test_llm_judge__nvidia-when2call.jsonl", "formats/when2call_sft_readme.jsonl", "formats/when2call_pref_readme.jsonl"],
+    "gorilla": ["harvest/gorilla_openfunctions_v1__shishirpatil-gorilla-test.jsonl"],
+    "trajectory": ["harvest/toolbench_answer__openbmb-toolbench-data_example.jsonl"],
+    "llamafactory": ["$FCDATA_EXTERNAL_DATA/reason_tool_use_demo_50.jsonl"],
+}
+# where a record's first declaration description sits, in the spellings the formats use (plain JSON,
+# JSON text inside a string, a Python repr inside the system text)
+_DESCRIPTIONS = ('"description": "', '\\"description\\": \\"', "'description': '")
+
+
+def _format_rows(fmt: str) -> list[str]:
+    lines: list[str] = []
+    for name in FORMAT_SOURCES[fmt]:
+        path = Path(os.path.expandvars(name)) if name.startswith("$") else PUBLISHED / name
+        if path.is_file():
+            lines += [line.rstrip("\n") for line in path.open(encoding="utf-8") if line.strip()]
+    return lines
+
+
+def build_format_corpus(path: Path, fmt: str, n: int) -> int:
+    """``n`` records made of the format's real rows, each copy with its first declaration's description
+    changed, so that no record shares its declarations with another (none is parsed from a cache).
+    Returns the number of distinct real rows used (0 when they are absent)."""
+    rows = _format_rows(fmt)
+    if not rows:
+        return 0
+    with path.open("w", encoding="utf-8") as out:
+        for k in range(n):
+            line = rows[k % len(rows)]
+            for mark in _DESCRIPTIONS:
+                if mark in line:
+                    line = line.replace(mark, mark + f"({k}) ", 1)
+                    break
+            out.write(line + "\n")
+    return len(rows)
+
+
+def bench_formats(tmp: Path, n: int, repeat: int) -> None:
+    """Records per second of each published format on one process, next to the floor of its own file."""
+    print(f"\npublished formats: real rows repeated to {n:,} records each, every copy with its own declarations")
+    print(f"  {'format':14}{'rows':>6}{'floor rec/s':>13}{'convert rec/s':>15}{'x floor':>9}   written / rejected")
+    for fmt in FORMAT_SOURCES:
+        corpus = tmp / f"{fmt}.jsonl"
+        rows = build_format_corpus(corpus, fmt, n)
+        if not rows:
+            print(f"  {fmt:14}{'-':>6}   (its real rows are absent: {', '.join(FORMAT_SOURCES[fmt])})")
+            continue
+        out = tmp / f"{fmt}.out.jsonl"
+        reports: list[Any] = []
+
+        def convert() -> None:
+            clear_caches()
+            reports.append(convert_files([str(corpus)], str(out)))
+
+        floors, converts = [], []
+        for _ in range(repeat):
+            floors.append(_run(lambda: floor(corpus))[0])
+            converts.append(_run(convert)[0])
+        f, c = min(floors), min(converts)
+        rounds = statistics.median(cv / fl for cv, fl in zip(converts, floors))
+        rep = reports[-1]
+        print(f"  {fmt:14}{rows:6}{n / f:13,.0f}{n / c:15,.0f}{rounds:8.1f}x   {rep.written:,} / {rep.rejected:,}")
+        corpus.unlink()
+        out.unlink()
+
+
 def floor(path: Path) -> int:
     n = 0
     with path.open("rb") as fh:
@@ -188,19 +262,22 @@ def main() -> None:
     ap.add_argument("-n", "--records", type=int, default=100_000)
     ap.add_argument("--num-proc", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (odd, for the median)")
-    ap.add_argument("--corpus", choices=["repeated", "distinct", "both"], default="both", help="repeated: the sample rows' own declarations (the brief's corpus); distinct: every record its own declarations, as in the full file")
+    ap.add_argument("--corpus", choices=["repeated", "distinct", "both", "formats", "all"], default="all", help="repeated: the sample rows' own declarations (the brief's corpus); distinct: every record its own declarations, as in the full file; formats: the published formats' real rows (xLAM, Hermes, When2Call, Gorilla, ToolBench, LLaMA-Factory v1)")
+    ap.add_argument("--format-records", type=int, default=20_000, help="records per published format (--corpus formats)")
     args = ap.parse_args()
     print(f"os.cpu_count()={os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for kind, distinct in (("repeated", 0.0), ("distinct", 0.95)):
-            if args.corpus not in (kind, "both"):
+            if args.corpus not in (kind, "both", "all"):
                 continue
             corpus = tmp / f"glaive_{kind}.jsonl"
             build_corpus(corpus, args.records, distinct=distinct)
             title = "real sample rows repeated, conversations varied" if kind == "repeated" else "same, and 95% of records with their own declarations and schemas"
             show(title, bench(corpus, tmp, args.records, args.num_proc, args.repeat), target=kind == "repeated")
             corpus.unlink()
+        if args.corpus in ("formats", "all"):
+            bench_formats(tmp, args.format_records, args.repeat)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

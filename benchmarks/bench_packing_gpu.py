@@ -19,6 +19,11 @@ CPU smoke run (a tiny model, a few dozen samples)::
 
     python benchmarks/bench_packing_gpu.py --device cpu --tiny --max-length 1024 --samples 48
 
+Time-boxed (what ``benchmarks/gpu_proofs.sh`` runs): ``--seconds-per-mode S`` stops each mode after ``S``
+timed seconds, and ``--deadline T`` (a ``time.time()`` value) shares the time left before ``T`` between
+the modes still to run; a stopped mode reports the steps it made (``complete: false``) and its rates over
+them. Batches are shuffled, so the steps made are a random sample of the epoch.
+
 Data: ``--data DIR`` (a prepared data set from ``fcdata prepare``), or ``--records FILE`` (raw or
 canonical records, converted and rendered here; default: the real Glaive-derived ShareGPT sample in
 ``tests/fixtures/shared``, 744 samples of 21 to 11,602 tokens).
@@ -118,7 +123,10 @@ def batches_for(mode: str, rows: list[dict[str, Any]], args: argparse.Namespace,
     return [units[i : i + args.batch_size] for i in range(0, len(units), args.batch_size)], collator, facts
 
 
-def train_mode(mode: str, rows: list[dict[str, Any]], args: argparse.Namespace, make: Callable[[], Any], attn: str, device: str) -> dict[str, Any]:
+def train_mode(
+    mode: str, rows: list[dict[str, Any]], args: argparse.Namespace, make: Callable[[], Any], attn: str, device: str, seconds: float | None = None
+) -> dict[str, Any]:
+    """One epoch of ``mode`` (or as many steps as fit in ``seconds`` of timed training)."""
     import torch
 
     from fcdata.collate import IGNORE_INDEX
@@ -150,14 +158,16 @@ def train_mode(mode: str, rows: list[dict[str, Any]], args: argparse.Namespace, 
     losses: list[tuple[float, int]] = []
     start = time.perf_counter()
     for b in batches:
-        loss, trained, real, slots = step(b)
+        loss, trained, real, slots = step(b)  # float(loss) waits for the GPU: the clock below is true
         totals["trained"] += trained
         totals["real"] += real
         totals["slots"] += slots
         losses.append((loss, trained))
+        if seconds is not None and time.perf_counter() - start >= seconds:
+            break
     if cuda:
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    elapsed = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
     model = optimizer = None  # free the GPU for the next mode
     gc.collect()
@@ -166,14 +176,16 @@ def train_mode(mode: str, rows: list[dict[str, Any]], args: argparse.Namespace, 
     weight = sum(n for _, n in losses) or 1
     return {
         "mode": mode,
-        "steps": len(batches),
+        "steps": len(losses),
+        "epoch_steps": len(batches),
+        "complete": len(losses) == len(batches),
         "slots": totals["slots"],
         "real_tokens": totals["real"],
         "trained_tokens": totals["trained"],
         "padding_waste": round(1 - totals["real"] / totals["slots"], 4),
-        "seconds": round(seconds, 3),
-        "real_tokens_per_s": round(totals["real"] / seconds, 1),
-        "trained_tokens_per_s": round(totals["trained"] / seconds, 1),
+        "seconds": round(elapsed, 3),
+        "real_tokens_per_s": round(totals["real"] / elapsed, 1),
+        "trained_tokens_per_s": round(totals["trained"] / elapsed, 1),
         "peak_gib": round(peak, 2) if peak is not None else None,
         "mean_loss": round(sum(loss * n for loss, n in losses) / weight, 4),
         "first_loss": round(losses[0][0], 4) if losses else None,
@@ -193,7 +205,7 @@ def time_collators(rows: list[dict[str, Any]], args: argparse.Namespace) -> list
     rng = random.Random(args.seed)
     plain = [{"input_ids": list(r["input_ids"]), "labels": list(r["labels"]), "assistant_masks": list(r["assistant_masks"])} for r in rows]
     batch_size = min(16, len(plain))
-    groups = [rng.sample(plain, batch_size) for _ in range(50)]
+    groups = [rng.sample(plain, batch_size) for _ in range(args.collator_groups)]
     contenders: list[tuple[str, Callable[[list[dict]], Any]]] = [
         ("fcdata PackingCollator (flat)", PackingCollator()),
         ("fcdata PackingCollator (flat, validate=False)", PackingCollator(validate=False)),
@@ -215,7 +227,7 @@ def time_collators(rows: list[dict[str, Any]], args: argparse.Namespace) -> list
     return out
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="prepared data (a datasets folder from `fcdata prepare`)")
     parser.add_argument("--records", default=DEFAULT_RECORDS, help="raw/canonical records to render when --data is not given")
@@ -230,9 +242,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seconds-per-mode", type=float, default=None, help="stop each mode after this many timed seconds")
+    parser.add_argument("--deadline", type=float, default=None, help="time.time() by which every mode and the collator timing are done")
+    parser.add_argument("--collator-groups", type=int, default=50, help="batches per collator timing round")
     parser.add_argument("--json", help="also write the figures here as JSON")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def run(args: argparse.Namespace, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The figures of every mode; ``progress`` receives the summary so far after each mode (a caller that
+    may be stopped keeps what was measured)."""
     import importlib.util
     import random
 
@@ -257,13 +276,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lengths = [len(r["input_ids"]) for r in rows]
 
     make = make_model_factory(args, attn, dtype, device)
-    results = [train_mode(mode, rows, args, make, attn, device) for mode in args.modes.split(",")]
-    collators = time_collators(rows, args)
-    base = {r["mode"]: r["trained_tokens_per_s"] for r in results}
-    for r in results:
-        r["speedup_vs_padded"] = round(r["trained_tokens_per_s"] / base["padded"], 2) if "padded" in base else None
-        r["speedup_vs_padded_max"] = round(r["trained_tokens_per_s"] / base["padded-max"], 2) if "padded-max" in base else None
-    summary = {
+    summary: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         "model": "tiny" if args.tiny else args.preset,
         "dtype": str(dtype).replace("torch.", ""),
@@ -273,14 +286,42 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "samples": len(rows),
         "overlong_left_out": overlong,
         "sample_tokens": {"mean": round(statistics.mean(lengths), 1), "median": statistics.median(lengths), "max": max(lengths)},
-        "results": results,
-        "collators": collators,
+        "seconds_per_mode": args.seconds_per_mode,
+        "results": [],
+        "collators": [],
     }
+    results = summary["results"]
+    modes = args.modes.split(",")
+    collator_reserve = 5.0  # seconds kept for the collator timing at the end
+    for k, mode in enumerate(modes):
+        cap = args.seconds_per_mode
+        if args.deadline is not None:
+            share = (args.deadline - time.time() - collator_reserve) / (len(modes) - k)
+            # the model build and the warm-up steps come out of the share too (about a fifth of it)
+            share = max(share * 0.8, 1.0)
+            cap = share if cap is None else min(cap, share)
+        results.append(train_mode(mode, rows, args, make, attn, device, seconds=cap))
+        _speedups(results)
+        if progress is not None:
+            progress(summary)
+    if args.deadline is None or time.time() < args.deadline - 1.0:
+        summary["collators"] = time_collators(rows, args)
     if args.json:
         from fcdata.write import write_json
 
         write_json(args.json, summary)
     return summary
+
+
+def _speedups(results: list[dict[str, Any]]) -> None:
+    base = {r["mode"]: r["trained_tokens_per_s"] for r in results}
+    for r in results:
+        r["speedup_vs_padded"] = round(r["trained_tokens_per_s"] / base["padded"], 2) if "padded" in base else None
+        r["speedup_vs_padded_max"] = round(r["trained_tokens_per_s"] / base["padded-max"], 2) if "padded-max" in base else None
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    return run(parse_args(argv))
 
 
 def print_table(summary: dict[str, Any]) -> None:

@@ -7,8 +7,9 @@ what ``encode_chat_completion`` returns, so the work asked is the same for all):
 2. ``mistral-common per message + masks``: the mistral-finetune way: build the message objects, validate,
    then encode message by message with ``encode_user_message`` / ``encode_assistant_message`` /
    ``encode_tool_message`` and a mask per message.
-3. ``SentencePiece floor``: plain single-threaded SentencePiece, each text segment of the conversation
-   encoded once (public ``encode``; no control ids, masks or JSON): the floor of a SentencePiece renderer.
+3. ``tokenizer floor``: the plain tokenizer, single-threaded, each text segment of the conversation
+   encoded once (SentencePiece's public ``encode``, or tiktoken's ``encode_ordinary`` for Tekken; no
+   control ids, masks or JSON): the floor of a renderer built on that tokenizer.
 4. ``fcdata.render_records``: mode single (one sample per record, like 1-3) and exact (one sample per
    user turn: more samples, more work), one process, batches of 256 records.
 5. ``fcdata prepare``: the whole command on a JSON Lines file of the records (read, convert, validate,
@@ -19,8 +20,12 @@ Records: the shared samples (ShareGPT demo, Glaive raw rows, the mistral-finetun
 call ids, while tools blocks and system prompts recur across copies as they do in real data (Glaive v2
 declares ~a few thousand distinct function sets across 113k rows).
 
-Targets (issue 4): fcdata.render >= 2.5x encode_chat_completion; prepare >= 0.8x the floor; --num-proc 2
-close to 2x. Run: ``python benchmarks/bench_render.py [--records 20000] [--repeat 2] [--json out.json]``.
+Every tokenizer version (``--versions all``; Tekken files for v7/v11/v13 are built as the tests build
+them, tests/tokenizer_files.py). Every record is distinct and each timed pass starts with cold caches.
+Targets (issue 14): fcdata.render record by record >= 3x encode_chat_completion; prepare >= 0.8x the floor,
+per version; --num-proc 2 close to 2x. (Issue 15: a run of this script with SentencePiece's private
+``_EncodeAsIds`` binding against its public ``encode`` found no gain, and the binding went.)
+Run: ``python benchmarks/bench_render.py [--versions all] [--records 20000] [--repeat 2] [--full] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -126,6 +131,9 @@ def build_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------- contenders
 
 
+TOKENIZER: str | None = None  # the file of the version being measured (None: the shipped v3 model)
+
+
 def mc_encode_chat_completion(records: list[dict[str, Any]]) -> int:
     from mistral_common.protocol.instruct.request import ChatCompletionRequest
 
@@ -181,17 +189,23 @@ def mc_per_message(records: list[dict[str, Any]]) -> int:
     return n
 
 
-def sentencepiece_floor(records: list[dict[str, Any]]) -> int:
-    import sentencepiece as spm
+def tokenizer_floor(records: list[dict[str, Any]]) -> int:
+    """The plain tokenizer on the same segments: SentencePiece's public ``encode`` or tiktoken's
+    ``encode_ordinary`` (what Tekken runs), one thread, no cache."""
+    from fcdata.tokenizer import TekkenTokenizer, load_tokenizer
 
-    from fcdata.tokenizer import default_tokenizer_path
+    tok = load_tokenizer(TOKENIZER)
+    if isinstance(tok, TekkenTokenizer):
+        encode = tok._model.encode_ordinary
+    else:
+        import sentencepiece as spm
 
-    sp = spm.SentencePieceProcessor(model_file=default_tokenizer_path())
+        encode = spm.SentencePieceProcessor(model_file=tok.path).encode
     # the segments were listed outside the timed region (see _segments)
     n = 0
     for texts in _SEGMENTS:
         for t in texts:
-            n += len(sp.encode(t))
+            n += len(encode(t))
     return n
 
 
@@ -200,12 +214,12 @@ _SEGMENTS: list[list[str]] = []
 
 def _segments(records: list[dict[str, Any]]) -> list[list[str]]:
     """The text segments of each whole conversation (what a renderer must encode), listed once."""
-    from fcdata.render.mistral_v3 import _Plan
     from fcdata.records import parse_record
+    from fcdata.render.planner import Plan
     from fcdata.tokenizer import load_tokenizer
 
-    tok = load_tokenizer()
-    return [_Plan(parse_record(r), tok, "single", None).texts for r in records]
+    tok = load_tokenizer(TOKENIZER)
+    return [Plan(parse_record(r), tok, "single", None).texts for r in records]
 
 
 def fcdata_render(mode: str) -> Callable[[list[dict[str, Any]]], int]:
@@ -213,7 +227,7 @@ def fcdata_render(mode: str) -> Callable[[list[dict[str, Any]]], int]:
         from fcdata.render import render_records
         from fcdata.tokenizer import load_tokenizer
 
-        tok = load_tokenizer()
+        tok = load_tokenizer(TOKENIZER)
         tok.clear_caches()  # start cold, as a fresh process would
         n = 0
         for a in range(0, len(records), 256):
@@ -229,7 +243,7 @@ def fcdata_render_each(records: list[dict[str, Any]]) -> int:
     from fcdata.render import render
     from fcdata.tokenizer import load_tokenizer
 
-    tok = load_tokenizer()
+    tok = load_tokenizer(TOKENIZER)
     tok.clear_caches()  # start cold, as a fresh process would
     n = 0
     for r in records:
@@ -238,12 +252,14 @@ def fcdata_render_each(records: list[dict[str, Any]]) -> int:
 
 
 def fcdata_prepare(path: str, mode: str, num_proc: int, work: str) -> Callable[[list[dict[str, Any]]], int]:
+    """``prepare`` in this process (``num_proc`` 1) or with workers."""
+
     def run(records: list[dict[str, Any]]) -> int:
         from fcdata.prepare import prepare
         from fcdata.tokenizer import load_tokenizer
 
-        load_tokenizer().clear_caches()  # start cold, as a fresh process would
-        report = prepare([path], os.path.join(work, f"out-{mode}-{num_proc}"), mode=mode, num_proc=num_proc)
+        load_tokenizer(TOKENIZER).clear_caches()  # start cold, as a fresh process would
+        report = prepare([path], os.path.join(work, f"out-{mode}-{num_proc}"), mode=mode, num_proc=num_proc, tokenizer=TOKENIZER)
         return report.tokens
 
     return run
@@ -255,7 +271,7 @@ def _mistral_tokenizer() -> Any:
 
     from fcdata.tokenizer import default_tokenizer_path
 
-    return MistralTokenizer.from_file(default_tokenizer_path(), mode=ValidationMode.finetuning)
+    return MistralTokenizer.from_file(TOKENIZER or default_tokenizer_path(), mode=ValidationMode.finetuning)
 
 
 # -------------------------------------------------------------------------------------------- main
@@ -285,24 +301,26 @@ def _report(name: str, rs: list[tuple[float, float, int]], tokens: int) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--records", type=int, default=20000)
-    ap.add_argument("--repeat", type=int, default=2, help="runs of the fast contenders (the best is reported); mistral-common runs once")
-    ap.add_argument("--json", dest="json_out")
-    ap.add_argument("--skip-mistral-common", action="store_true")
-    args = ap.parse_args(argv)
+FLOOR = "tokenizer floor (segments, 1 thread)"
+MC, PM = "mistral-common encode_chat_completion", "mistral-common per message + masks"
+EACH = "fcdata.render per record mode=single"
 
-    sys.path.insert(0, str(ROOT))
+
+def measure(key: str, n_records: int, repeat: int, full: bool) -> dict[str, Any]:
+    """Every contender on one tokenizer version (``key``: see tests/tokenizer_files.py)."""
+    global TOKENIZER, _SEGMENTS
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tokenizer_files import tokenizer_path
+
+    TOKENIZER = tokenizer_path(key)
     t0 = time.perf_counter()
-    records = build_records(args.records)
+    records = build_records(n_records)
     basis = _mistral_tokenizer()
     from mistral_common.protocol.instruct.request import ChatCompletionRequest
 
-    global _SEGMENTS
     _SEGMENTS = _segments(records)
     distinct_tools = len({json.dumps(r.get("tools"), sort_keys=True) for r in records})
-    print(f"{len(records)} records built in {time.perf_counter() - t0:.1f}s; {distinct_tools} distinct tools blocks", file=sys.stderr)
+    print(f"== {key} ({TOKENIZER}): {len(records)} records built in {time.perf_counter() - t0:.1f}s; {distinct_tools} distinct tools blocks", file=sys.stderr)
 
     work = tempfile.mkdtemp(prefix="bench_render.")
     path = os.path.join(work, "records.jsonl")
@@ -317,32 +335,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     from fcdata.prepare import prepare
 
-    prepare([warm], os.path.join(work, "warm-out"))
+    prepare([warm], os.path.join(work, "warm-out"), tokenizer=TOKENIZER)
     fcdata_render("exact")(records[:50])
 
-    slow: list[tuple[str, Callable[[list[dict[str, Any]]], int]]] = []
-    if not args.skip_mistral_common:
-        slow = [("mistral-common encode_chat_completion", mc_encode_chat_completion), ("mistral-common per message + masks", mc_per_message)]
+    slow: list[tuple[str, Callable[[list[dict[str, Any]]], int]]] = [(MC, mc_encode_chat_completion)]
+    if full and key == "v3":
+        slow.append((PM, mc_per_message))
     fast: list[tuple[str, Callable[[list[dict[str, Any]]], int]]] = [
-        ("SentencePiece floor (segments, 1 thread)", sentencepiece_floor),
-        ("fcdata.render per record mode=single", fcdata_render_each),
+        (FLOOR, tokenizer_floor),
+        (EACH, fcdata_render_each),
         ("fcdata.render_records mode=single", fcdata_render("single")),
-        ("fcdata.render_records mode=exact", fcdata_render("exact")),
         ("fcdata prepare --mode single --num-proc 1", fcdata_prepare(path, "single", 1, work)),
-        ("fcdata prepare --mode single --num-proc 2", fcdata_prepare(path, "single", 2, work)),
         ("fcdata prepare --mode exact --num-proc 1", fcdata_prepare(path, "exact", 1, work)),
-        ("fcdata prepare --mode exact --num-proc 2", fcdata_prepare(path, "exact", 2, work)),
     ]
+    if full:
+        fast += [
+            ("fcdata.render_records mode=exact", fcdata_render("exact")),
+            ("fcdata prepare --mode single --num-proc 2", fcdata_prepare(path, "single", 2, work)),
+            ("fcdata prepare --mode exact --num-proc 2", fcdata_prepare(path, "exact", 2, work)),
+        ]
     # the common basis: tokens of each whole conversation, as encode_chat_completion gives them
     sample = records[: min(len(records), 2000)]
     tokens = sum(len(basis.encode_chat_completion(ChatCompletionRequest(messages=r["messages"], tools=r.get("tools") or None)).tokens) for r in sample)
     tokens = round(tokens * len(records) / len(sample))
-    results: dict[str, Any] = {"records": len(records), "basis_tokens": tokens, "distinct_tools_blocks": distinct_tools, "cpus": os.cpu_count(), "load_before": os.getloadavg()[0], "runs": {}}
+    results: dict[str, Any] = {"version": key, "tokenizer": os.path.basename(TOKENIZER), "records": len(records), "basis_tokens": tokens, "distinct_tools_blocks": distinct_tools, "load_before": os.getloadavg()[0], "runs": {}}
     runs: dict[str, list[tuple[float, float, int]]] = {}
     for name, fn in slow:
         runs[name] = [_time(fn, records)]
         _report(name, runs[name], tokens)
-    for _ in range(args.repeat):  # round robin, so that a burst of load from elsewhere hits all alike
+    for _ in range(repeat):  # round robin, so that a burst of load from elsewhere hits all alike
         for name, fn in fast:
             runs.setdefault(name, []).append(_time(fn, records))
     for name, _ in fast:
@@ -357,13 +378,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def ratio(a: str, b: str, key: str = "tokens_per_s") -> float | None:
         return r[a][key] / r[b][key] if a in r and b in r else None
 
-    MC, PM, FLOOR = "mistral-common encode_chat_completion", "mistral-common per message + masks", "SentencePiece floor (segments, 1 thread)"
     pairs = {
-        "render (record by record) / encode_chat_completion (target >= 2.5)": ("fcdata.render per record mode=single", MC),
+        "render (record by record) / encode_chat_completion (target >= 3)": (EACH, MC),
         "render_records single / encode_chat_completion": ("fcdata.render_records mode=single", MC),
         "render_records exact / encode_chat_completion": ("fcdata.render_records mode=exact", MC),
         "render_records single / per-message (mistral-finetune way)": ("fcdata.render_records mode=single", PM),
-        "floor / per-message": (FLOOR, PM),
         "render_records single / floor": ("fcdata.render_records mode=single", FLOOR),
         "prepare_single_np1 / floor (target >= 0.8)": ("fcdata prepare --mode single --num-proc 1", FLOOR),
         "prepare_exact_np1 / floor": ("fcdata prepare --mode exact --num-proc 1", FLOOR),
@@ -378,22 +397,40 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         one, two = f"fcdata prepare --mode {mode} --num-proc 1", f"fcdata prepare --mode {mode} --num-proc 2"
         if one in r and two in r:
             cpu1, cpu2 = min(runs[one], key=lambda x: x[1])[1], min(runs[two], key=lambda x: x[1])[1]
-            key = f"prepare_{mode} np2 on 2 idle cores, bound from CPU cost (2 x cpu1/cpu2)"
-            results["ratios"][key] = min(2.0, 2 * cpu1 / cpu2)
-            results["ratios_cpu"][key] = None
-    print(f"{'ratio':60s} {'wall':>7s} {'CPU':>7s}", file=sys.stderr)
+            k = f"prepare_{mode} np2 on 2 idle cores, bound from CPU cost (2 x cpu1/cpu2)"
+            results["ratios"][k] = min(2.0, 2 * cpu1 / cpu2)
+            results["ratios_cpu"][k] = None
+    print(f"{'ratio':66s} {'wall':>7s} {'CPU':>7s}", file=sys.stderr)
     for k, v in results["ratios"].items():
         c = results["ratios_cpu"][k]
         if v is not None:
-            print(f"{k:60s} {v:6.2f}x {'' if c is None else f'{c:6.2f}x'}", file=sys.stderr)
+            print(f"{k:66s} {v:6.2f}x {'' if c is None else f'{c:6.2f}x'}", file=sys.stderr)
     print(f"load average before/after: {results['load_before']:.2f} / {results['load_after']:.2f} on {os.cpu_count()} CPUs", file=sys.stderr)
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
     import shutil
 
     shutil.rmtree(work, ignore_errors=True)
     return results
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=2, help="runs of the fast contenders (the best is reported); mistral-common runs once")
+    ap.add_argument("--versions", default="v3", help="comma-separated version keys (v3, v3-tekken, v7, v7-tekken, v11, v13) or 'all'")
+    ap.add_argument("--full", action="store_true", help="every contender (exact render, --num-proc 2, mistral-finetune's way); else the ones the targets compare")
+    ap.add_argument("--json", dest="json_out")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    keys = ["v3", "v3-tekken", "v7", "v7-tekken", "v11", "v13"] if args.versions == "all" else args.versions.split(",")
+    out = [measure(k, args.records, args.repeat, args.full) for k in keys]
+    print(f"{'version':<10} {'render/mistral-common':>22} {'prepare single/floor':>21} {'prepare exact/floor':>20}", file=sys.stderr)
+    for res in out:
+        ra = res["ratios"]
+        print(f"{res['version']:<10} {ra['render (record by record) / encode_chat_completion (target >= 3)']:>21.2f}x {ra['prepare_single_np1 / floor (target >= 0.8)']:>20.2f}x {ra['prepare_exact_np1 / floor']:>19.2f}x", file=sys.stderr)
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, indent=2)
+    return out
 
 
 if __name__ == "__main__":

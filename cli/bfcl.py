@@ -32,8 +32,8 @@ def bfcl_prompts(questions: tuple[str, ...], output: str, ids_path: str | None, 
       fcdata bfcl-prompts BFCL_v3_simple.json -o simple_prompts.jsonl
       fcdata bfcl-prompts BFCL_v3_*.json -o prompts.jsonl --ids prompt_ids.jsonl
 
-    Exit codes: 0 every question written, 1 some questions could not become prompts (listed on
-    stderr), 2 usage or I/O error.
+    Exit codes: 0 ok (every question written); 1 findings: some questions could not become prompts
+    (listed on stderr); 2 usage or I/O error.
     """
     check_outputs(files={"-o": output, "--ids": ids_path})
     tokenizer: Any = None

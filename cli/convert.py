@@ -37,12 +37,25 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
 
     \b
     Formats, detected per file from the first record's keys (--from forces one):
-      glaive     Glaive function-calling v2 raw {"system", "chat"}
-      hackathon  legacy Mistral hackathon {"interactions": [{"is_user", "text"}]}
-      text       pretraining {"text"} (kept as text records)
-      sharegpt   LLaMA-Factory ShareGPT {"conversations", "tools"}
-      openai     {"messages", "tools"}, legacy functions/function_call, request dumps
-      canonical  fcdata records (passed through, call ids checked)
+      glaive        Glaive function-calling v2 raw {"system", "chat"}
+      hackathon     legacy Mistral hackathon {"interactions": [{"is_user", "text"}]}
+      text          pretraining {"text"} (kept as text records)
+      sharegpt      ShareGPT {"conversations", "tools"}: LLaMA-Factory, APIGen-MT,
+                    ComplexFuncBench (role/content, function_call lists, observation)
+      hermes        Hermes function calling: <tools>, <tool_call>, <tool_response>
+      toolace       ToolACE raw: tools in the system text, calls as [Func(a=1)]
+      xlam          xLAM / APIGen {"query", "tools", "answers"}
+      gorilla       Gorilla OpenFunctions v1 {"question", "function", "model_answer"}
+      when2call     NVIDIA When2Call SFT, preference, and the MCQ test file
+                    (made scoring references for `fcdata score --references`)
+      llamafactory  LLaMA-Factory v1 messages (typed content parts, tools as JSON text)
+      trajectory    messages under another key: tau-bench traj, ToolBench train_messages
+      openai        {"messages", "tools"} (tools as JSON text too), legacy
+                    functions/function_call, reasoning_content, request dumps
+      canonical     fcdata records (passed through, call ids checked)
+
+    Call markup left in an assistant's text (<tool_call>, <TOOLCALL>, [TOOL_CALLS]...)
+    is read into calls, or the record is rejected: it is never trained as text.
 
     Every repair is named in the record's metadata and counted; every record that cannot be repaired
     is rejected with a reason code (docs/convert.md lists them all). Records read = written + rejected.
@@ -53,7 +66,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       fcdata convert raw/*.json -o data.parquet --rejects rejects.jsonl --num-proc 4
       cat chats.jsonl | fcdata convert - -o - --from openai > data.jsonl
 
-    Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
+    Exit codes: 0 ok; 1 findings: records rejected, with --strict; 2 usage or I/O error.
     """
     check_outputs(files={"-o": output, "--report": report_path, "--rejects": rejects})
     data_to_stdout = output == "-"

@@ -22,18 +22,24 @@ from .common import CONTEXT_SETTINGS, format_table
 @click.option("--count", "-n", type=click.IntRange(min=1), default=None, help="How many records to show [default: 1 in the terminal, 50 with --html].")
 @click.option("--mode", type=click.Choice(MODES), default="exact", show_default=True, help="Sample cutting, as in `fcdata prepare`.")
 @click.option("--max-length", type=click.IntRange(min=2), metavar="N", help="As in `fcdata prepare`.")
-@click.option("--tokenizer", metavar="PATH", help="A v3 tokenizer (default: the one shipped in mistral-common).")
+@click.option("--tokenizer", metavar="PATH", help="The model's tokenizer: tekken.json, tokenizer.model.vN, or the model folder (default: the v3 one shipped in mistral-common).")
 @click.option("--from", "source_format", type=click.Choice(FORMATS), help="Read the records as this format.")
 @click.option("--tokens", "show_tokens", is_flag=True, help="Also list every token: position, id, trained, message, kind, piece.")
 @click.option("--color/--no-color", default=None, help="Colour the terminal view [default: when stdout is a terminal].")
 def inspect_cmd(file: str, index: int, html_out: str | None, count: int | None, mode: str, max_length: int | None, tokenizer: str | None, source_format: str | None, show_tokens: bool, color: bool | None) -> None:
     """Show records as the model sees them: token by token, trained tokens apart from the context.
 
-    FILE holds records (canonical or raw, converted on the fly, validation findings listed) or
-    prepared data (a `fcdata prepare` folder or .parquet: the rows exactly as the trainer gets them).
-    Each sample is shown turn by turn with its token count; trained tokens (assistant text,
-    [TOOL_CALLS], call JSON, </s>) are black on green, control tokens magenta, system text cyan, the
-    tools block blue, tool results yellow, call ids (never trained) red and underlined.
+    FILE holds records (canonical or raw, converted on the fly; every validation finding listed,
+    warnings too) or prepared data (a `fcdata prepare` folder or .parquet: the rows exactly as the
+    trainer gets them). Each sample is shown turn by turn with its token count; trained tokens
+    (assistant text, [TOOL_CALLS], call JSON, </s>) are black on green, control tokens magenta, system
+    text cyan, the tools block blue, tool results yellow, call ids (never trained) red and underlined.
+    Mistral v0.3 writes the system prompt inside the last user turn, so that turn shows as
+    "user #k [INST]", "system #j in user #k", "user #k text".
+
+    The --html page starts with a summary (records, samples, tokens, trained share, findings), a
+    filter (records with findings, records that train a tool call) and a table of contents; a tools
+    block or system prompt that repeats is shown once and linked. One file, no script.
 
     \b
     Examples:

@@ -91,7 +91,10 @@ def cli() -> None:
       fcdata prepare data.jsonl -o prepared/
       fcdata train-eval examples/synth_sample.jsonl -o run/ --model tiny-mistral
 
-    Exit codes: 0 ok, 1 findings (errors, or warnings with --strict), 2 usage or I/O error.
+    
+    Exit codes: 0 ok; 1 findings: the run finished but the data failed its checks (each command's --help
+    says which findings count; --strict makes rejections and warnings count); 2 usage or I/O error: the
+    run did not finish.
     """
 
 

@@ -38,7 +38,7 @@ def plan(model: str, quant: str | None, full: bool, lora_r: int, lora_dropout: f
     """Estimate the peak GPU memory of training MODEL: weights, trainable state (LoRA weights, gradients,
     optimizer), activations with and without gradient checkpointing, logits, buffers.
 
-    MODEL is a known size (7b, 12b, 22b, 24b), a built-in model (tiny-mistral, small-mistral,
+    MODEL is a known size (7b, 12b, 22b, 24b, 123b: the models of tokenizer versions v3 to v13), a built-in model (tiny-mistral, small-mistral,
     mistral-7b-random) or a folder with a Hugging Face config.json. "peak allocated" is what
     torch.cuda.max_memory_allocated shows; "total" adds the CUDA context (closer to nvidia-smi).
 

@@ -44,7 +44,7 @@ def _summary(report: PrepareReport) -> str:
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Output folder (a `datasets` dataset), or a Parquet file (a name ending in .parquet, or --format parquet).")
-@click.option("--tokenizer", metavar="PATH", help="tokenizer.model.v3, a v3 tokenizer.model, or a Hugging Face model folder holding one. Default: the v3 model shipped in mistral-common.")
+@click.option("--tokenizer", metavar="PATH", help="The model's tokenizer: tekken.json, tokenizer.model.vN (v3, v7 ...), or the model folder holding one; its version (v3, v7, v11, v13) sets the layout. Default: the v3 model shipped in mistral-common (Mistral 7B v0.3).")
 @click.option("--mode", type=click.Choice(MODES), default="exact", show_default=True, help="exact: one sample per user turn, every trained turn in exactly its inference context. single: one sample per conversation, cheaper, but with several user turns the earlier turns are trained in a context that differs from mistral-common's at inference (tools block and system prompt sit before the LAST user message) - hence exact is the default. last: one sample per conversation, only the final assistant turn trained (exact context; earlier turns not trained).")
 @click.option("--max-length", type=click.IntRange(min=2), metavar="N", help="Never cut inside a turn: drop the earliest exchanges before the trained part (keeping system prompt and tools), or drop the sample.")
 @click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), default=None, help="dataset: `datasets.load_from_disk` folder; parquet: one Parquet file. Default: parquet when the output name ends in .parquet, else dataset.")
@@ -66,7 +66,7 @@ def prepare(
     rejects: str | None,
     strict: bool,
 ) -> None:
-    """Tokenize records for Mistral v0.3 with token-level loss masks.
+    """Tokenize records for a Mistral model (v0.3 unless --tokenizer names another) with token-level loss masks.
 
     INPUT: canonical records or raw data (Glaive, ShareGPT, OpenAI, hackathon; converted on the fly),
     as JSONL, JSON, .gz, Parquet, a datasets folder, or - for stdin. Each record is validated; records
@@ -85,8 +85,10 @@ def prepare(
       fcdata prepare glaive.jsonl -o prepared/ --max-length 4096 --report report.json --rejects bad.jsonl
       fcdata prepare data.jsonl -o train.parquet --mode single --num-proc 2
       fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-7B-Instruct-v0.3/
+      fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-Small-24B-Instruct-2501/tekken.json
 
-    Exit codes: 0 ok, 1 records rejected with --strict, 2 usage or I/O error.
+    Exit codes: 0 ok; 1 findings: no sample written (every record rejected or too long), or records
+    rejected, with --strict; 2 usage or I/O error.
     """
     if output_format is None:
         output_format = "parquet" if output.lower().endswith(".parquet") else "dataset"
@@ -117,5 +119,10 @@ def prepare(
     if report_path is not None:
         write_json(report_path, report.to_obj())
     click.echo(_summary(report), err=report_path == "-")
+    if report.records and not report.samples:
+        # records went in and nothing came out: a finding even without --strict (there is nothing to train on)
+        why = f"rejected or too long for --max-length {max_length}" if max_length is not None else "rejected or without a trained turn"
+        click.echo(f"error: no sample was written: every one of the {report.records:,} record(s) was {why}", err=True)
+        raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)

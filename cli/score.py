@@ -68,8 +68,8 @@ def score(
       fcdata score preds.jsonl --bfcl BFCL_v3_simple.json --answers possible_answer/BFCL_v3_simple.json
       fcdata score preds.jsonl --bfcl BFCL_v3_irrelevance.json --details details.jsonl
 
-    Exit codes: 0 scored, 1 some input lines were not scored (or --min-accuracy not met), 2 usage or
-    I/O error.
+    Exit codes: 0 ok (scored); 1 findings: some input lines were not scored, or --min-accuracy was not
+    met; 2 usage or I/O error.
     """
     if bool(references) == bool(bfcl):
         raise click.UsageError("give --references or --bfcl (with --answers), one of the two")

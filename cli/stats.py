@@ -16,7 +16,9 @@ def _bar(n: int, most: int, width: int = 40) -> str:
     return "█" * (round(width * n / most) if most else 0)
 
 
-def _text(s: dict[str, Any]) -> str:
+def _text(s: dict[str, Any], path: str) -> str:
+    if not s["samples"]:
+        return f"{path}: the data set is empty (0 samples), so there is nothing to measure; `fcdata prepare` wrote no sample (its report says why: records rejected, or too long for --max-length)"
     parts = []
     rows: list[list[Any]] = [
         ["samples", s["samples"]],
@@ -38,7 +40,7 @@ def _text(s: dict[str, Any]) -> str:
         if key in s:
             d = s[key]
             dist = ", ".join(f"{k}: {v}" for k, v in d["distribution"].items())
-            parts.append(f"{label}: mean {d['mean']:.2f}, max {d['max']} (records with {dist})")
+            parts.append(f"{label}: mean {d['mean']:.2f}, max {d['max']}" + (f" (records with {dist})" if dist else ""))
     if s.get("top_trained_functions"):
         parts.append(
             "most called functions (trained turns):\n"
@@ -70,4 +72,4 @@ def stats(path: str, over: tuple[int, ...], top: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        click.echo(_text(result))
+        click.echo(_text(result, path))

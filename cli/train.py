@@ -40,7 +40,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--model", "model", default=None, help="A built-in model (tiny-mistral, small-mistral, mistral-7b-random), a local Hugging Face model folder, or a hub id. Default: tiny-mistral."),
         click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Settings file (.yaml/.toml/.json); a mistral-finetune YAML (7B_lora.yaml) is translated."),
         click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE", help="Any setting, e.g. --set lora.r=16 --set warmup_ratio=0.1 (repeatable; see docs/training.md)."),
-        click.option("--tokenizer", default=None, type=click.Path(exists=True), help="tokenizer.model.v3 (or a model folder holding one). Default: the v3 tokenizer shipped in mistral-common."),
+        click.option("--tokenizer", default=None, type=click.Path(exists=True), help="The model's tokenizer (tekken.json, tokenizer.model.vN, or a folder). Default: the one in the --model folder, else the v3 tokenizer shipped in mistral-common."),
         click.option("--full", is_flag=True, default=None, help="Train every weight instead of a LoRA adapter (small models, from-scratch runs)."),
         click.option("--qlora", is_flag=True, default=None, help="Load the base in 4-bit (nf4, double quantisation, bf16 compute) through bitsandbytes; needs a CUDA GPU."),
         click.option("--lr", "learning_rate", type=float, default=None, help="Learning rate [2e-4]."),

@@ -39,7 +39,8 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
       zcat big.jsonl.gz | fcdata validate - --quiet
       fcdata validate --list-codes
 
-    Exit codes: 0 no errors, 1 errors found (or warnings with --strict), 2 usage or I/O error.
+    Exit codes: 0 ok (no errors); 1 findings: errors found, or warnings with --strict; 2 usage or I/O
+    error.
     """
     if list_codes:
         click.echo(format_table(["code", "severity", "meaning"], [(c, s, d) for c, (s, d) in CODES.items()], align="lll"))

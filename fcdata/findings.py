@@ -69,12 +69,14 @@ CODES: dict[str, tuple[Severity, str]] = {
     "tool_result_name_mismatch": ("warning", "a tool result whose name differs from the called function"),
     # tools
     "schema_invalid": ("error", "a tool's parameters is not a valid JSON Schema"),
-    "schema_unusable": ("error", "a tool's parameters schema that passes the metaschema but cannot be applied (e.g. a $ref to nothing)"),
+    "schema_unusable": ("error", "a tool's parameters schema that passes the metaschema but cannot be applied (a $ref to nothing or outside the schema, too costly to evaluate)"),
+    "pattern_unsupported": ("warning", "a schema pattern fcdata cannot run in linear time with its ECMA-262 meaning (lookaround, backreference, non-ECMA syntax): that function's calls go unchecked"),
     "parameters_missing": ("error", "a tool without 'parameters' (mistral-common requires the field)"),
     "duplicate_tool_conflict": ("error", "a function name declared twice with different definitions"),
     "duplicate_tool": ("warning", "a function declared twice, identically"),
     "parameters_not_object": ("warning", "a tool's parameters schema does not describe an object"),
     # content
+    "call_markup_text": ("error", "assistant text holding tool-call markup of a chat format (<tool_call>, <TOOLCALL>, [TOOL_CALLS]...), trained as text instead of as calls"),
     "conversion_residue": ("warning", "leftover markers of a source format (<|endoftext|>, <functioncall>, USER:/ASSISTANT:)"),
     "control_token_text": ("warning", "text containing a control-token string such as [INST] (encoded as plain text)"),
 }

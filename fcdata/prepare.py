@@ -456,7 +456,7 @@ def prepare(
     """Prepare ``inputs`` (files, ``-`` for stdin; canonical or raw records) into ``output``.
 
     ``tokenizer``: a path (see :func:`fcdata.tokenizer.load_tokenizer`) or a loaded tokenizer; ``mode`` and
-    ``max_length``: see :mod:`fcdata.render.mistral_v3`; ``source_format``: read every record as this
+    ``max_length``: see :mod:`fcdata.render`; ``source_format``: read every record as this
     format (default: tell from each file's records); ``rejects``: a JSON Lines file for rejected records;
     ``on_progress(records, bytes)``: called after each chunk. Raises :class:`~fcdata.errors.FcdataError`
     subclasses for bad options, unreadable inputs and tokenizers that cannot render the data."""
@@ -494,7 +494,7 @@ def prepare(
         "max_length": max_length,
         "tokenizer": os.path.basename(tokenizer_path),
         "tokenizer_sha256": _file_sha256(tokenizer_path),
-        "format": "mistral_v3",
+        "format": f"mistral_{tok.version}",  # the layout: mistral_v3, mistral_v7, ... (the tokenizer version)
         "output_format": output_format,
         "inputs": paths,
         "output": out,

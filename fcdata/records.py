@@ -44,15 +44,8 @@ __all__ = [
 ]
 
 
-# role -> the roles mistral-common accepts right after it (MistralRequestValidator._validate_message_order);
-# the one copy of the rule: the validator reports breaches, the converter refuses to make them and the
-# renderer refuses to encode them
-NEXT_ROLES: dict[str, frozenset[str]] = {
-    "system": frozenset({"user", "assistant", "system"}),
-    "user": frozenset({"assistant", "system", "user"}),
-    "assistant": frozenset({"assistant", "user", "tool"}),
-    "tool": frozenset({"assistant", "tool", "user"}),
-}
+# the role-order rule lives with the normaliser (its one copy); re-exported here for the record's users
+from .normalize import NEXT_ROLES  # noqa: E402
 
 
 class _Strict(BaseModel):

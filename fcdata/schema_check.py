@@ -21,6 +21,12 @@ about 3 ms. Conversion must stay within a few times the cost of reading its inpu
 The draft is the schema's own ``$schema``, else Draft 7, the draft mistral-common checks tool schemas
 against and the one :mod:`fcdata.validate` uses. ``format`` is not asserted (jsonschema asserts it only
 when given a format checker, and neither the validator nor mistral-common gives one).
+
+The schema is untrusted input: jsonschema runs only as :mod:`fcdata.schema_guard` builds it (no reference
+outside the schema is followed, nothing is fetched or read; ``pattern`` runs on RE2 with its ECMA-262
+meaning; the work per record is bounded), and the fast path runs ``pattern`` on RE2 too. A schema with a
+reference outside itself is ``unusable``; one with a pattern RE2 cannot run is ``unsupported`` (its calls
+go unchecked, and the validator says so).
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Callable
+
+from .ecma_regex import compile_pattern
+from .schema_guard import SchemaLimit, make_validator, metered, static_problems, validator_class_for
 
 __all__ = ["SchemaCheck", "schema_check", "clear_cache"]
 
@@ -171,7 +180,7 @@ def _scalar_ok(op: str, bound: Any, x: Any) -> bool:
         return not isinstance(x, list) or len(x) >= bound
     if op == "maxItems":
         return not isinstance(x, list) or len(x) <= bound
-    return not isinstance(x, str) or bound.search(x) is not None  # pattern
+    return not isinstance(x, str) or bound.search(x.encode("utf-8", "surrogatepass")) is not None  # pattern (RE2)
 
 
 def _build(schema: Any, depth: int = 0) -> _Node:
@@ -240,9 +249,12 @@ def _build(schema: Any, depth: int = 0) -> _Node:
                 raise _Unsupported
             scalar.append((key, val))
         elif key == "pattern":
+            # valid for Python's re, as the metaschema's "format": "regex" demands (jsonschema's
+            # check_schema and mistral-common check it so), and run on RE2 with its ECMA-262 meaning
             try:
-                scalar.append(("pattern", re.compile(val)))
-            except (re.error, TypeError, RecursionError, OverflowError, ValueError):
+                re.compile(val)
+                scalar.append(("pattern", compile_pattern(val)))
+            except (re.error, TypeError, RecursionError, OverflowError, ValueError):  # PatternUnsupported too
                 raise _Unsupported from None
         elif key == "examples":
             if not isinstance(val, list):
@@ -285,21 +297,41 @@ def _compile(schema: Any) -> Predicate:
     return lambda x: _valid(node, x)
 
 
+class _Outcome:
+    """jsonschema's verdict on one value: valid (``True``), invalid (``False``, with its errors sorted by
+    path) or not applicable (``None``, with the reason)."""
+
+    __slots__ = ("verdict", "errors", "reason")
+
+    def __init__(self, verdict: bool | None, errors: list[Any], reason: str | None) -> None:
+        self.verdict = verdict
+        self.errors = errors
+        self.reason = reason
+
+
 class SchemaCheck:
     """What is known about one ``parameters`` schema: whether it is a valid JSON Schema (``problem`` says
-    why not), and how to check arguments against it."""
+    why not), whether it can be applied safely (``unusable``: a reference outside it; ``unsupported``: a
+    pattern fcdata cannot run in linear time, see :mod:`fcdata.schema_guard`), and how to check arguments
+    against it."""
 
-    __slots__ = ("schema", "problem", "fast", "_validator")
+    __slots__ = ("schema", "problem", "fast", "unusable", "unsupported", "_validator", "_last")
 
-    def __init__(self, schema: Any, problem: str | None, fast: Predicate | None) -> None:
+    def __init__(self, schema: Any, problem: str | None, fast: Predicate | None, unusable: str | None = None, unsupported: str | None = None) -> None:
         self.schema = schema
         self.problem = problem
         self.fast = fast
+        self.unusable = unusable
+        self.unsupported = unsupported
         self._validator: Any = None
+        # the last value found invalid or unusable and its outcome, so that asking for the reason or the
+        # errors right after the verdict does not evaluate the schema again
+        self._last: tuple[Any, _Outcome] | None = None
 
     def is_valid(self, arguments: Any) -> bool | None:
-        """Whether ``arguments`` satisfy the schema; ``None`` when the schema itself is unusable."""
-        if self.problem is not None:
+        """Whether ``arguments`` satisfy the schema; ``None`` when the schema cannot be applied to them
+        (itself invalid, unusable or unsupported, or over the step budget)."""
+        if self.problem is not None or self.unusable is not None or self.unsupported is not None:
             return None
         if self.fast is not None:
             try:
@@ -307,42 +339,32 @@ class SchemaCheck:
                     return True
             except (RecursionError, TypeError):
                 pass
-        try:
-            return bool(self._jsonschema().is_valid(arguments))
-        except RecursionError:
-            return False
-        except Exception:  # jsonschema raises UnknownType, TypeError... on schemas it cannot use
-            return None
+        return self._outcome(arguments).verdict
 
     def unusable_reason(self, arguments: Any) -> str:
-        """Why jsonschema cannot apply the schema to ``arguments`` (when :meth:`is_valid` gave ``None``
-        for a schema that passed its metaschema: a ``$ref`` to nothing, an unknown type...)."""
-        if self.problem is not None:
-            return self.problem
-        try:
-            self._jsonschema().is_valid(arguments)
-        except RecursionError:
-            return "nested too deeply to evaluate"
-        except Exception as exc:  # jsonschema's own errors: Unresolvable, UnknownType, TypeError...
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            return text[:200] or type(exc).__name__
-        return "no reason given"
+        """Why the schema cannot be applied to ``arguments`` (when :meth:`is_valid` gave ``None``: a
+        ``$ref`` to nothing or out of the schema, an unknown type, a pattern RE2 cannot run, the step
+        budget...)."""
+        for known in (self.problem, self.unusable, self.unsupported):
+            if known is not None:
+                return known
+        return self._outcome(arguments).reason or "no reason given"
 
     def validation_errors(self, arguments: Any, limit: int = 5) -> list[Any]:
         """jsonschema's errors for ``arguments`` (``ValidationError`` objects, by path; at most
-        ``limit``), empty when valid or when the schema itself is invalid (reported on its own)."""
-        if self.problem is not None or self.is_valid(arguments) is not False:
+        ``limit``), empty when valid or when the schema cannot be applied (reported on its own)."""
+        if self.is_valid(arguments) is not False:
             return []
-        try:
-            found = sorted(self._jsonschema().iter_errors(arguments), key=lambda e: [str(p) for p in e.absolute_path])
-        except RecursionError:
-            return []
-        return found[:limit]
+        return self._outcome(arguments).errors[:limit]
 
     def errors(self, arguments: Any) -> list[str]:
-        """Messages of every rule ``arguments`` breaks (empty when valid), as jsonschema words them."""
+        """Messages of every rule ``arguments`` breaks (empty when valid, and when a pattern of the schema
+        cannot be run: those calls go unchecked, and the validator warns about the tool), as jsonschema
+        words them."""
         if self.problem is not None:
             return [f"the declared parameters are not a valid JSON Schema: {self.problem}"]
+        if self.unsupported is not None:
+            return []
         verdict = self.is_valid(arguments)
         if verdict is None:
             return [f"the declared parameters cannot be applied: {self.unusable_reason(arguments)}"]
@@ -357,11 +379,33 @@ class SchemaCheck:
             out.append(f"{where}: {err.message}" if where else err.message)
         return out
 
+    def _outcome(self, arguments: Any) -> _Outcome:
+        last = self._last
+        if last is not None and last[0] is arguments:
+            return last[1]
+        found: list[Any] = []
+        try:
+            with metered():
+                for err in self._jsonschema().iter_errors(arguments):
+                    found.append(err)
+            outcome = _Outcome(not found, sorted(found, key=lambda e: [str(p) for p in e.absolute_path]), None)
+        except RecursionError:
+            outcome = _Outcome(False, [], None)  # nested too deeply to evaluate: not shown valid
+        except SchemaLimit:
+            if found:
+                outcome = _Outcome(False, sorted(found, key=lambda e: [str(p) for p in e.absolute_path]), None)
+            else:
+                outcome = _Outcome(None, [], "checking these arguments takes more than the record's budget of schema evaluation steps (fcdata bounds the work per record); simplify the schema")
+        except Exception as exc:  # jsonschema's own errors: Unresolvable, UnknownType, TypeError...
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            outcome = _Outcome(None, [], text[:200] or type(exc).__name__)
+        if outcome.verdict is not True:
+            self._last = (arguments, outcome)
+        return outcome
+
     def _jsonschema(self) -> Any:
         if self._validator is None:
-            import jsonschema
-
-            self._validator = jsonschema.validators.validator_for(self.schema, default=jsonschema.Draft7Validator)(self.schema)
+            self._validator = make_validator(self.schema)
         return self._validator
 
 
@@ -393,12 +437,21 @@ def _schema_check(schema_text: str, schema: Any) -> SchemaCheck:
     import jsonschema
     from jsonschema.exceptions import SchemaError
 
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    cls = validator_class_for(schema)
     try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        return SchemaCheck(schema, exc.message + (f" (at {where})" if where else ""), None)
+        # what check_schema raises (the first error of the metaschema's validator, formats checked), but
+        # with the errors in a fixed order: jsonschema finds a schema's extra properties through a set,
+        # so with two bad properties the one it names first changed with the interpreter's string
+        # hashing, and so did the rejection message (a stable sort by path keeps every other order)
+        meta = jsonschema.validators.validator_for(cls.META_SCHEMA, default=cls)
+        errors = sorted(meta(cls.META_SCHEMA, format_checker=meta.FORMAT_CHECKER).iter_errors(schema), key=lambda e: [str(p) for p in e.absolute_path])
+        exc: SchemaError | None = SchemaError.create_from(errors[0]) if errors else None
     except RecursionError:
         return SchemaCheck(schema, "schema nested too deeply", None)
-    return SchemaCheck(schema, None, None)
+    except Exception as err:  # Python's re refusing a pattern with something other than re.error (OverflowError...)
+        return SchemaCheck(schema, f"a pattern cannot be compiled: {err}", None)
+    if exc is not None:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        return SchemaCheck(schema, exc.message + (f" (at {where})" if where else ""), None)
+    unusable, unsupported = static_problems(schema)
+    return SchemaCheck(schema, None, None, unusable, unsupported)

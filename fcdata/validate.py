@@ -26,11 +26,14 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pydantic import ValidationError
 
+from .call_markup import CALL_MARKUP, find_call_markup
 from .errors import format_path
 from .findings import CODES, Finding
 from .read import Item, loads_strict, read_items
-from .records import NEXT_ROLES, ChatRecord, TextRecord, parse_record
+from .normalize import NEXT_ROLES, merges_with
+from .records import ChatRecord, TextRecord, parse_record
 from .schema_check import schema_check
+from .schema_guard import begin_record, end_record
 from .write import dumps_line
 
 __all__ = [
@@ -57,6 +60,11 @@ _FOREIGN_FORMATS = (
     (("conversations",), "ShareGPT data"),
     (("interactions",), "legacy Mistral hackathon data"),
     (("request",), "a chat-completion request dump"),
+    (("query", "answers"), "xLAM / APIGen data"),
+    (("question", "model_answer"), "Gorilla OpenFunctions data"),
+    (("question", "correct_answer"), "When2Call's MCQ test file"),
+    (("traj",), "a trajectory dump"),
+    (("answer_generation",), "ToolBench data"),
 )
 _CONVERT_HINT = "run `fcdata convert FILE -o canonical.jsonl` first"
 
@@ -154,6 +162,11 @@ def _schema_key(schema: Any) -> str | None:
 
 
 def _text_checks(text: str, path: list[Any], c: _Collector, role: str) -> None:
+    if role == "assistant":
+        marker = find_call_markup(text)
+        if marker is not None:
+            c.add("call_markup_text", path, f"assistant text holds the call markup {marker!r} ({CALL_MARKUP.get(marker, 'a tool-calling template')}), which is trained as plain text: the model would learn to print it instead of calling; make the calls `tool_calls` (`fcdata convert` reads this markup) or drop the record")
+            return
     # substring tests first (C speed); the regular expression only runs on texts that may match
     if any(m in text for m in _RESIDUE_MARKERS) and _RESIDUE_RE.search(text):
         c.add("conversion_residue", path, "leftover source-format markers (<|endoftext|>, <functioncall>, USER:/ASSISTANT:); the model would learn them — clean the conversion")
@@ -197,9 +210,11 @@ def _check_tools(rec: dict[str, Any], c: _Collector) -> dict[str, tuple[Any, str
             if key is None:
                 c.add("schema_invalid", ["tools", t, "function", "parameters"], "the parameters schema is nested too deeply to be written as JSON or checked; flatten it")
             else:
-                problem = schema_check(key, params).problem
-                if problem:
-                    c.add("schema_invalid", ["tools", t, "function", "parameters"], f"not a valid JSON Schema: {problem}; fix the schema (mistral-common refuses it)")
+                check = schema_check(key, params)
+                if check.problem:
+                    c.add("schema_invalid", ["tools", t, "function", "parameters"], f"not a valid JSON Schema: {check.problem}; fix the schema (mistral-common refuses it)")
+                elif check.unsupported:
+                    c.add("pattern_unsupported", ["tools", t, "function", "parameters"], f"{check.unsupported}; the calls of {name!r} are not checked against its schema (rewrite the pattern without lookarounds or backreferences to have them checked)")
             if params and params.get("type") not in ("object", None) and "properties" not in params:
                 c.add("parameters_not_object", ["tools", t, "function", "parameters"], f"parameters should describe an object (type 'object'); got type {_short(params.get('type'))}")
         declared[name] = (params, key)
@@ -220,8 +235,8 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
     if schema_key is None:
         return
     check = schema_check(schema_key)
-    if check.problem is not None:
-        return  # an invalid schema is reported under tools; its calls are not checked against it
+    if check.problem is not None or check.unsupported is not None:
+        return  # reported under tools (schema_invalid, pattern_unsupported); its calls are not checked against it
     verdict = check.is_valid(value)
     if verdict:
         return
@@ -246,13 +261,13 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
         return
 
     n = len(messages)
-    if n == 1 and isinstance(messages[0], dict) and messages[0].get("role") in _ROLES:
+    if n == 1 and isinstance(messages[0], dict) and isinstance(messages[0].get("role"), str) and messages[0]["role"] in _ROLES:
         c.add("single_message", ["messages"], "the conversation has a single message; a training record needs a user turn followed by an assistant reply")
         return
     roles: list[str | None] = []
     for m in messages:
         r = m.get("role") if isinstance(m, dict) else None
-        roles.append(r if r in _ROLES else None)
+        roles.append(r if isinstance(r, str) and r in _ROLES else None)
 
     seen_ids: dict[str, list[Any]] = {}
     # tool-call pairing state, mirroring mistral-common: calls of the latest assistant turn are pending
@@ -303,7 +318,7 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
                 trained_turns += 1
             if prev == "assistant" and isinstance(messages[i - 1], dict):
                 before = messages[i - 1]
-                same_weight = before.get("weight") == weight
+                same_weight = merges_with("assistant", before.get("weight"), "assistant", weight)
                 b_calls = isinstance(before.get("tool_calls"), list) and bool(before.get("tool_calls"))
                 b_text = isinstance(before.get("content"), str) and before.get("content") != ""
                 if same_weight and ((b_text and has_calls) or (b_calls and has_text)):
@@ -477,7 +492,11 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None, 
             elif isinstance(text, str):
                 _text_checks(text, ["text"], c, "text")
         else:
-            _meaning_findings(obj, c)
+            budget = begin_record()  # one bound on the schema work of the whole record
+            try:
+                _meaning_findings(obj, c)
+            finally:
+                end_record(budget)
     except RecursionError:
         c.add("json_too_deep", [], "record nested too deeply to check")
     if any(f.severity == "error" for f in c.findings):

@@ -3,19 +3,23 @@
 Both views show every sample of a record turn by turn (one block per message, labelled with its role,
 index and token count), the trained tokens set apart from the context, control tokens as their pieces
 (``[INST]``, ``[TOOL_CALLS]``, ``</s>``) and span kinds by colour; call ids, which are never trained,
-are marked. The HTML page is self-contained (inline CSS, no script, no network) and holds many records.
+are marked. The user turn that holds the system prompt is shown as ``user #k [INST]``, ``system #j in
+user #k``, ``user #k text``, each with a note, because Mistral v0.3 writes the system prompt inside it.
+The HTML page (:mod:`fcdata.view_html`) holds many records with a summary, contents, a filter and each
+repeated tools block or system prompt written once; it is self-contained and runs no script.
 
-Input: records (canonical or raw, converted on the fly like ``fcdata prepare``; validation findings are
-listed, and records with errors are still rendered when possible, so a bad record can be looked at) or
-prepared data (a ``datasets`` folder or Parquet file with ``input_ids``/``assistant_masks``: the rows
-exactly as the trainer gets them; only masks and control tokens are known there).
+Input: records, taken as ``fcdata prepare`` takes them (canonical input validated as it is, raw input
+converted on the fly); every validation finding is listed, warnings included, and records with errors
+are still rendered when possible, so a bad record can be looked at. Or prepared data (a ``datasets``
+folder or Parquet file with ``input_ids``/``assistant_masks``: the rows exactly as the trainer gets
+them; only masks and control tokens are known there).
 
-The functions return strings; printing is the caller's business.
+Text from the data never reaches a terminal as escape sequences (:func:`visible`) nor the page as
+markup. The functions return strings; printing is the caller's business.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from dataclasses import dataclass, field
@@ -26,7 +30,7 @@ from .read import read_items
 from .render import Dropped, Sample, Span, render_records
 from .tokenizer import MistralV3Tokenizer, load_tokenizer
 
-__all__ = ["Inspected", "inspect_file", "format_terminal", "format_html", "turn_rows", "is_prepared"]
+__all__ = ["Inspected", "inspect_file", "format_terminal", "format_html", "turn_rows", "has_trained_calls", "is_prepared", "visible"]
 
 _BYTE_PIECE = re.compile(r"<0x([0-9A-F]{2})>")
 
@@ -41,7 +45,8 @@ class Inspected:
     samples: list[Sample] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)  # role of each message (empty for prepared rows)
-    findings: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)  # as validate prints them
+    finding_codes: list[tuple[str, str]] = field(default_factory=list)  # (severity, code) of each finding
     error: str | None = None
     prepared: bool = False
 
@@ -91,7 +96,11 @@ def inspect_file(
 
 
 def _records(path: str, index: int, count: int, tok: MistralV3Tokenizer, mode: str, max_length: int | None, source_format: str | None) -> Iterator[Inspected]:
-    from .convert import convert_item
+    """As ``fcdata prepare`` takes them: canonical input is validated as it is (every finding listed,
+    warnings too), and goes to the converter only when it has errors (the converter may repair them);
+    raw input is converted, then validated. A record the converter refuses shows its reason and, when it
+    is written as chat messages (canonical or OpenAI), every finding of the validator on it as it is."""
+    from .convert import convert_item, detect_format
     from .records import ChatRecord, parse_record
     from .validate import check_record
 
@@ -105,18 +114,36 @@ def _records(path: str, index: int, count: int, tok: MistralV3Tokenizer, mode: s
         if not item.ok:
             view.error = f"{item.file}:{item.line}: {item.error}"
             continue
-        converted = convert_item(item, source_format, forced=source_format is not None)
-        if not converted.ok:
-            view.error = "; ".join(f"{c}: {m}" for c, m in converted.reasons)
-            continue
-        record = converted.record
-        _, findings = check_record(record, file=item.file, line=item.line, text=converted.line)
-        view.findings = [str(f) for f in findings]
-        try:
-            model = parse_record(record)
-        except Exception as exc:  # shape errors are already in the findings
-            view.error = f"not a canonical record: {exc.__class__.__name__}"
-            continue
+        record = item.value
+        model = None
+        if source_format in (None, "canonical") and detect_format(record) == "canonical":
+            model, findings = check_record(record, file=item.file, line=item.line, text=item.text)
+            view.findings = [str(f) for f in findings]
+            view.finding_codes = [(f.severity, f.code) for f in findings]
+            if any(f.severity == "error" for f in findings):
+                model = None
+        if model is None:
+            converted = convert_item(item, source_format, forced=source_format is not None)
+            if not converted.ok:
+                view.error = "; ".join(f"{c}: {m}" for c, m in converted.reasons)
+                if not view.findings and detect_format(record) in ("canonical", "openai"):
+                    # the converter stops at its first reason; the validator lists them all
+                    found = check_record(record, file=item.file, line=item.line, text=item.text)[1]
+                    view.findings = [str(f) for f in found]
+                    view.finding_codes = [(f.severity, f.code) for f in found]
+                continue
+            record = converted.record
+            _, findings = check_record(record, file=item.file, line=item.line, text=converted.line)
+            if view.findings:  # canonical input with errors, repaired by the converter
+                view.findings += [f"after conversion: {f}" for f in findings]
+            else:
+                view.findings = [str(f) for f in findings]
+            view.finding_codes += [(f.severity, f.code) for f in findings]
+            try:
+                model = parse_record(record)
+            except Exception as exc:  # shape errors are already in the findings
+                view.error = f"not a canonical record: {exc.__class__.__name__}"
+                continue
         if isinstance(model, ChatRecord):
             view.roles = [m.role for m in model.messages]
         [result] = render_records([model], tok, mode=mode, max_length=max_length)
@@ -154,6 +181,8 @@ def _prepared(path: str, index: int, count: int, tok: MistralV3Tokenizer) -> Ite
 
 # -------------------------------------------------------------------------------------------- blocks
 
+_INST, _TOOLS_OPEN, _TOOLS_CLOSE, _TOOL_CALLS = 3, 6, 7, 5
+
 
 @dataclass
 class _Block:
@@ -170,11 +199,13 @@ class _Block:
     def trained(self) -> int:
         return sum(s.end - s.start for s in self.spans if s.trained)
 
+    @property
+    def kinds(self) -> list[str]:
+        return list(dict.fromkeys(s.kind for s in self.spans))
+
 
 _TOOLS_BLOCK = -2
 _BOS_BLOCK = -3
-
-
 _TRAINED_BLOCK = -4
 _CONTEXT_BLOCK = -5
 
@@ -193,7 +224,7 @@ def _blocks(sample: Sample) -> list[_Block]:
             key = _BOS_BLOCK
         elif prepared:
             key = _TRAINED_BLOCK if s.trained else _CONTEXT_BLOCK
-        elif s.kind == "tools" or (s.kind == "control" and s.message_index == -1 and sample.input_ids[s.start] in (6, 7)):
+        elif s.kind == "tools" or (s.kind == "control" and s.message_index == -1 and sample.input_ids[s.start] in (_TOOLS_OPEN, _TOOLS_CLOSE)):
             key = _TOOLS_BLOCK
         if out and out[-1].message_index == key:
             out[-1].spans.append(s)
@@ -202,38 +233,92 @@ def _blocks(sample: Sample) -> list[_Block]:
     return out
 
 
-def _label(block: _Block, roles: Sequence[str], sample: Sample) -> str:
-    mi = block.message_index
-    if mi == _TOOLS_BLOCK:
-        return "tools"
-    if mi == _BOS_BLOCK:
-        return "<s>"
-    if mi == _TRAINED_BLOCK:
-        return "trained"
-    if mi == _CONTEXT_BLOCK:
-        return "context"
-    if mi == -1:
-        inst = any(sample.input_ids[p] in (3, 4) for sp in block.spans for p in range(sp.start, sp.end))
-        return "user (inserted)" if inst else "tokens"
-    role = roles[mi] if 0 <= mi < len(roles) else "message"
-    return f"{role} #{mi}"
+@dataclass
+class _Labelled:
+    """A block with its row label and, where the label alone would puzzle a newcomer, a note."""
+
+    block: _Block
+    label: str
+    note: str = ""
+
+
+def _only_inst(block: _Block, sample: Sample) -> bool:
+    return all(sample.input_ids[p] == _INST for sp in block.spans for p in range(sp.start, sp.end))
+
+
+def _labelled(sample: Sample, roles: Sequence[str]) -> list[_Labelled]:
+    """Every block of ``sample`` with its label. Mistral v0.3 writes the system prompt inside the last
+    user turn, ``[INST] system prompt\\n\\nuser text [/INST]``, so that turn is shown in three rows:
+    ``user #k [INST]`` (the turn opens), ``system #j in user #k``, ``user #k text``."""
+    blocks = _blocks(sample)
+    roles_of = [roles[b.message_index] if 0 <= b.message_index < len(roles) else None for b in blocks]
+    out: list[_Labelled] = []
+    inside: int | None = None  # the user turn whose system prompt(s) are being shown
+    for i, b in enumerate(blocks):
+        mi = b.message_index
+        if mi == _TOOLS_BLOCK:
+            out.append(_Labelled(b, "tools", "the tools block, before the last user turn; never trained"))
+        elif mi == _BOS_BLOCK:
+            out.append(_Labelled(b, "<s>"))
+        elif mi == _TRAINED_BLOCK:
+            out.append(_Labelled(b, "trained"))
+        elif mi == _CONTEXT_BLOCK:
+            out.append(_Labelled(b, "context"))
+        elif mi == -1:
+            inst = any(sample.input_ids[p] in (_INST, 4) for sp in b.spans for p in range(sp.start, sp.end))
+            out.append(_Labelled(b, "user (inserted)" if inst else "tokens", "an empty user turn mistral-common inserts" if inst else ""))
+        else:
+            role = roles_of[i] or "message"
+            systems = 0
+            while i + 1 + systems < len(blocks) and roles_of[i + 1 + systems] == "system":
+                systems += 1
+            if role == "user" and systems and _only_inst(b, sample):
+                inside = mi
+                rows = "next row" if systems == 1 else f"next {systems} rows"
+                out.append(_Labelled(b, f"user #{mi} [INST]", f"user #{mi}'s turn opens; the system prompt ({rows}) is written inside it"))
+                continue
+            if role == "system" and inside is not None:
+                out.append(_Labelled(b, f"system #{mi} in user #{inside}", f"a system prompt, inside user #{inside}'s turn as Mistral v0.3 writes it"))
+                continue
+            if role == "user" and inside == mi:
+                out.append(_Labelled(b, f"user #{mi} text", f"the rest of user #{mi}'s turn, after the system prompt"))
+            else:
+                out.append(_Labelled(b, f"{role} #{mi}"))
+        inside = None
+    return out
 
 
 def turn_rows(sample: Sample, roles: Sequence[str] = ()) -> list[tuple[str, str, int, int]]:
     """Per block: (label, kinds, tokens, trained tokens) - the token count per turn."""
     rows = []
-    for b in _blocks(sample):
-        kinds = ",".join(dict.fromkeys(s.kind for s in b.spans if s.kind != "control")) or "control"
-        rows.append((_label(b, roles, sample), kinds, b.tokens, b.trained))
+    for lb in _labelled(sample, roles):
+        kinds = ",".join(k for k in lb.block.kinds if k != "control") or "control"
+        rows.append((lb.label, kinds, lb.block.tokens, lb.block.trained))
     return rows
 
 
+def has_trained_calls(sample: Sample) -> bool:
+    """Whether the sample trains a tool call (its ``[TOOL_CALLS]``, or call JSON)."""
+    for s in sample.spans:
+        if s.trained and (s.kind in ("call_json", "call_name", "arguments") or any(sample.input_ids[p] == _TOOL_CALLS for p in range(s.start, s.end))):
+            return True
+    return False
+
+
 def _piece_bytes(tok: MistralV3Tokenizer, token: int) -> bytes:
-    piece = tok.id_to_piece(token)
-    m = _BYTE_PIECE.fullmatch(piece)
-    if m:
-        return bytes([int(m.group(1), 16)])
-    return piece.replace("\u2581", " ").encode("utf-8")
+    return tok.piece_bytes(token)
+
+
+def _partial(tok: MistralV3Tokenizer, token: int, raw: bytes) -> bool:
+    """A token that is not text on its own: a SentencePiece byte token, or Tekken bytes that are not
+    whole UTF-8 characters."""
+    if _BYTE_PIECE.fullmatch(tok.id_to_piece(token)):
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _runs(sample: Sample, span: Span, tok: MistralV3Tokenizer) -> list[tuple[str, bool]]:
@@ -253,6 +338,41 @@ def _runs(sample: Sample, span: Span, tok: MistralV3Tokenizer) -> list[tuple[str
     return out
 
 
+def token_groups(sample: Sample, span: Span, tok: MistralV3Tokenizer) -> Iterator[tuple[int, int, str, bool]]:
+    """(first, end, text, is_control) per token; byte tokens that make one character are one group."""
+    ids = sample.input_ids
+    buf = b""
+    first = span.start
+    for p in range(span.start, span.end):
+        t = ids[p]
+        if tok.is_control(t):
+            if buf:
+                yield first, p, buf.decode("utf-8", errors="replace"), False
+                buf = b""
+            yield p, p + 1, tok.id_to_piece(t), True
+            continue
+        raw = tok.piece_bytes(t)
+        if not _partial(tok, t, raw):
+            if buf:
+                yield first, p, buf.decode("utf-8", errors="replace"), False
+                buf = b""
+            yield p, p + 1, raw.decode("utf-8"), False
+            continue
+        if not buf:
+            first = p
+        buf += raw
+        try:
+            text = buf.decode("utf-8")
+        except UnicodeDecodeError:
+            if len(buf) < 4:
+                continue
+            text = buf.decode("utf-8", errors="replace")
+        yield first, p + 1, text, False
+        buf = b""
+    if buf:
+        yield first, span.end, buf.decode("utf-8", errors="replace"), False
+
+
 # ------------------------------------------------------------------------------------------ terminal
 
 _ANSI = {
@@ -269,6 +389,16 @@ _ANSI = {
     "label": "\x1b[1m",
 }
 
+# C0 controls (but newline and tab), DEL and C1 controls: shown, never sent to the terminal, where ESC
+# and CSI would start escape sequences (clear the screen, set the title, write the clipboard...).
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` safe for a terminal: each control character as its Unicode picture (``␛`` for ESC) or,
+    for DEL and C1, as ``\\x9b``-style text."""
+    return _CONTROL_CHARS.sub(lambda m: chr(0x2400 + ord(m.group())) if ord(m.group()) < 0x20 else f"\\x{ord(m.group()):02x}", text)
+
 
 def _style(text: str, *codes: str, color: bool) -> str:
     codes = tuple(c for c in codes if c)
@@ -279,12 +409,13 @@ def _style(text: str, *codes: str, color: bool) -> str:
 
 def format_terminal(view: Inspected, tok: MistralV3Tokenizer, *, color: bool = True, show_tokens: bool = False) -> str:
     """A record's samples as terminal text: one labelled block per turn, trained tokens black on green,
-    control tokens magenta, system cyan, tools blue, tool results yellow, call ids red underlined."""
-    lines = [_style(f"record {view.index}  ({view.file}:{view.line})", _ANSI["label"], color=color)]
+    control tokens magenta, system cyan, tools blue, tool results yellow, call ids red underlined. Every
+    text from the data goes through :func:`visible`: no escape sequence of the data reaches the terminal."""
+    lines = [_style(visible(f"record {view.index}  ({view.file}:{view.line})"), _ANSI["label"], color=color)]
     for f in view.findings:
-        lines.append(f"  finding: {f}")
+        lines.append(f"  finding: {visible(f)}")
     if view.error:
-        lines.append(f"  cannot render: {view.error}")
+        lines.append(f"  cannot render: {visible(view.error)}")
         return "\n".join(lines)
     if not view.samples and not view.dropped:
         lines.append("  no sample: no assistant turn is trained (weight 0 everywhere, or no assistant turn)")
@@ -296,8 +427,9 @@ def format_terminal(view: Inspected, tok: MistralV3Tokenizer, *, color: bool = T
             head += f", {sample.turns_trimmed} early exchange(s) removed ({sample.tokens_trimmed} tokens) to fit"
         lines.append("")
         lines.append(_style(head, _ANSI["label"], color=color))
-        for block in _blocks(sample):
-            label = f"{_label(block, view.roles, sample)}  [{block.tokens} tok" + (f", {block.trained} trained]" if block.trained else "]")
+        for lb in _labelled(sample, view.roles):
+            block = lb.block
+            label = f"{lb.label}  [{block.tokens} tok" + (f", {block.trained} trained]" if block.trained else "]") + (f"  ({lb.note})" if lb.note else "")
             lines.append(_style("  ▌ " + label, _ANSI["dim"], color=color))
             text = ""
             for span in block.spans:
@@ -307,6 +439,7 @@ def format_terminal(view: Inspected, tok: MistralV3Tokenizer, *, color: bool = T
                         codes = [_ANSI["call_id"]]
                     if span.trained:
                         codes.insert(0, _ANSI["trained"])
+                    piece = visible(piece)
                     shown = piece if color else (f"«{piece}»" if span.trained else piece)
                     text += _style(shown.replace("\n", "↵\n"), *codes, color=color)
             lines.extend("    " + ln for ln in text.split("\n"))
@@ -314,7 +447,7 @@ def format_terminal(view: Inspected, tok: MistralV3Tokenizer, *, color: bool = T
             lines.append("")
             lines.append("    pos     id  trained  message  kind         piece")
             for p, (t, m, mi, kind) in enumerate(zip(sample.input_ids, sample.assistant_masks, sample.message_index, sample.span_kinds)):
-                lines.append(f"    {p:>4} {t:>6}  {m:>7}  {mi:>7}  {kind:<11}  {tok.id_to_piece(t)!r}")
+                lines.append(f"    {p:>4} {t:>6}  {m:>7}  {mi:>7}  {kind:<11}  {visible(repr(tok.id_to_piece(t)))}")
     legend = "legend: " + " ".join(
         [
             _style("trained", _ANSI["trained"], color=color),
@@ -334,110 +467,9 @@ def format_terminal(view: Inspected, tok: MistralV3Tokenizer, *, color: bool = T
 
 # ---------------------------------------------------------------------------------------------- html
 
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#1d2330;background:#fafbfc}
-h1{font-size:20px;margin:0 0 4px} .meta{color:#667;font-size:12px}
-.legend span{margin-right:10px}
-.record{background:#fff;border:1px solid #dde1e7;border-radius:8px;margin:18px 0;padding:12px 16px}
-.record h2{font-size:15px;margin:0 0 6px} .finding{color:#9a5b00;font-size:12px} .error{color:#b00020}
-.sample{border-top:1px dashed #dde1e7;margin-top:10px;padding-top:8px}
-.sample h3{font-size:13px;margin:0 0 6px;color:#333}
-.block{display:grid;grid-template-columns:210px 1fr;gap:10px;margin:3px 0}
-.label{font:12px ui-monospace,Menlo,Consolas,monospace;color:#667;text-align:right;padding-top:2px}
-.toks{font:13px/1.6 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-word}
-.toks span{border-right:1px solid rgba(0,0,0,.08)}
-.tr{background:#c9f2cf} .ctl{color:#8a2be2;font-weight:600} .tr.ctl{background:#a6e8ae}
-.k-system{color:#00798c} .k-tools{color:#2d5bd1} .k-tool_result{color:#9a6700}
-.k-call_id{color:#c62828;text-decoration:underline wavy #c62828}
-table.turns{border-collapse:collapse;font-size:12px;margin-top:6px} .turns td,.turns th{border:1px solid #e3e6ea;padding:1px 6px;text-align:right}
-.turns td:first-child,.turns th:first-child,.turns td:nth-child(2),.turns th:nth-child(2){text-align:left}
-"""
-
-
-def _token_groups(sample: Sample, span: Span, tok: MistralV3Tokenizer) -> Iterator[tuple[int, int, str, bool]]:
-    """(first, end, text, is_control) per token; byte tokens that make one character are one group."""
-    ids = sample.input_ids
-    buf = b""
-    first = span.start
-    for p in range(span.start, span.end):
-        t = ids[p]
-        if tok.is_control(t):
-            if buf:
-                yield first, p, buf.decode("utf-8", errors="replace"), False
-                buf = b""
-            yield p, p + 1, tok.id_to_piece(t), True
-            continue
-        piece = tok.id_to_piece(t)
-        m = _BYTE_PIECE.fullmatch(piece)
-        if m is None:
-            if buf:
-                yield first, p, buf.decode("utf-8", errors="replace"), False
-                buf = b""
-            yield p, p + 1, piece.replace("\u2581", " "), False
-            continue
-        if not buf:
-            first = p
-        buf += bytes([int(m.group(1), 16)])
-        try:
-            text = buf.decode("utf-8")
-        except UnicodeDecodeError:
-            if len(buf) < 4:
-                continue
-            text = buf.decode("utf-8", errors="replace")
-        yield first, p + 1, text, False
-        buf = b""
-    if buf:
-        yield first, span.end, buf.decode("utf-8", errors="replace"), False
-
-
-def _html_tokens(sample: Sample, span: Span, tok: MistralV3Tokenizer) -> str:
-    parts: list[str] = []
-    state = "trained" if span.trained else "context"
-    for first, end, text, is_control in _token_groups(sample, span, tok):
-        classes = ["k-" + span.kind] + (["tr"] if span.trained else []) + (["ctl"] if is_control else [])
-        title = f"{'ids' if end - first > 1 else 'id'} {' '.join(map(str, sample.input_ids[first:end]))} · {span.kind} · message {span.message_index} · {state}"
-        shown = html.escape(text).replace("\n", "↵\n")
-        parts.append(f'<span class="{" ".join(classes)}" title="{html.escape(title)}">{shown}</span>')
-    return "".join(parts)
-
 
 def format_html(views: Sequence[Inspected], tok: MistralV3Tokenizer, *, title: str = "fcdata inspect") -> str:
-    """A self-contained HTML page of many records (inline CSS, no script)."""
-    out = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f'<div class="meta">tokenizer {html.escape(os.path.basename(tok.path))} · {len(views)} record(s) · hover a token for its ids, kind and message</div>',
-        '<p class="legend"><span class="tr">trained</span><span class="ctl">[CONTROL]</span><span class="k-system">system</span>'
-        '<span class="k-tools">tools</span><span class="k-tool_result">tool result</span><span class="k-call_id">call id (never trained)</span>'
-        "<span>↵ newline</span></p>",
-    ]
-    for view in views:
-        out.append('<section class="record">')
-        out.append(f"<h2>record {view.index} <span class=\"meta\">{html.escape(view.file)}:{view.line}</span></h2>")
-        for f in view.findings:
-            out.append(f'<div class="finding">{html.escape(f)}</div>')
-        if view.error:
-            out.append(f'<div class="error">cannot render: {html.escape(view.error)}</div></section>')
-            continue
-        if not view.samples and not view.dropped:
-            out.append('<div class="meta">no sample: no assistant turn is trained</div>')
-        for d in view.dropped:
-            out.append(f'<div class="error">sample {d.sample_index} dropped for length: {d.length} tokens (full {d.full_length})</div>')
-        for sample in view.samples:
-            head = f"sample {sample.sample_index} ({sample.mode}) · {sample.length} tokens · {sample.num_trained} trained"
-            if sample.turns_trimmed:
-                head += f" · {sample.turns_trimmed} early exchange(s) removed to fit"
-            out.append(f'<div class="sample"><h3>{html.escape(head)}</h3>')
-            for block in _blocks(sample):
-                label = f"{_label(block, view.roles, sample)} · {block.tokens}" + (f" ({block.trained} tr)" if block.trained else "")
-                toks = "".join(_html_tokens(sample, s, tok) for s in block.spans)
-                out.append(f'<div class="block"><div class="label">{html.escape(label)}</div><div class="toks">{toks}</div></div>')
-            rows = "".join(
-                f"<tr><td>{html.escape(label)}</td><td>{html.escape(kinds)}</td><td>{n}</td><td>{tr}</td></tr>" for label, kinds, n, tr in turn_rows(sample, view.roles)
-            )
-            out.append(f'<table class="turns"><tr><th>turn</th><th>kinds</th><th>tokens</th><th>trained</th></tr>{rows}</table></div>')
-        out.append("</section>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    """A self-contained HTML page of many records (see :mod:`fcdata.view_html`)."""
+    from .view_html import html_page
+
+    return html_page(views, tok, title=title)

@@ -183,3 +183,105 @@ def conversations(draw: st.DrawFn, *, max_exchanges: int = 3) -> dict[str, Any]:
     # fine-tuning mode: the conversation ends with an assistant message
     assert messages[-1]["role"] == "assistant"
     return {"messages": messages, "tools": tools}
+
+
+# ------------------------------------------------------------------------------- seeded generator
+# Hypothesis spends ~16 ms drawing one conversation; thousands per version are drawn here instead, from a
+# seeded random.Random (the same conversations every run), with long texts as well as short ones.
+
+_WORDS = ["the", "weather", "in", "Paris", "is", "sunny", "call", "function", "résumé", "日本", "😀", "{", "}", '"', "\\", "\n", "\n\n", "  ", "\t", "[INST]", "</s>", "▁", "null", "42", "3.14"]
+
+
+def _random_text(rng, *, allow_empty: bool = True) -> str:
+    roll = rng.random()
+    if roll < 0.35:
+        text = rng.choice(_TRICKY)
+    elif roll < 0.6:
+        text = "".join(chr(rng.choice([rng.randint(32, 126), rng.randint(0xA0, 0x2FF), rng.randint(0x3040, 0x30FF), rng.randint(0x1F600, 0x1F64F), 10, 32])) for _ in range(rng.randint(0, 16)))
+    elif roll < 0.97:
+        text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 40)))
+    else:  # long: a few hundred to several thousand characters
+        text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(200, 800)))
+    if not allow_empty and not text:
+        text = "x"
+    return text
+
+
+def _random_arguments(rng) -> Any:
+    obj = {rng.choice(["word", "location", "unit", "n", "日本", "", "with space"]): rng.choice([None, True, 7, -1.5, _random_text(rng), [1, "a"], {"b": None}]) for _ in range(rng.randint(0, 3))}
+    roll = rng.random()
+    if roll < 0.4:
+        return obj
+    if roll < 0.7:
+        return json.dumps(obj, ensure_ascii=False)
+    if roll < 0.8:
+        return json.dumps(obj, indent=2)
+    return rng.choice(["", "{}", "null", "[1, 2]", "not json {", '"a string"', " {\"padded\": 1} ", _random_text(rng)])
+
+
+def random_conversation(rng, version: str) -> dict[str, Any]:
+    """A conversation mistral-common accepts in fine-tuning mode for a tokenizer ``version`` (v3, v7,
+    v11, v13, v15): v7+ may put text and calls in one turn; v11+ answers calls by id; v13+ gives every
+    call an id."""
+    modern = version != "v3"
+    used: set[str] = set()
+
+    def new_id() -> str:
+        while True:
+            cid = "".join(rng.choice(ALNUM) for _ in range(9))
+            if cid not in used:
+                used.add(cid)
+                return cid
+
+    tools = [{"type": "function", "function": {"name": rng.choice(["get_weather", "search", "f", "x-1", "A" * 63, "_"]) + str(k), "description": _random_text(rng), "parameters": rng.choice([{}, {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}])}} for k in range(rng.choice([0, 0, 1, 2, 3]))]
+    messages: list[dict[str, Any]] = []
+    for _ in range(rng.choice([0, 0, 1, 2])):
+        messages.append({"role": "system", "content": _random_text(rng)})
+    n_ex = rng.randint(1, 4)
+    starts_with_assistant = messages != [] and rng.random() < 0.1
+    for ex in range(n_ex):
+        if not (ex == 0 and starts_with_assistant):
+            messages.append({"role": "user", "content": _random_text(rng)})
+            if rng.random() < 0.15:
+                if rng.random() < 0.5:
+                    messages.append({"role": "system", "content": _random_text(rng)})
+                messages.append({"role": "user", "content": _random_text(rng)})
+        last_exchange = ex == n_ex - 1
+        n_replies = rng.randint(1, 3)
+        prev = None
+        for r in range(n_replies):
+            final = last_exchange and r == n_replies - 1
+            weight = rng.choice([None, None, None, 0, 1])
+            if rng.random() < 0.5:
+                calls = []
+                for _ in range(rng.randint(1, 3)):
+                    call: dict[str, Any] = {"type": "function", "function": {"name": rng.choice(["get_weather", "search", "f", "x-1", "generate_anagram", "A" * 64]), "arguments": _random_arguments(rng)}}
+                    if not (final and version in ("v3", "v7") and rng.random() < 0.2):  # v11+ refuse a call without id (two would share "null")
+                        call["id"] = new_id()
+                    calls.append(call)
+                msg: dict[str, Any] = {"role": "assistant", "tool_calls": calls}
+                if modern and rng.random() < 0.3:
+                    msg["content"] = _random_text(rng, allow_empty=False)
+                if not modern and prev == ("text", weight):
+                    weight = 1 if weight != 1 else 0  # v3: text then calls of one weight merge into a turn it refuses
+                if weight is not None:
+                    msg["weight"] = weight
+                messages.append(msg)
+                if not final:
+                    order = list(range(len(calls)))
+                    if rng.random() < 0.3:
+                        rng.shuffle(order)
+                    for k in order:
+                        messages.append({"role": "tool", "content": rng.choice([json.dumps(_random_arguments(rng), ensure_ascii=False), _random_text(rng)]), "tool_call_id": calls[k]["id"]})
+                prev = ("calls", weight)
+            else:
+                msg = {"role": "assistant", "content": _random_text(rng, allow_empty=False)}
+                if weight is not None:
+                    msg["weight"] = weight
+                messages.append(msg)
+                prev = ("text", weight)
+            if final:
+                break
+        if not last_exchange and messages[-1].get("tool_calls"):
+            messages.append({"role": "assistant", "content": _random_text(rng, allow_empty=False)})
+    return {"messages": messages, "tools": tools}

@@ -522,20 +522,146 @@ def test_dataset_level_packs_train_like_the_padded_samples(models, rows) -> None
             torch.testing.assert_close(grads[key], grad, **TOL["sdpa"])
 
 
-@pytest.mark.gpu
-@pytest.mark.parametrize("attn", ["sdpa", "flash_attention_2", "kernels-community/flash-attn2"])
-def test_packed_equals_padded_on_the_gpu_in_bf16(rows, attn) -> None:
-    """On a GPU the flash-attention varlen path uses cu_seq_lens; bf16 needs a loose tolerance."""
+# ---------------------------------------------------------------------------------------------------------
+# per token and per gradient, at the tolerance of each dtype, with a leaky pack that must fail: the same
+# comparison on the CPU (here) and on a GPU (the gpu-marked test below, run by benchmarks/gpu_proofs.sh)
+
+
+# (largest |loss difference| of any target, largest relative gradient difference of any parameter): bf16
+# noise between the padded and the packed kernels is ~1e-2 and ~5e-3 (seen on the CPU); a pack whose
+# samples see each other moves single losses by ~2 and gradients by ~100% on the model below
+TRAIN_TOL = {torch.float64: (1e-9, 1e-8), torch.float32: (1e-4, 1e-3), torch.bfloat16: (0.1, 0.05)}
+LEAK_MARGIN = 4.0  # a leak must exceed each tolerance at least this many times over
+
+
+def context_mistral(dtype: torch.dtype, attn: str = "sdpa", initializer_range: float = 0.1):
+    """A tiny random Mistral whose outputs depend on their context. With the usual 0.02 init, attention is
+    nearly uniform and its output a small part of the residual stream, so a leak across samples moves the
+    mean loss by only ~1e-2 (see test_the_mean_loss_alone_cannot_see_a_leak); at 0.1 it moves single
+    losses by ~2."""
     from transformers import MistralConfig, MistralForCausalLM
 
-    config = MistralConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16)
+    config = MistralConfig(
+        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+        max_position_embeddings=256, initializer_range=initializer_range, use_cache=False,
+    )  # fmt: skip
     torch.manual_seed(0)
-    try:
-        model = MistralForCausalLM._from_config(config, attn_implementation=attn, dtype=torch.bfloat16).cuda()
-    except (ImportError, ValueError, OSError, RuntimeError) as exc:  # flash-attn not installed, kernels not cached
-        pytest.skip(f"{attn} is not available here: {exc}")
-    cuda = lambda b: {k: v.cuda() if isinstance(v, torch.Tensor) else v for k, v in b.items()}  # noqa: E731
-    with torch.no_grad():
-        padded = model(**cuda(PaddingCollator()(rows))).loss.float()
-        packed = model(**cuda(PackingCollator()(rows))).loss.float()
-    torch.testing.assert_close(packed, padded, rtol=2e-2, atol=2e-2)
+    model = MistralForCausalLM._from_config(config, attn_implementation=attn, dtype=dtype)
+    model.train()
+    return model
+
+
+def leaky(batch: dict) -> dict:
+    """The same flat pack with the sample boundaries taken away: one causal sequence in which every sample
+    sees the ones before it (what a pack without its positions / cu_seq_lens / block mask trains on)."""
+    width = batch["input_ids"].shape[1]
+    return {"input_ids": batch["input_ids"], "labels": batch["labels"], "position_ids": torch.arange(width, device=batch["input_ids"].device)[None]}
+
+
+def training_signal(model, batch: dict, groups: list[list[int]], lengths: list[int]) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+    """(every sample's per-target losses, in sample order; the gradients of their mean) for a batch whose
+    row r holds the samples ``groups[r]`` one after the other."""
+    model.zero_grad(set_to_none=True)
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits.float()
+    labels = batch["labels"][:, 1:]
+    losses = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="none").view(labels.shape)
+    (losses.sum() / (labels != IGNORE_INDEX).sum()).backward()
+    per: dict[int, torch.Tensor] = {}
+    for r, group in enumerate(groups):
+        start = 0
+        for i in group:
+            per[i] = losses[r, start : start + lengths[i] - 1].detach().double().cpu()
+            start += lengths[i]
+    grads = {n: p.grad.detach().double().cpu() for n, p in model.named_parameters() if p.grad is not None}
+    return [per[i] for i in range(len(lengths))], grads
+
+
+def signal_errors(got: tuple, ref: tuple) -> tuple[float, float, str]:
+    """(largest |loss difference| over every target, largest relative gradient difference over every
+    parameter, where the worst of each is)."""
+    (losses, grads), (ref_losses, ref_grads) = got, ref
+    loss_err, where_loss = 0.0, ""
+    for i, (a, b) in enumerate(zip(losses, ref_losses)):
+        if a.numel():
+            d = float((a - b).abs().max())
+            if d > loss_err:
+                loss_err, where_loss = d, f"sample {i}, target {int((a - b).abs().argmax())}"
+    assert set(grads) == set(ref_grads)
+    grad_err, where_grad = 0.0, ""
+    for name, g in ref_grads.items():
+        d = float((grads[name] - g).norm() / g.norm().clamp_min(1e-30))
+        if d > grad_err:
+            grad_err, where_grad = d, name
+    return loss_err, grad_err, f"loss: {where_loss}; gradient: {where_grad}"
+
+
+def assert_same_signal(got: tuple, ref: tuple, dtype: torch.dtype, what: str) -> None:
+    loss_tol, grad_tol = TRAIN_TOL[dtype]
+    loss_err, grad_err, where = signal_errors(got, ref)
+    assert loss_err <= loss_tol and grad_err <= grad_tol, (
+        f"{what}: per-token loss differs by {loss_err:.3g} (tolerance {loss_tol}), gradients by {grad_err:.3g} relative (tolerance {grad_tol}); worst at {where}"
+    )
+
+
+def assert_leak_caught(got: tuple, ref: tuple, dtype: torch.dtype) -> None:
+    """The leaky pack fails the comparison, on losses and on gradients each, by LEAK_MARGIN at least."""
+    loss_tol, grad_tol = TRAIN_TOL[dtype]
+    loss_err, grad_err, _ = signal_errors(got, ref)
+    with pytest.raises(AssertionError):
+        assert_same_signal(got, ref, dtype, "leaky pack")
+    assert loss_err > LEAK_MARGIN * loss_tol, f"a leak moves single losses by only {loss_err:.3g}: tolerance {loss_tol} is too loose to see it"
+    assert grad_err > LEAK_MARGIN * grad_tol, f"a leak moves gradients by only {grad_err:.3g}: tolerance {grad_tol} is too loose to see it"
+
+
+def compare_layouts(model, rows: list[dict], dtype: torch.dtype, device: str = "cpu") -> None:
+    """Padded (the reference) against the flat pack and rows of packs, and the leaky pack against it."""
+    to = lambda b: {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}  # noqa: E731
+    lengths = [len(r["input_ids"]) for r in rows]
+    singles = [[i] for i in range(len(rows))]
+    everything = [list(range(len(rows)))]
+    ref = training_signal(model, to(PaddingCollator(pad_to_multiple_of=8)(rows)), singles, lengths)
+    flat = to(PackingCollator()(rows))
+    assert_same_signal(training_signal(model, flat, everything, lengths), ref, dtype, "flat pack")
+    groups = [[3, 2, 5], [0, 6], [4, 1]]
+    packs = to(PackingCollator(layout="rows", pad_to_multiple_of=8)(pack_rows(rows, groups)))
+    assert_same_signal(training_signal(model, packs, groups, lengths), ref, dtype, "rows of packs")
+    assert_leak_caught(training_signal(model, leaky(flat), everything, lengths), ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_leaky_pack_fails_the_per_token_comparison(rows, dtype) -> None:
+    """On the CPU, at the tolerance the GPU test uses for the same dtype: packed layouts pass, a pack
+    whose samples see each other fails on losses and on gradients, each by a wide margin."""
+    compare_layouts(context_mistral(dtype), rows, dtype)
+
+
+def test_the_mean_loss_alone_cannot_see_a_leak(rows) -> None:
+    """Why the comparison is per token and per gradient: with the usual 0.02 init, the mean loss of a
+    fully leaky pack is within 2e-2 of the padded one (the old GPU check's tolerance), while single losses
+    and gradients are far off."""
+    model = context_mistral(torch.float32, initializer_range=0.02)
+    lengths = [len(r["input_ids"]) for r in rows]
+    ref = training_signal(model, PaddingCollator()(rows), [[i] for i in range(len(rows))], lengths)
+    got = training_signal(model, leaky(PackingCollator()(rows)), [list(range(len(rows)))], lengths)
+    mean = lambda sig: float(torch.cat(sig[0]).sum()) / sum(int((torch.tensor(r["labels"][1:]) != IGNORE_INDEX).sum()) for r in rows)  # noqa: E731
+    assert abs(mean(got) - mean(ref)) < 2e-2
+    assert_leak_caught(got, ref, torch.float32)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("attn", ["sdpa", "flash_attention_2", "kernels-community/flash-attn2"])
+def test_packed_equals_padded_on_the_gpu(rows, attn, dtype) -> None:
+    """On a GPU (sdpa with the block-diagonal mask; flash-attention's varlen kernel through cu_seq_lens
+    where installed): every target's loss and every gradient of the packed batches equal the padded ones
+    within the dtype's tolerance, and a leaky pack fails that comparison on this device."""
+    if attn.startswith("flash") or "/" in attn:
+        if dtype != torch.bfloat16:
+            pytest.skip("flash-attention runs in bf16/fp16 only")
+        try:
+            model = context_mistral(dtype, attn)
+        except (ImportError, ValueError, OSError) as exc:  # the optional package, or the hub kernel offline
+            pytest.skip(f"{attn} is not available here: {exc}")
+    else:
+        model = context_mistral(dtype, attn)  # sdpa is always there: no skip
+    compare_layouts(model.cuda(), rows, dtype, device="cuda")

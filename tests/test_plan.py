@@ -21,11 +21,22 @@ def test_users_recipe_table_for_a_24b_model_in_4bit() -> None:
     c = e.components
     assert 11.0 * GB <= c["weights_linear"] <= 12.5 * GB  # "12 GB of weights": 22.2 B decoder weights in nf4
     assert 21.0 * GB <= e.peak_allocated <= 22.5 * GB  # "about 21-22 GB in all"
+    assert abs(c["weights_linear"] - 12 * GB) <= 0.15 * 12 * GB and abs(e.total - 21.5 * GB) <= 0.15 * 21.5 * GB  # within 15% of the table
     assert e.total - e.peak_allocated == pytest.approx(0.5 * GB)
     # what fcdata changes: logits only at trained positions
     lean = estimate_memory("24b", PlanSettings(quant="nf4", lora_r=16, seq_len=2048, batch=1, logits="trained", trained_share=0.3))
     assert lean.components["logits_and_loss"] == pytest.approx(0.3 * c["logits_and_loss"])
     assert lean.peak_allocated < e.peak_allocated - 2 * GB
+
+
+def test_models_of_every_tokenizer_version() -> None:
+    """One known shape per family of models fcdata renders: v3 SentencePiece (7b, 22b) and Tekken (12b),
+    v7 Tekken (24b) and SentencePiece (123b); v11/v13 models share the 24b decoder."""
+    assert {k: s.vocab_size for k, s in KNOWN_SHAPES.items()} == {"7b": 32768, "12b": 131072, "22b": 32768, "24b": 131072, "123b": 32768}
+    assert 122e9 < model_shape("123b").parameters < 124e9  # Mistral Large 2: 123 B
+    assert 12.0e9 < model_shape("12b").parameters < 12.5e9  # Mistral NeMo: 12.2 B
+    big = estimate_memory("123b", PlanSettings(quant="nf4", lora_r=16, seq_len=2048))
+    assert 60 * GB < big.peak_allocated < 80 * GB
 
 
 def test_parameter_counts_of_known_models() -> None:
@@ -104,4 +115,4 @@ def test_cli_table_and_json() -> None:
     assert full.exit_code == 0 and "fp32 weights, full fine-tune" in full.stdout
     assert runner.invoke(cli, ["plan", "7b", "--full", "--quant", "nf4"]).exit_code == 2
     assert runner.invoke(cli, ["plan", "no-such-model"]).exit_code == 2
-    assert set(KNOWN_SHAPES) <= {"7b", "12b", "22b", "24b"}
+    assert set(KNOWN_SHAPES) <= {"7b", "12b", "22b", "24b", "123b"}

@@ -170,7 +170,7 @@ def test_cli(inputs, tmp_path):
     res = runner.invoke(cli, ["prepare", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "no such file" in res.output
     res = runner.invoke(cli, ["prepare", inputs["sharegpt"], "-o", str(tmp_path / "y"), "--tokenizer", str(tmp_path)])
-    assert res.exit_code == 2 and "no tokenizer.model.v3" in res.output
+    assert res.exit_code == 2 and "no tekken.json, tokenizer.model.vN or tokenizer.model" in res.output
     res = runner.invoke(cli, ["prepare", "-h"])
     assert res.exit_code == 0 and "Examples:" in res.output
     # --mode help states single mode's caveat and what last does

@@ -214,3 +214,37 @@ def test_bfcl_result_shape_in_reference_mode() -> None:
     ]
     errors = {item.id: item.error for item in score(predictions, references).items}
     assert errors == {"1": None, "2": None, "3": "parse_failure", "4": "parse_failure", "5": "missed_call"}
+
+
+def test_every_version_reads_back_the_calls_it_renders():
+    """A reply rendered for each tokenizer version (v3/v7 JSON list; v11 name[CALL_ID]id[ARGS]{...};
+    v13 name[ARGS]{...}) parses back to its calls, from the ids and from the text with control tokens,
+    as mistral-common's own decoder (``experimental.tools._decode_tool_calls``) reads it."""
+    from mistral_common.experimental.tools import _decode_tool_calls, _split_content_and_tool_calls
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    from fcdata.render import render
+    from fcdata.tokenizer import load_tokenizer
+    from fcdata.train.generate import decode_reply
+    from tokenizer_files import tokenizer_path
+
+    calls = [
+        {"id": "abcdefghi", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris", "days": [1, 2]}}},
+        {"id": "ZYXWVUTSR", "type": "function", "function": {"name": "search", "arguments": "{\"q\": \"日本 [ARGS] </s>\"}"}},
+    ]
+    record = {"messages": [{"role": "user", "content": "Weather and search?"}, {"role": "assistant", "content": "Let me look.", "tool_calls": calls}]}
+    for key in ("v3", "v3-tekken", "v7", "v7-tekken", "v11", "v13", "v15"):
+        tok = load_tokenizer(tokenizer_path(key))
+        modern = key not in ("v3", "v3-tekken")
+        rec = record if modern else {"messages": [record["messages"][0], {"role": "assistant", "tool_calls": calls}]}
+        [s] = render(rec, tok, mode="single")
+        reply = [t for t, mi in zip(s.input_ids, s.message_index) if mi == 1]
+        for parsed in (parse_reply_ids(reply, tok), parse_reply(decode_reply(reply, tok))):
+            assert parsed.kind == "calls", (key, parsed)
+            assert [(c.name, c.arguments) for c in parsed.calls] == [("get_weather", {"city": "Paris", "days": [1, 2]}), ("search", {"q": "日本 [ARGS] </s>"})]
+            assert [c.id for c in parsed.calls] == ([None, None] if key in ("v13", "v15") else ["abcdefghi", "ZYXWVUTSR"])
+            assert parsed.text.strip() == ("Let me look." if modern else "")
+        inner = MistralTokenizer.from_file(tokenizer_path(key)).instruct_tokenizer.tokenizer
+        content, groups = _split_content_and_tool_calls(reply[:-1], tok.tool_calls_id)
+        theirs = _decode_tool_calls(groups, inner)
+        assert [(c.function.name, json.loads(c.function.arguments)) for c in theirs] == [(c.name, c.arguments) for c in parse_reply_ids(reply, tok).calls]

@@ -62,3 +62,17 @@ def test_parquet_and_cli(prepared):
     assert res.exit_code == 2 and "prepared data" in res.output
     with pytest.raises(InputError):
         compute_stats(str(SHARED / "sharegpt" / "glaive_toolcall_en_demo.json"))
+
+
+def test_prepare_that_writes_nothing_fails_and_stats_says_the_set_is_empty(tmp_path):
+    """Issue 17: --max-length 64 dropped every record, exit 0 even with --strict, and stats printed
+    `tools per record: mean 0.00, max 0 (records with )`."""
+    src = str(SHARED.parent.parent.parent / "examples" / "synth_sample.jsonl")
+    for extra in ([], ["--strict"]):
+        r = CliRunner().invoke(cli, ["prepare", src, "-o", str(tmp_path / "P"), "--max-length", "64", *extra])
+        assert r.exit_code == 1, r.output
+        assert "no sample was written: every one of the 280 record(s) was rejected or too long for --max-length 64" in r.stderr
+    r = CliRunner().invoke(cli, ["stats", str(tmp_path / "P")])
+    assert r.exit_code == 0
+    assert "the data set is empty (0 samples)" in r.output and "records with )" not in r.output
+    assert compute_stats(str(tmp_path / "P"))["samples"] == 0

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from fcdata.errors import TokenizerError
 from fcdata.render import render
-from fcdata.render.mistral_v3 import _DUMMY, _blen
 from fcdata.tokenizer import V3_CONTROL_PIECES, SegmentCache, load_tokenizer
 from oracle import mistral_tokenizer
 from render_cases import readme_record
@@ -48,7 +47,7 @@ def test_piece_lengths_locate_every_token(text):
     """The renderer maps tokens to characters by adding piece lengths; that must add up exactly."""
     tok = load_tokenizer()
     ids = tok.encode(text)
-    assert (sum(tok.piece_lengths[t] for t in ids) - _DUMMY if ids else 0) == _blen(text)
+    assert (sum(tok.piece_lengths[t] for t in ids) - tok.prefix_units if ids else 0) == tok.text_units(text)
 
 
 def test_segment_cache(tok):
@@ -77,7 +76,7 @@ def test_word_cache_equals_whole_text_encoding(text):
 def test_v2_tokenizer_refused_for_tools_only(tok):
     v2 = load_tokenizer(os.path.join(DATA, "mistral_instruct_tokenizer_240216.model.v2"))
     assert v2.version == "v2" and not v2.supports_tools and v2.has_instruct_tokens
-    with pytest.raises(TokenizerError, match="v2 tokenizer has no v3 tool tokens"):
+    with pytest.raises(TokenizerError, match="v2 tokenizer encodes tool history differently"):
         render(readme_record(), v2)
     plain = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
     assert render(plain, v2)[0].input_ids == render(plain, tok)[0].input_ids
@@ -105,15 +104,18 @@ def test_files_and_folders(tok, tmp_path):
     assert load_tokenizer(old).version == "v1"
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(TokenizerError, match="no tokenizer.model.v3 or tokenizer.model"):
+    with pytest.raises(TokenizerError, match="no tekken.json, tokenizer.model.vN or tokenizer.model"):
         load_tokenizer(empty)
     with pytest.raises(TokenizerError, match="no such tokenizer"):
         load_tokenizer(tmp_path / "missing.model.v3")
     (tmp_path / "tekken.json").write_text("{}")
     with pytest.raises(TokenizerError, match="Tekken"):
         load_tokenizer(tmp_path / "tekken.json")
-    with pytest.raises(TokenizerError, match="v7 tokenizer"):
-        load_tokenizer(os.path.join(DATA, "mistral_instruct_tokenizer_241114.model.v7"))
+    v7 = load_tokenizer(os.path.join(DATA, "mistral_instruct_tokenizer_241114.model.v7"))
+    assert v7.version == "v7" and v7.supports_tools and v7.system_id == 16
+    with pytest.raises(TokenizerError, match="unknown tokenizer version 'v9'"):
+        shutil.copy(tok.path, tmp_path / "odd.model.v9")
+        load_tokenizer(tmp_path / "odd.model.v9")
     (tmp_path / "junk.model.v3").write_bytes(b"not a model")
     with pytest.raises(TokenizerError, match="not a SentencePiece model"):
         load_tokenizer(tmp_path / "junk.model.v3")

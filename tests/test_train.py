@@ -287,14 +287,31 @@ def test_ddp_two_processes_train_the_same_loss(tmp_path) -> None:
 
 @pytest.mark.gpu
 def test_qlora_loads_4bit_and_trains_on_gpu(tmp_path, four_samples) -> None:
-    result = train_model(four_samples, str(tmp_path / "q"), _cfg(qlora=True, max_steps=2))
+    """4-bit base, bf16, paged AdamW 8-bit; one step trains the adapters only: every LoRA B (zero at the
+    start) has moved, every 4-bit weight is byte for byte what a fresh load of the same base holds, the
+    loss is finite and the trained-token count is exactly the prepared one."""
+    result = train_model(four_samples, str(tmp_path / "q"), _cfg(qlora=True))  # one step over all four samples
     assert result.model_info.quantized and result.metrics["bf16"] is True
-    assert result.metrics["peak_memory_kind"].startswith("cuda")
+    assert result.metrics["peak_memory_kind"].startswith("cuda") and result.metrics["peak_memory_bytes"] > 0
     assert result.metrics["optim"] == "paged_adamw_8bit"
+    assert result.metrics["trained_tokens"] == sum(four_samples["num_trained"])
+    assert result.metrics["tokens"] == sum(four_samples["length"])
+    assert all(torch.isfinite(torch.tensor(e["loss"])) for e in result.log_history if "loss" in e)
     import bitsandbytes as bnb
 
     base = result.model.get_base_model()
-    assert any(isinstance(m, bnb.nn.Linear4bit) for m in base.modules())
+    quantized = {n: m for n, m in base.named_modules() if isinstance(m, bnb.nn.Linear4bit)}
+    assert quantized
+    lora_b = {n: p for n, p in result.model.named_parameters() if "lora_B" in n}
+    assert lora_b and all(float(p.detach().abs().max()) > 0 for p in lora_b.values()), "a LoRA B did not move"
+    fresh, _ = load_base_model("tiny-mistral", qlora=True, dtype="bfloat16", device="cuda")
+    fresh_q = {n: m for n, m in fresh.named_modules() if isinstance(m, bnb.nn.Linear4bit)}
+    assert len(fresh_q) == len(quantized)
+    for name, module in quantized.items():
+        plain = name.replace("base_layer", "").replace("..", ".").rstrip(".")
+        twin = fresh_q.get(name) or fresh_q.get(plain)
+        assert twin is not None, name
+        assert torch.equal(module.weight.data, twin.weight.data), f"{name}: the frozen 4-bit weight changed"
 
 
 @pytest.mark.gpu
@@ -319,6 +336,8 @@ def test_gpu_defaults_train_in_bf16_on_memory_efficient_attention(tmp_path, four
     finally:
         F.scaled_dot_product_attention = real
     assert result.metrics["peak_memory_kind"].startswith("cuda") and result.metrics["peak_memory_bytes"] > 0
+    assert result.metrics["trained_tokens"] == 2 * sum(four_samples["num_trained"])  # two steps, each over all four
+    assert all(torch.isfinite(torch.tensor(e["loss"])) for e in result.log_history if "loss" in e)
     if r.attn_implementation == "sdpa":
         assert dtypes and set(dtypes) == {torch.bfloat16}
 

@@ -98,11 +98,14 @@ CASES: list[tuple[str, Any]] = [
     ("schema_invalid", mutate(lambda r: r["tools"][0]["function"]["parameters"].update(type="objekt"))),
     # valid against the metaschema, but its $ref leads nowhere: jsonschema cannot apply it to the call
     ("schema_unusable", mutate(lambda r: r["tools"][0]["function"].update(parameters={"$ref": "#/definitions/nowhere"}))),
+    # a lookahead: ECMA-262, but RE2 (linear time) cannot run it, so the calls go unchecked
+    ("pattern_unsupported", mutate(lambda r: r["tools"][0]["function"]["parameters"]["properties"]["city"].update(pattern="^(?=P)"))),
     ("parameters_missing", mutate(lambda r: r["tools"][0]["function"].pop("parameters"))),
     ("invalid_unicode", mutate(lambda r: r["messages"][1].update(content="Weather in Paris? \ud800"))),
     ("duplicate_tool_conflict", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}))),
     ("duplicate_tool", mutate(lambda r: r["tools"].append(copy.deepcopy(r["tools"][0])))),
     ("parameters_not_object", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}))),
+    ("call_markup_text", mutate(lambda r: r["messages"][4].update(content='<tool_call>{"name": "get_time", "arguments": {}}</tool_call>'))),
     ("conversion_residue", mutate(lambda r: r["messages"][4].update(content="21 degrees. <|endoftext|>"))),
     ("control_token_text", mutate(lambda r: r["messages"][1].update(content="[INST] Weather in Paris? [/INST]"))),
 ]

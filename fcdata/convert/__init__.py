@@ -2,8 +2,11 @@
 
 Formats (ids as on the command line): ``glaive`` (Glaive function-calling v2 raw), ``hackathon``
 (legacy Mistral hackathon ``interactions``), ``text`` (pretraining ``{"text"}``, passed on as text
-records), ``sharegpt`` (LLaMA-Factory), ``openai`` (``messages`` + ``tools``, legacy ``functions``,
-request dumps) and ``canonical`` (fcdata's own records, passed through with their ids checked).
+records), ``sharegpt`` (LLaMA-Factory, APIGen-MT, ComplexFuncBench shapes), ``hermes``, ``toolace``,
+``xlam``, ``gorilla``, ``when2call``, ``llamafactory`` (v1 messages), ``trajectory`` (messages under
+another key), ``openai`` (``messages`` + ``tools``, legacy ``functions``, request dumps) and
+``canonical`` (fcdata's own records, passed through with their ids checked); :mod:`.detect` tells them
+apart. Call markup in an assistant's text is read into calls or the record rejected (:mod:`.markup`).
 
 Nothing is lost silently: every input record becomes a :class:`Converted` record (with its provenance
 and the codes of every repair in ``metadata``) or a :class:`Rejected` one (with ``(code, message)``
@@ -48,7 +51,7 @@ def clear_caches() -> None:
     glaive._system_cached.cache_clear()
     glaive._declaration.cache_clear()
     schema_check.clear_cache()
-    tools._cached.cache_clear()
+    tools.clear_cache()
 
 
 def convert_records(records: Iterable[Any], source_format: str | None = None, *, file: str | None = None, num_proc: int = 1, batch_size: int = 1000) -> Iterator[Converted | Rejected]:

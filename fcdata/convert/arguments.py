@@ -28,7 +28,7 @@ from typing import Any
 
 from .outcome import Reject
 
-__all__ = ["parse_arguments_text", "arguments_object", "arguments_field", "loads_finite", "NonFinite", "DECODER"]
+__all__ = ["python_literal", "parse_arguments_text", "arguments_object", "arguments_field", "loads_finite", "NonFinite", "DECODER"]
 
 
 class NonFinite(ValueError):
@@ -72,7 +72,7 @@ def loads_finite(text: str) -> Any:
 _BAD_APOS = re.compile(r"(?<!\\)((?:\\\\)*)\\'")
 
 
-def _python_literal(text: str) -> Any:
+def python_literal(text: str) -> Any:
     """A Python literal made only of JSON types (dict, list, str, int, float, bool, None), else raise."""
     value = ast.literal_eval(text)
 
@@ -144,7 +144,7 @@ def parse_arguments_text(text: str, repairs: list[str]) -> Any:
                 return value
     if body[:1] in "{[":
         try:
-            value = _python_literal(body)
+            value = python_literal(body)
         except NonFinite:
             raise Reject("arguments_non_finite", f"arguments hold a number JSON cannot represent: {_short(body)}") from None
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

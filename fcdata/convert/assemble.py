@@ -1,9 +1,12 @@
 """From a source's turns to a canonical record that passes ``fcdata validate`` with no errors.
 
-Every chat format is first read into a list of :class:`Turn`\\ s (roles system/user/assistant/tool,
+Every chat format is first read into a list of :class:`~.turns.Turn`\\ s (roles system/user/assistant/tool,
 assistant turns holding text and/or calls, results with or without ids) and a :class:`~.tools.ToolSet`.
 :func:`assemble` then applies the rules all formats share, in this order:
 
+0. read calls written as markup in assistant text (``<tool_call>``, ``<TOOLCALL>``, ``[TOOL_CALLS]``
+   as text...) into calls, or reject the record (:mod:`.markup`): trained as text, that markup would
+   teach the model to print it instead of calling;
 1. merge what Mistral v0.3 would merge anyway, deciding where it cannot be encoded:
    consecutive user turns are joined with a blank line (``consecutive_user_merged``), consecutive
    assistant texts too (``consecutive_assistant_merged``), consecutive call turns become one turn of
@@ -32,46 +35,16 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..records import NEXT_ROLES
+from ..schema_guard import begin_record, end_record
 from .ids import CALL_ID_RE, CallIds
+from .markup import read_markup
 from .outcome import Reject
 from .tools import ToolSet
+from .turns import Call, Turn
 
 __all__ = ["Turn", "Call", "Context", "assemble"]
 
 _NEXT = NEXT_ROLES
-
-
-class Call:
-    """One call as read from the source: a function name, its arguments object, and the source's id."""
-
-    __slots__ = ("name", "arguments", "id")
-
-    def __init__(self, name: Any, arguments: dict[str, Any], id: str | None = None) -> None:
-        self.name = name
-        self.arguments = arguments
-        self.id = id
-
-
-class Turn:
-    """One message as read from the source, before the shared rules."""
-
-    __slots__ = ("role", "content", "calls", "call_id", "name", "weight")
-
-    def __init__(
-        self,
-        role: str,
-        content: str | None = None,
-        calls: list[Call] | None = None,
-        call_id: str | None = None,
-        name: str | None = None,
-        weight: int | None = None,
-    ) -> None:
-        self.role = role
-        self.content = content
-        self.calls = calls
-        self.call_id = call_id
-        self.name = name
-        self.weight = weight
 
 
 class Context:
@@ -93,6 +66,23 @@ class Context:
 
     def note(self, key: str, value: Any) -> None:
         self.notes.setdefault(key, []).append(value)
+
+
+def _read_markup(turns: list[Turn], ctx: Context) -> None:
+    """Calls written as markup in assistant text (``<tool_call>``, ``<TOOLCALL>``...) become the turn's
+    calls (:mod:`.markup`); the text before them stays (and is dropped by :func:`_merge`), the text
+    after them is dropped."""
+    for i, t in enumerate(turns):
+        if t.role == "assistant" and t.content and not t.calls:
+            found = read_markup(t.content, ctx.repairs, f"messages[{i}].content")
+            if found is None:
+                continue
+            before, calls, after = found
+            t.content = before.strip() or None
+            t.calls = calls
+            if after:
+                ctx.repairs.append("text_after_call_dropped")
+                ctx.note("dropped_text", {"message": None, "text": after})
 
 
 def _merge(turns: list[Turn], ctx: Context) -> list[Turn]:
@@ -145,8 +135,19 @@ def _trim_tail(turns: list[Turn], ctx: Context) -> None:
 
 def assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str, Any]]:
     """The canonical ``messages`` of a record (see the module docstring); raises :class:`Reject`."""
+    if not tools.checks:
+        return _assemble(turns, tools, ctx)
+    budget = begin_record()  # one bound on the schema work of the record's calls
+    try:
+        return _assemble(turns, tools, ctx)
+    finally:
+        end_record(budget)
+
+
+def _assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str, Any]]:
     if not turns:
         raise Reject("empty_conversation", "the record has no messages")
+    _read_markup(turns, ctx)
     out = _merge(turns, ctx)
     _trim_tail(out, ctx)
     if not out:

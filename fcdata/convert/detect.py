@@ -1,17 +1,30 @@
 """Telling a record's source format from its keys.
 
-==============  ===========================================================================
-format id       keys
-==============  ===========================================================================
-``glaive``      ``system`` + ``chat`` (Glaive function-calling v2 raw), or ``chat`` alone
-``hackathon``   ``interactions`` (legacy Mistral hackathon instruct data)
-``text``        ``text`` and no ``messages`` (continued-pretraining records)
-``sharegpt``    ``conversations`` (LLaMA-Factory's ShareGPT)
-``canonical``   ``messages`` and already canonical: every tool typed, every call typed with a
-                valid 9-character id, every result carrying its call's id, no legacy keys
-``openai``      ``messages`` otherwise (OpenAI chat, legacy ``functions``), or a request dump
-                ``{"request": {"messages": ...}, "message": ...}``
-==============  ===========================================================================
+====================  ===================================================================================
+format id             keys
+====================  ===================================================================================
+``glaive``            ``system`` + ``chat`` (Glaive function-calling v2 raw), or ``chat`` alone
+``hackathon``         ``interactions`` (legacy Mistral hackathon instruct data)
+``text``              ``text`` and no ``messages`` (continued-pretraining records)
+``hermes``            ``conversations`` holding Hermes markup: ``<tools>`` in a system turn,
+                      ``<tool_call>`` in a ``gpt`` turn or ``<tool_response>`` in a ``tool`` turn
+``toolace``           ``conversations`` and a ``system`` text holding a JSON list of functions (no ``tools``)
+``sharegpt``          ``conversations`` otherwise (LLaMA-Factory's ShareGPT, APIGen-MT, ComplexFuncBench),
+                      or a bare list of ``{"from"/"role", ...}`` turns
+``xlam``              ``query`` + ``answers`` (+ ``tools``): xLAM / APIGen
+``gorilla``           ``question`` + ``function`` + ``model_answer``: Gorilla OpenFunctions v1
+``when2call``         ``messages`` + ``chosen_response`` (preference rows); ``question`` +
+                      ``correct_answer`` + ``answers`` (the MCQ test file); ``messages`` + ``tools`` in
+                      BFCL's dialect (bare functions, ``"type": "dict"``: the SFT rows)
+``llamafactory``      ``messages`` whose content is a list of typed parts ``{"type", "value"}``
+                      (LLaMA-Factory v1)
+``trajectory``        OpenAI-style messages under another key: ``traj`` / ``trajectory`` (tau-bench,
+                      APIGen-MT dumps), ``answer_generation.train_messages`` (ToolBench)
+``canonical``         ``messages`` and already canonical: every tool typed, every call typed with a
+                      valid 9-character id, every result carrying its call's id, no legacy keys
+``openai``            ``messages`` otherwise (OpenAI chat, legacy ``functions``), or a request dump
+                      ``{"request": {"messages": ...}, "message": ...}``
+====================  ===================================================================================
 
 A file's format is told from its first readable record (the CLI says which, ``--from`` forces one);
 :func:`fcdata.convert.convert_records` without a format tells each record's own.
@@ -21,11 +34,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .hermes import is_hermes_text
 from .ids import CALL_ID_RE
+from .toolace import has_tool_list
 
-__all__ = ["FORMATS", "detect_format", "describe_keys"]
+__all__ = ["FORMATS", "detect_format", "describe_keys", "is_turn_list", "trajectory_messages"]
 
-FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "openai", "canonical")
+FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "gorilla", "when2call", "llamafactory", "trajectory", "openai", "canonical")
 
 
 def _is_canonical(value: dict[str, Any]) -> bool:
@@ -53,8 +68,55 @@ def _is_canonical(value: dict[str, Any]) -> bool:
     return True
 
 
+def is_turn_list(value: Any) -> bool:
+    """A bare list of ShareGPT turns (a conversation written without its ``conversations`` key, as
+    data-genie writes Hermes conversations)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(t, dict) and ("from" in t or "role" in t) for t in value)
+
+
+def _is_hermes(value: dict[str, Any]) -> bool:
+    conv = value.get("conversations")
+    if not isinstance(conv, list):
+        return False
+    if isinstance(value.get("system"), str) and is_hermes_text(value["system"]):
+        return True
+    return any(isinstance(t, dict) and isinstance(t.get("value", t.get("content")), str) and is_hermes_text(t.get("value", t.get("content"))) for t in conv)
+
+
+def _is_v1_messages(messages: Any) -> bool:
+    """LLaMA-Factory v1: content as a list of ``{"type", "value"}`` parts."""
+    if not isinstance(messages, list):
+        return False
+    for m in messages:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list) and content and all(isinstance(p, dict) and "value" in p and "type" in p for p in content):
+            return True
+    return False
+
+
+def _is_bfcl_dialect(tools: Any) -> bool:
+    """Tools as When2Call writes them: bare functions whose parameters are ``"type": "dict"``."""
+    return isinstance(tools, list) and bool(tools) and all(isinstance(t, dict) and "type" not in t and isinstance(t.get("parameters"), dict) and t["parameters"].get("type") == "dict" for t in tools)
+
+
+_TRAJECTORY_KEYS = ("traj", "trajectory", "train_messages")
+
+
+def trajectory_messages(value: dict[str, Any]) -> tuple[str, Any] | None:
+    """Where a trajectory dump keeps its messages: ``(path, value)``, or ``None``."""
+    for key in _TRAJECTORY_KEYS:
+        if isinstance(value.get(key), list):
+            return key, value[key]
+    generation = value.get("answer_generation")
+    if isinstance(generation, dict) and isinstance(generation.get("train_messages"), list):
+        return "answer_generation.train_messages", generation["train_messages"]
+    return None
+
+
 def detect_format(value: Any) -> str | None:
     """The format id of one decoded record, or ``None`` when its keys match no known format."""
+    if is_turn_list(value):
+        value = {"conversations": value}
     if not isinstance(value, dict):
         return None
     if "chat" in value and ("system" in value or "messages" not in value):
@@ -62,11 +124,29 @@ def detect_format(value: Any) -> str | None:
     if "interactions" in value:
         return "hackathon"
     if "conversations" in value:
+        if _is_hermes(value):
+            return "hermes"
+        if isinstance(value.get("system"), str) and "tools" not in value and has_tool_list(value["system"]):
+            return "toolace"
         return "sharegpt"
+    if "query" in value and "answers" in value:
+        return "xlam"
+    if "question" in value and "function" in value and "model_answer" in value:
+        return "gorilla"
+    if ("messages" in value and "chosen_response" in value) or ("question" in value and "correct_answer" in value and "answers" in value):
+        return "when2call"
     if "messages" in value:
-        return "canonical" if _is_canonical(value) else "openai"
+        if _is_canonical(value):
+            return "canonical"
+        if _is_v1_messages(value["messages"]):
+            return "llamafactory"
+        if _is_bfcl_dialect(value.get("tools")):
+            return "when2call"
+        return "openai"
     if isinstance(value.get("request"), dict) and "messages" in value["request"]:
         return "openai"
+    if trajectory_messages(value) is not None or isinstance(value.get("answer_generation"), dict):
+        return "trajectory"
     if "text" in value:
         return "text"
     return None

@@ -12,22 +12,30 @@ from __future__ import annotations
 from typing import Any
 
 from ..read import Item
-from .detect import FORMATS, describe_keys, detect_format
+from .detect import FORMATS, describe_keys, detect_format, is_turn_list, trajectory_messages
 from .glaive import convert_glaive
+from .gorilla import convert_gorilla
 from .hackathon import convert_interactions, convert_text
 from .openai import convert_openai
 from .outcome import Converted, Rejected, Reject
 from .sharegpt import convert_sharegpt
+from .trajectory import convert_trajectory
+from .when2call import convert_when2call
+from .xlam import convert_xlam
 
 __all__ = ["convert_item", "FORMATS"]
 
+_SHAREGPT = frozenset({"sharegpt", "hermes", "toolace"})
+_OPENAI = frozenset({"openai", "canonical", "llamafactory", "when2call"})
 _FAMILY: dict[str, frozenset[str]] = {
     "glaive": frozenset({"glaive"}),
     "hackathon": frozenset({"hackathon", "text"}),
     "text": frozenset({"hackathon", "text"}),
-    "sharegpt": frozenset({"sharegpt"}),
-    "openai": frozenset({"openai", "canonical"}),
-    "canonical": frozenset({"openai", "canonical"}),
+    **{f: _SHAREGPT for f in _SHAREGPT},
+    **{f: _OPENAI for f in _OPENAI},
+    "xlam": frozenset({"xlam"}),
+    "gorilla": frozenset({"gorilla"}),
+    "trajectory": frozenset({"trajectory"}),
 }
 
 _WANTS = {
@@ -35,8 +43,30 @@ _WANTS = {
     "hackathon": "`interactions` (or `text`)",
     "text": "`text`",
     "sharegpt": "`conversations`",
+    "hermes": "`conversations`",
+    "toolace": "`conversations`",
+    "xlam": "`query` and `answers`",
+    "gorilla": "`question`, `function` and `model_answer`",
+    "when2call": "`messages` (or the MCQ test file's `question` and `answers`)",
+    "llamafactory": "`messages`",
+    "trajectory": "messages under `traj`, `trajectory` or `answer_generation.train_messages`",
     "openai": "`messages`",
     "canonical": "`messages`",
+}
+
+_HAS_KEYS = {
+    "glaive": ("chat",),
+    "hackathon": ("interactions", "text"),
+    "text": ("interactions", "text"),
+    "sharegpt": ("conversations",),
+    "hermes": ("conversations",),
+    "toolace": ("conversations",),
+    "xlam": ("query",),
+    "gorilla": ("question",),
+    "when2call": ("messages", "question"),
+    "llamafactory": ("messages",),
+    "openai": ("messages", "request"),
+    "canonical": ("messages", "request"),
 }
 
 
@@ -44,32 +74,39 @@ def _convert(item: Item, value: dict[str, Any], fmt: str, forced: bool) -> Conve
     own = detect_format(value)
     family = _FAMILY[fmt]
     if own is None or own not in family:
-        # a forced format still gets the keys its converter needs, so the message can be precise
-        if not (forced and _has_keys(value, fmt)):
+        # a forced format, or a record of no format that has the keys its file's format needs, goes to
+        # that converter, which says precisely what is missing
+        if not ((forced or own is None) and _has_keys(value, fmt)):
             seen = f"; it looks like {own}" if own else ""
             how = "--from" if forced else "the first record of its file"
             raise Reject("format_mismatch", f"read as {fmt} (from {how}), which needs {_WANTS[fmt]}, but the record is {describe_keys(value)}{seen}")
-        own = fmt if fmt not in ("openai", "canonical") else "openai"
+        own = fmt if fmt != "canonical" else "openai"
+    # the record is read by what it is; a forced format labels it (and, within the ShareGPT family,
+    # says which markup to read: forcing toolace reads Python call syntax in any ShareGPT record)
+    label = fmt if forced else own
     if own == "glaive":
         return convert_glaive(item, value)
     if own == "hackathon":
         return convert_interactions(item, value)
     if own == "text":
         return convert_text(item, value)
-    if own == "sharegpt":
-        return convert_sharegpt(item, value)
-    label = fmt if forced and fmt in ("openai", "canonical") else own
+    if own in _SHAREGPT:
+        return convert_sharegpt(item, value, label)
+    if own == "xlam":
+        return convert_xlam(item, value, label)
+    if own == "gorilla":
+        return convert_gorilla(item, value, label)
+    if own == "trajectory":
+        return convert_trajectory(item, value, label)
+    if own == "when2call":
+        return convert_when2call(item, value, label)
     return convert_openai(item, value, label)
 
 
 def _has_keys(value: dict[str, Any], fmt: str) -> bool:
-    if fmt == "glaive":
-        return "chat" in value
-    if fmt in ("hackathon", "text"):
-        return "interactions" in value or "text" in value
-    if fmt == "sharegpt":
-        return "conversations" in value
-    return "messages" in value or isinstance(value.get("request"), dict)
+    if fmt == "trajectory":
+        return trajectory_messages(value) is not None or isinstance(value.get("answer_generation"), dict)
+    return any(k in value for k in _HAS_KEYS[fmt])
 
 
 def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) -> Converted | Rejected:
@@ -78,6 +115,18 @@ def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) ->
     if item.error is not None:
         return Rejected(item, [(item.code or "not_json", item.error or "unreadable")], None)
     value = item.value
+    if is_turn_list(value) and (fmt is None or fmt in _SHAREGPT):
+        # a conversation written as a bare list of turns (data-genie's Hermes files)
+        wrapped = {"conversations": value}
+        label = fmt or detect_format(wrapped) or "sharegpt"
+        try:
+            return convert_sharegpt(item, wrapped, label, bare=True)
+        except Reject as rej:
+            return Rejected(item, rej.reasons, label)
+        except RecursionError:
+            return Rejected(item, [("json_too_deep", "the record is nested too deeply to convert")], label)
+        except Exception as exc:  # a converter bug must not stop a batch; tests assert this never happens
+            return Rejected(item, [("internal_error", f"{type(exc).__name__}: {exc}")], label)
     if not isinstance(value, dict):
         return Rejected(item, [("not_object", f"a record must be a JSON object, got {describe_keys(value)}")], fmt)
     label = fmt

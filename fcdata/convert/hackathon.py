@@ -12,11 +12,12 @@ import json
 from typing import Any
 
 from ..read import Item
-from .assemble import Context, Turn, assemble
+from .assemble import Context, assemble
 from .encoding import KEY_ENCODER
 from .finish import chat_outcome, text_outcome
 from .outcome import Converted, Reject
 from .tools import EMPTY_TOOLSET
+from .turns import Turn
 
 __all__ = ["convert_interactions", "convert_text"]
 

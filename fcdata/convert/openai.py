@@ -19,13 +19,16 @@ from typing import Any
 
 from ..read import Item
 from .arguments import arguments_field, arguments_object, loads_finite, parse_arguments_text
-from .assemble import Call, Context, Turn, assemble
+from .assemble import Context, assemble
+from .turns import Call, Turn
 from .encoding import ENCODER, KEY_ENCODER
 from .finish import chat_outcome
 from .outcome import Converted, Reject
-from .tools import EMPTY_TOOLSET, ToolSet, build_toolset, toolset_from_declarations
+from .markup import calls_from_value
+from .results import split_result_lists
+from .tools import EMPTY_TOOLSET, ToolSet, build_toolset, read_declarations, toolset_from_declarations
 
-__all__ = ["convert_openai", "text_of", "tool_result_text"]
+__all__ = ["convert_openai", "convert_messages", "text_of", "content_parts", "tool_result_text"]
 
 _TEXT_PART_TYPES = ("text", "input_text", "output_text")
 _ROLE_KEYS = {
@@ -39,24 +42,50 @@ _TOP_KEYS = {"messages", "tools", "functions", "metadata"}
 _REQUEST_SETTINGS = {"model", "tool_choice", "function_call", "parallel_tool_calls", "temperature", "top_p", "max_tokens", "stream", "n", "seed", "stop", "response_format", "user"}
 
 
+_REASONING_PART_TYPES = ("reasoning", "thinking", "reasoning_content")
+
+
 def text_of(content: Any, where: str, repairs: list[str]) -> str | None:
     """Message content as one string: a string as is, ``None`` as ``None``, a list of text parts joined
     (``content_parts_joined``); other part types (images, audio) are refused (``unsupported_content``)."""
+    text, _, _ = content_parts(content, where, repairs)
+    return text
+
+
+def content_parts(content: Any, where: str, repairs: list[str]) -> tuple[str | None, list[str], list[Call]]:
+    """Message content read into its text, its reasoning and its calls.
+
+    A string is the text. A list of parts: text parts (``{"type": "text", "text"}``, LLaMA-Factory v1's
+    ``{"type": "text", "value"}``, plain strings) are joined (``content_parts_joined``); reasoning parts
+    (``reasoning``, ``thinking``) are returned apart, for the caller to drop from the trained text; v1
+    ``tool_call`` parts (``value``: the JSON of ``{"name", "arguments"}``) are calls
+    (``tool_call_parts_read``). Other part types (images, audio) are refused (``unsupported_content``)."""
     if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for k, part in enumerate(content):
-            if isinstance(part, str):
-                texts.append(part)
-            elif isinstance(part, dict) and part.get("type", "text") in _TEXT_PART_TYPES and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-            else:
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-                raise Reject("unsupported_content", f"{where}[{k}]: a {kind!r} content part; Mistral v0.3 (text only) cannot train on it")
+        return content, [], []
+    if not isinstance(content, list):
+        raise Reject("wrong_type", f"{where}: content must be a string or a list of text parts, got {type(content).__name__}")
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[Call] = []
+    for k, part in enumerate(content):
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        kind = part.get("type", "text") if isinstance(part, dict) else None
+        body = (part.get("text", part.get("value")) if kind in _TEXT_PART_TYPES else part.get("value", part.get(kind))) if isinstance(part, dict) else None
+        if kind in _TEXT_PART_TYPES and isinstance(body, str):
+            texts.append(body)
+        elif kind in _REASONING_PART_TYPES and isinstance(body, str):
+            reasoning.append(body)
+        elif kind == "tool_call" and body is not None:
+            repairs.append("tool_call_parts_read")
+            calls.extend(calls_from_value(body, f"{where}[{k}].value", repairs))
+        else:
+            shown = kind if isinstance(part, dict) else type(part).__name__
+            raise Reject("unsupported_content", f"{where}[{k}]: a {shown!r} content part; Mistral v0.3 (text only) cannot train on it")
+    if texts or not (reasoning or calls):
         repairs.append("content_parts_joined")
-        return "".join(texts)
-    raise Reject("wrong_type", f"{where}: content must be a string or a list of text parts, got {type(content).__name__}")
+    return ("".join(texts) if texts else None), reasoning, calls
 
 
 def tool_result_text(content: str, repairs: list[str]) -> str:
@@ -124,6 +153,15 @@ def _function_call(fn: dict[str, Any], where: str, repairs: list[str], tools: To
 
 def _weight(m: dict[str, Any], where: str, repairs: list[str]) -> int | None:
     w = m.get("weight")
+    if w is None and "loss_weight" in m:
+        # LLaMA-Factory v1: loss_weight 0.0 / 1.0 per message
+        lw = m["loss_weight"]
+        if isinstance(lw, bool) or lw not in (0, 1):
+            raise Reject("bad_value", f"{where}.loss_weight: Mistral v0.3 trains a turn or not (0 or 1), got {json.dumps(lw)}")
+        if lw == 0:
+            repairs.append("loss_weight_as_weight")
+            return 0
+        return None
     if w is None:
         meta = m.get("metadata")
         if isinstance(meta, dict) and meta.get("masked") is True:
@@ -135,7 +173,12 @@ def _weight(m: dict[str, Any], where: str, repairs: list[str]) -> int | None:
     return int(w)
 
 
-def _turns(messages: Any, tools: ToolSet, repairs: list[str]) -> list[Turn]:
+_REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
+# message keys read here though no canonical message has them (LLaMA-Factory v1's loss_weight, reasoning)
+_HANDLED_KEYS = frozenset({"loss_weight", *_REASONING_KEYS})
+
+
+def _turns(messages: Any, tools: ToolSet, repairs: list[str], notes: list[dict[str, Any]]) -> list[Turn]:
     if not isinstance(messages, list):
         raise Reject("wrong_type", f"messages: expected a list, got {type(messages).__name__}")
     turns: list[Turn] = []
@@ -153,11 +196,22 @@ def _turns(messages: Any, tools: ToolSet, repairs: list[str]) -> list[Turn]:
         if not isinstance(role, str) or role not in _ROLE_KEYS:
             raise Reject("bad_role", f"{where}.role: expected system, user, assistant, tool (or legacy function), got {json.dumps(role)}")
         allowed = _ROLE_KEYS[role]
-        if any(k not in allowed and not (role == "assistant" and k == "function_call") and not (k == "name" and m.get("role") == "function") for k in m):
+        if any(k not in allowed and not (k in _HANDLED_KEYS and (k == "loss_weight" or role == "assistant")) and not (role == "assistant" and k == "function_call") and not (k == "name" and m.get("role") == "function") for k in m):
             repairs.append("unknown_keys_dropped")
-        content = text_of(m.get("content"), where + ".content", repairs)
+        content, reasoning, part_calls = content_parts(m.get("content"), where + ".content", repairs)
+        if role != "assistant" and (reasoning or part_calls):
+            raise Reject("bad_value", f"{where}.content: reasoning or tool_call parts in a {role} message")
+        if role != "assistant" and isinstance(m.get("loss_weight"), (int, float)) and m["loss_weight"] not in (0, False):
+            repairs.append("loss_weight_dropped")
         if role == "assistant":
-            calls: list[Call] = []
+            for key in _REASONING_KEYS:
+                if isinstance(m.get(key), str) and m[key].strip():
+                    reasoning.append(m[key])
+            if reasoning:
+                # Mistral v0.3 has no reasoning channel: the reasoning is kept, but not trained
+                repairs.append("reasoning_dropped")
+                notes.append({"message": i, "text": "\n\n".join(reasoning)})
+            calls: list[Call] = list(part_calls)
             raw_calls = m.get("tool_calls")
             if raw_calls is not None:
                 if not isinstance(raw_calls, list):
@@ -189,8 +243,8 @@ def _turns(messages: Any, tools: ToolSet, repairs: list[str]) -> list[Turn]:
     return turns
 
 
-def _declarations(obj: dict[str, Any]) -> tuple[Any, bool]:
-    tools = obj.get("tools")
+def _declarations(obj: dict[str, Any], repairs: list[str]) -> tuple[Any, bool]:
+    tools = read_declarations(obj.get("tools"), "tools", repairs) if isinstance(obj.get("tools"), str) else obj.get("tools")
     functions = obj.get("functions")
     if functions is None:
         return tools, False
@@ -223,29 +277,53 @@ def convert_openai(item: Item, value: dict[str, Any], fmt: str = "openai") -> Co
     else:
         extra = {k: v for k, v in value.items() if k not in _TOP_KEYS}
     repairs: list[str] = []
-    decls, legacy = _declarations(obj)
-    if legacy:
-        repairs.append("legacy_functions")
-    if decls is None or decls == []:
-        tools = EMPTY_TOOLSET
-    elif legacy:
-        tools = build_toolset(decls, bare_ok=True)
-    else:
-        tools = toolset_from_declarations(decls, bare_ok=False)
+    decls, legacy = _declarations(obj, repairs)
     messages = obj.get("messages")
     if messages is None:
         raise Reject("missing_field", "messages: an OpenAI-style record needs `messages`")
+    notes: dict[str, Any] = {}
     if reply is not None:
         if not isinstance(messages, list):
             raise Reject("wrong_type", f"request.messages: expected a list, got {type(messages).__name__}")
         reply = {"role": "assistant", **{k: v for k, v in reply.items() if k != "role"}}
         messages = [*messages, reply]
-    turns = _turns(messages, tools, repairs)
+        notes["source_shape"] = "request messages + reply message"
+        extra = {k: v for k, v in extra.items() if k not in _REQUEST_SETTINGS}
+    return convert_messages(item, value, fmt, messages, decls, legacy=legacy, repairs=repairs, extra=extra or None, notes=notes, own_metadata=value.get("metadata") if reply is None else None)
+
+
+def convert_messages(
+    item: Item,
+    value: Any,
+    fmt: str,
+    messages: Any,
+    declarations: Any,
+    *,
+    legacy: bool = False,
+    repairs: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+    notes: dict[str, Any] | None = None,
+    own_metadata: Any = None,
+) -> Converted:
+    """OpenAI-style ``messages`` and their tool ``declarations`` (found wherever a format keeps them) ->
+    a canonical record; ``value`` is the source record (call ids derive from it). Raises
+    :class:`Reject`."""
+    repairs = list(repairs or [])
+    if legacy:
+        repairs.append("legacy_functions")
+    if declarations is None or declarations == []:
+        tools = EMPTY_TOOLSET
+    elif legacy:
+        tools = build_toolset(declarations, bare_ok=True)
+    else:
+        tools = toolset_from_declarations(declarations, bare_ok=False)
+    reasoning: list[dict[str, Any]] = []
+    turns = split_result_lists(_turns(messages, tools, repairs, reasoning), repairs)
     ctx = Context(lambda: KEY_ENCODER.encode(value).encode("utf-8", "surrogatepass"), link_repair=True, name_results=False)
     ctx.repairs.extend(repairs)
-    if reply is not None:
-        ctx.notes["source_shape"] = "request messages + reply message"
+    if reasoning:
+        ctx.notes["reasoning"] = reasoning
+    if notes:
+        ctx.notes.update(notes)
     out = assemble(turns, tools, ctx)
-    if reply is not None:
-        extra = {k: v for k, v in extra.items() if k not in _REQUEST_SETTINGS}
-    return chat_outcome(item, fmt, out, tools, ctx, extra or None, value.get("metadata") if reply is None else None)
+    return chat_outcome(item, fmt, out, tools, ctx, extra, own_metadata)

@@ -18,13 +18,18 @@ import json
 from typing import Any
 
 from ..read import Item
-from .arguments import arguments_field, arguments_object, loads_finite, parse_arguments_text
-from .assemble import Call, Context, Turn, assemble
+from .arguments import loads_finite
+from .assemble import Context, assemble
 from .encoding import ENCODER, KEY_ENCODER
 from .finish import chat_outcome
+from . import hermes, toolace
+from .markup import calls_from_value
+from .pycall import read_python_calls
+from .results import split_result_lists
 from .openai import tool_result_text
 from .outcome import Converted, Reject
-from .tools import EMPTY_TOOLSET, toolset_from_declarations
+from .tools import EMPTY_TOOLSET, read_declarations, toolset_from_declarations
+from .turns import Turn
 
 __all__ = ["convert_sharegpt"]
 
@@ -32,74 +37,69 @@ _USER = frozenset({"human", "user"})
 _ASSISTANT = frozenset({"gpt", "assistant", "model", "bot", "chatgpt"})
 _CALL = frozenset({"function_call", "tool_call", "tool_calls"})
 _RESULT = frozenset({"observation", "tool", "function", "ipython", "function_response"})
-_KNOWN = frozenset({"conversations", "tools", "system"})
+_KNOWN = frozenset({"conversations", "tools", "system", "functions"})
 
 
-def _calls(text: str, where: str, repairs: list[str]) -> list[Call]:
-    try:
-        value = loads_finite(text) if isinstance(text, str) else text
-    except (ValueError, RecursionError) as exc:
-        raise Reject("call_unparseable", f"{where}: the function_call value is not JSON ({exc})") from None
-    items = value if isinstance(value, list) else [value]
-    if not items:
-        raise Reject("call_unparseable", f"{where}: an empty list of calls")
-    calls = []
-    for k, obj in enumerate(items):
-        if not isinstance(obj, dict) or "name" not in obj:
-            raise Reject("call_unparseable", f"{where}: a call must be an object with a name, got {json.dumps(obj, ensure_ascii=False)[:60]}")
-        args: Any = arguments_field(obj, repairs)
-        try:
-            if isinstance(args, str):
-                args = parse_arguments_text(args, repairs)
-            calls.append(Call(obj["name"], arguments_object(args, repairs), obj.get("id") if isinstance(obj.get("id"), str) else None))
-        except Reject as rej:
-            code, msg = rej.reasons[0]
-            raise Reject(code, f"{where}[{k}].arguments: {msg}") from None
-    return calls
+def _system_turn(text: str, fmt: str, repairs: list[str], dropped: list[str]) -> tuple[str, Any]:
+    """A system text and the declarations it holds (Hermes ``<tools>``, ToolACE's JSON list)."""
+    if fmt == "hermes":
+        return hermes.system_tools(text, repairs, dropped)
+    if fmt == "toolace":
+        return toolace.system_tools(text, repairs, dropped)
+    return text, None
 
 
-def _split_observations(turns: list[Turn], repairs: list[str]) -> list[Turn]:
-    out: list[Turn] = []
-    i = 0
-    while i < len(turns):
-        t = turns[i]
-        out.append(t)
-        i += 1
-        if t.role == "assistant" and t.calls and len(t.calls) > 1 and i < len(turns) and turns[i].role == "tool" and (i + 1 >= len(turns) or turns[i + 1].role != "tool"):
-            try:
-                parts = json.loads(turns[i].content or "")
-            except ValueError:
-                continue
-            if isinstance(parts, list) and len(parts) == len(t.calls):
-                repairs.append("observation_list_split")
-                out.extend(Turn("tool", p if isinstance(p, str) else ENCODER.encode(p)) for p in parts)
-                i += 1
-    return out
+def _results(text: Any, fmt: str, repairs: list[str], decoded: set[int]) -> list[Turn]:
+    """The tool-result turns of one observation: Hermes ``<tool_response>`` blocks and ToolACE
+    ``[{"name", "results"}]`` lists give one per result; a decoded value (ComplexFuncBench, APIGen-MT
+    dumps) is written as JSON (a list of them split per call later)."""
+    if not isinstance(text, str):
+        repairs.append("observation_content_encoded")
+        turn = Turn("tool", ENCODER.encode(text))
+        if isinstance(text, list):
+            decoded.add(id(turn))
+        return [turn]
+    found = hermes.tool_responses(text, repairs) if fmt == "hermes" else toolace.tool_results(text, repairs) if fmt == "toolace" else None
+    if found is None:
+        return [Turn("tool", tool_result_text(text, repairs))]
+    return [Turn("tool", tool_result_text(content, repairs), name=name) for name, content in found]
 
 
-def convert_sharegpt(item: Item, value: dict[str, Any]) -> Converted:
-    """Convert one LLaMA-Factory ShareGPT record; raises :class:`Reject`."""
+def _assistant_turn(turn: dict[str, Any], text: Any, fmt: str, where: str, repairs: list[str]) -> Turn:
+    calls = None
+    if "function_call" in turn and turn["function_call"] not in (None, [], ""):
+        # ComplexFuncBench: the assistant turn's calls as a list of {"name", "arguments"}
+        calls = calls_from_value(turn["function_call"], where + ".function_call", repairs)
+    if text is not None and not isinstance(text, str):
+        raise Reject("wrong_type", f"{where}.value: expected a string, got {type(text).__name__}")
+    if calls is None and fmt == "toolace" and isinstance(text, str):
+        calls = read_python_calls(text, where + ".value", repairs)
+        if calls == []:
+            raise Reject("empty_call_list", f"{where}.value: an empty list of calls: there is no reply to train on")
+        if calls is not None:
+            text = None
+    return Turn("assistant", text or None if calls else text, calls)
+
+
+def convert_sharegpt(item: Item, value: dict[str, Any], fmt: str = "sharegpt", *, bare: bool = False) -> Converted:
+    """Convert one ShareGPT-family record (``fmt``: ``sharegpt``, ``hermes`` or ``toolace``; ``bare``:
+    the record was a bare list of turns, wrapped as ``conversations``); raises :class:`Reject`."""
     conv = value.get("conversations")
     if not isinstance(conv, list):
         raise Reject("wrong_type", f"conversations: expected a list, got {type(conv).__name__}")
-    repairs: list[str] = []
-    raw_tools = value.get("tools")
-    if isinstance(raw_tools, str):
-        if raw_tools.strip():
-            try:
-                raw_tools = loads_finite(raw_tools)
-            except (ValueError, RecursionError) as exc:
-                raise Reject("tool_declaration_not_json", f"tools: the JSON text of the tools does not decode ({exc})") from None
-        else:
-            raw_tools = None
-    if isinstance(raw_tools, dict):
-        raw_tools = [raw_tools]
-    tools = EMPTY_TOOLSET if raw_tools in (None, []) else toolset_from_declarations(raw_tools)
+    repairs: list[str] = ["bare_conversation_wrapped"] if bare else []
+    dropped: list[str] = []
+    decoded: set[int] = set()
+    declarations = value.get("tools") if "tools" in value else value.get("functions")
+    raw_tools = read_declarations(declarations, "tools" if "tools" in value else "functions", repairs, text_repair=None)
 
     turns: list[Turn] = []
     system = value.get("system")
     if isinstance(system, str) and system.strip():
-        turns.append(Turn("system", system))
+        text, from_system = _system_turn(system, fmt, repairs, dropped)
+        raw_tools = _joined(raw_tools, from_system)
+        if text.strip():
+            turns.append(Turn("system", text))
     elif system is not None and not isinstance(system, str):
         raise Reject("wrong_type", f"system: expected a string, got {type(system).__name__}")
     for i, turn in enumerate(conv):
@@ -110,26 +110,41 @@ def convert_sharegpt(item: Item, value: dict[str, Any]) -> Converted:
         text = turn.get("value", turn.get("content"))
         if not isinstance(role, str):
             raise Reject("missing_field", f"{where}.from: each turn needs a `from` role")
-        if not isinstance(text, str):
-            if role in _CALL and isinstance(text, (dict, list)):
-                pass
-            else:
-                raise Reject("wrong_type", f"{where}.value: expected a string, got {type(text).__name__}")
-        if role in _USER:
-            turns.append(Turn("user", text))
-        elif role in _ASSISTANT:
-            turns.append(Turn("assistant", text))
+        if role in _ASSISTANT:
+            turns.append(_assistant_turn(turn, text, fmt, where, repairs))
         elif role in _CALL:
-            turns.append(Turn("assistant", None, _calls(text, where + ".value", repairs)))
+            if not isinstance(text, (str, dict, list)):
+                raise Reject("wrong_type", f"{where}.value: expected the JSON of a call, got {type(text).__name__}")
+            turns.append(Turn("assistant", None, calls_from_value(text, where + ".value", repairs)))
         elif role in _RESULT:
-            turns.append(Turn("tool", tool_result_text(text, repairs)))
+            if text is None:
+                raise Reject("wrong_type", f"{where}.value: expected a string, got NoneType")
+            turns.extend(_results(text, fmt, repairs, decoded))
+        elif not isinstance(text, str):
+            raise Reject("wrong_type", f"{where}.value: expected a string, got {type(text).__name__}")
+        elif role in _USER:
+            turns.append(Turn("user", text))
         elif role == "system":
-            turns.append(Turn("system", text))
+            text, from_system = _system_turn(text, fmt, repairs, dropped)
+            raw_tools = _joined(raw_tools, from_system)
+            if text.strip() or from_system is None:
+                turns.append(Turn("system", text))
         else:
             raise Reject("bad_role", f"{where}.from: unknown role {role!r} (expected human, gpt, function_call, observation, system)")
-    turns = _split_observations(turns, repairs)
+    tools = EMPTY_TOOLSET if raw_tools in (None, []) else toolset_from_declarations(raw_tools)
+    turns = split_result_lists(turns, repairs, decoded)
     ctx = Context(lambda: KEY_ENCODER.encode(value).encode("utf-8", "surrogatepass"))
     ctx.repairs.extend(repairs)
+    for text in dropped:
+        ctx.note("dropped_text", {"message": 0 if turns and turns[0].role == "system" else None, "text": text})
     messages = assemble(turns, tools, ctx)
     extra = {k: v for k, v in value.items() if k not in _KNOWN} or None
-    return chat_outcome(item, "sharegpt", messages, tools, ctx, extra)
+    return chat_outcome(item, fmt, messages, tools, ctx, extra)
+
+
+def _joined(first: Any, second: Any) -> Any:
+    if second is None:
+        return first
+    if first is None:
+        return second
+    return [*first, *(second if isinstance(second, list) else [second])]

@@ -8,15 +8,18 @@ prompt thousands of times), so its schemas are checked once and its JSON is writ
 from __future__ import annotations
 
 import json
+import math
 import re
 from functools import lru_cache
 from typing import Any
 
+from .arguments import NonFinite, loads_finite, python_literal
 from .encoding import ENCODER
 from .outcome import Reject
 from ..schema_check import SchemaCheck, schema_check
+from ..schema_types import GORILLA_TO_OPENAPI, JSON_TYPES, NO_DEFAULT, TypeExpr, normalise_schema, read_type, value_fits
 
-__all__ = ["ToolSet", "Declared", "declare", "toolset_of", "build_toolset", "toolset_from_declarations", "FUNCTION_NAME_RE", "PYTHON_TOOL", "EMPTY_TOOLSET"]
+__all__ = ["ToolSet", "Declared", "declare", "toolset_of", "build_toolset", "toolset_from_declarations", "toolset_from_text", "read_declarations", "FUNCTION_NAME_RE", "PYTHON_TOOL", "EMPTY_TOOLSET"]
 
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BAD_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
@@ -146,7 +149,129 @@ def _function_of(item: Any, index: int, repairs: list[str], bare_ok: bool) -> di
     raise Reject("tool_name_missing", f"{where}: a tool declaration needs a function name (keys: {', '.join(map(str, item)) or 'none'})")
 
 
-def _normalise_function(fn: dict[str, Any], index: int, repairs: list[str], renamed: dict[str, str]) -> dict[str, Any]:
+def _is_flat_parameters(params: dict[str, Any]) -> bool:
+    """xLAM's ``parameters``: each key a parameter, each value ``{"type": "str, optional", "description",
+    "default"}``, instead of a JSON Schema object."""
+    if not params or "properties" in params or params.get("type") in ("object", "dict"):
+        return False
+    return all(isinstance(v, dict) and ("type" in v or "description" in v) for v in params.values())
+
+
+def _build_parameters(params: dict[str, Any], where: str, repairs: list[str]) -> dict[str, Any]:
+    """A JSON Schema object from xLAM's flat parameters: each type expression read
+    (:func:`fcdata.schema_types.read_type`), ``required`` made of the parameters that are neither
+    marked optional nor given a default (xLAM's answers leave those out), an empty default (xLAM's "no
+    default") dropped."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, spec in params.items():
+        prop = {k: v for k, v in spec.items() if k != "type"}
+        kind = spec.get("type")
+        expr = read_type(kind) if kind is not None else TypeExpr({})
+        if expr is None:
+            raise Reject("schema_invalid", f"{where}.parameters.{name}.type: {kind!r} is neither a JSON Schema type nor a type expression fcdata reads (str, int, List[int], Dict[str, Any], 'str, optional'...)")
+        default = prop.get("default", expr.default)
+        if default in ("", None):
+            prop.pop("default", None)
+            default = NO_DEFAULT
+        elif default is not NO_DEFAULT:
+            prop["default"] = default
+        properties[name] = {**expr.schema, **prop}
+        if not expr.optional and default is NO_DEFAULT:
+            required.append(name)
+    repairs.append("parameters_schema_built")
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    return out
+
+
+def _fix_defaults(params: dict[str, Any], repairs: list[str], only: frozenset[str] | None = None) -> dict[str, Any]:
+    """Defaults that contradict their parameter's type, in declarations written in the xLAM/BFCL
+    dialects: a number written as text (``"250"`` for an integer) read as the number
+    (``default_coerced``); an integer parameter whose default is a fraction (xLAM's ``"int"`` latitude
+    with default ``46.95828``) declared a number (``integer_type_widened``); any other default of the
+    wrong type, or an empty one on a non-string parameter (xLAM's "no default"), dropped
+    (``default_dropped``): a model shown a default the parameter cannot take learns a wrong value.
+    ``only``: the parameters whose type was written as a Python name or expression of xLAM's (``int``,
+    ``str``, ``List[int]``); defaults of parameters declared with JSON Schema types or BFCL's names are
+    left as the source wrote them (BFCL's live schemas, which When2Call's test set shows the model, keep
+    their ``"dontcare"`` defaults)."""
+    props = params.get("properties")
+    if not isinstance(props, dict):
+        return params
+    changed: dict[str, Any] = {}
+    for name, prop in props.items():
+        if only is not None and name not in only:
+            continue
+        if not isinstance(prop, dict) or "default" not in prop or not isinstance(prop.get("type"), str):
+            continue
+        default, kind = prop["default"], prop["type"]
+        if value_fits(default, prop) or default is None:
+            continue
+        new = dict(prop)
+        value = _literal_for(default, kind)
+        if kind == "integer" and (isinstance(default, float) or isinstance(value, float)):
+            new["type"] = "number"
+            if isinstance(value, float):
+                new["default"] = value
+            repairs.append("integer_type_widened")
+        elif value is not None and value_fits(value, prop):
+            new["default"] = value
+            repairs.append("default_coerced")
+        else:
+            del new["default"]
+            if default != "":
+                repairs.append("default_dropped")
+        changed[name] = new
+    if not changed:
+        return params
+    return {**params, "properties": {k: changed.get(k, v) for k, v in props.items()}}
+
+
+def _literal_for(default: Any, kind: str) -> Any:
+    """``default`` read as a value of JSON type ``kind`` when it is text spelling one, else ``None``."""
+    if not isinstance(default, str):
+        return None
+    text = default.strip()
+    try:
+        if kind in ("integer", "number"):
+            number = float(text)
+            if not math.isfinite(number):
+                return None
+            return int(number) if kind == "integer" and number.is_integer() and re.fullmatch(r"[+-]?\d+", text) else number
+        if kind == "boolean" and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+    except ValueError:
+        return None
+    return None
+
+
+def _normalise_parameters(fn: dict[str, Any], params: dict[str, Any], where: str, repairs: list[str]) -> dict[str, Any]:
+    """``parameters`` as a JSON Schema object, from the shapes sets write: xLAM's flat parameters
+    (``parameters_schema_built``), BFCL's and Python's type names at any depth (``dict``, ``float``,
+    ``List[int]``...: ``schema_types_normalised``), ``required`` beside ``parameters`` instead of in it
+    (When2Call: ``required_moved_into_parameters``), and the defaults of those dialects fixed."""
+    if _is_flat_parameters(params):
+        # built from read types: JSON Schema types already
+        params = _build_parameters(params, where, repairs)
+        typed_by_name: frozenset[str] | None = None  # every parameter's type was read from a name
+    else:
+        props = params.get("properties")
+        typed_by_name = frozenset(k for k, v in props.items() if isinstance(v, dict) and isinstance(v.get("type"), str) and v["type"] not in JSON_TYPES and v["type"] not in GORILLA_TO_OPENAPI) if isinstance(props, dict) else frozenset()
+        params, changed = normalise_schema(params)
+        if changed:
+            repairs.append("schema_types_normalised")
+    outer = fn.get("required")
+    if isinstance(outer, list) and "required" not in params and all(isinstance(r, str) for r in outer):
+        repairs.append("required_moved_into_parameters")
+        params = {**params, "required": outer}
+    if typed_by_name is None or typed_by_name:
+        params = _fix_defaults(params, repairs, typed_by_name)
+    return params
+
+
+def _normalise_function(fn: dict[str, Any], index: int, repairs: list[str], renamed: dict[str, str], dialects: bool = True) -> dict[str, Any]:
     where = f"tools[{index}]"
     name = fn.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -170,13 +295,15 @@ def _normalise_function(fn: dict[str, Any], index: int, repairs: list[str], rena
     elif not isinstance(params, dict):
         raise Reject("schema_invalid", f"{where}: parameters must be a JSON Schema object, got {json.dumps(params, ensure_ascii=False)[:60]}")
     else:
+        if dialects:
+            params = _normalise_parameters(fn, params, where, repairs)
         props, req = params.get("properties"), params.get("required")
         if isinstance(props, dict) and isinstance(req, list) and any(isinstance(r, str) and r not in props for r in req):
             # a required name that is no declared property is a typo in the declaration (functionary's
             # sample requires "get_car_price", the function's own name): every correct call would fail it
             repairs.append("required_unknown_dropped")
             params = {**params, "required": [r for r in req if not (isinstance(r, str) and r not in props)]}
-    if any(k not in _FUNCTION_KEYS for k in fn):
+    if any(k not in _FUNCTION_KEYS and not (k == "required" and "required_moved_into_parameters" in repairs) for k in fn):
         repairs.append("tool_extra_keys_dropped")
     return {"name": name, "description": description, "parameters": params}
 
@@ -198,14 +325,19 @@ class Declared:
         self.wraps_code = wraps_code
 
 
-def declare(item: Any, index: int, *, bare_ok: bool = True) -> Declared | None:
-    """Normalise one declaration (``None`` for a tool type that is dropped); raises :class:`Reject`."""
+def declare(item: Any, index: int, *, bare_ok: bool = True, dialects: bool = True) -> Declared | None:
+    """Normalise one declaration (``None`` for a tool type that is dropped); raises :class:`Reject`.
+
+    ``dialects``: read the parameter dialects of xLAM, BFCL and Python type names
+    (:func:`_normalise_parameters`). Glaive's converter turns it off: Glaive v2 declares JSON Schema,
+    its quirk table refuses a type that is not one (``schema_invalid``), and its output stays what it
+    was."""
     repairs: list[str] = []
     fn = _function_of(item, index, repairs, bare_ok)
     if fn is None:
         return None
     renamed: dict[str, str] = {}
-    canon = _normalise_function(fn, index, repairs, renamed)
+    canon = _normalise_function(fn, index, repairs, renamed, dialects)
     name = canon["name"]
     try:
         params_text = _ENCODER.encode(canon["parameters"])
@@ -271,12 +403,77 @@ def build_toolset(declarations: Any, *, bare_ok: bool = True) -> ToolSet:
     return toolset_of([declare(item, index, bare_ok=bare_ok) for index, item in enumerate(declarations)])
 
 
-@lru_cache(maxsize=2048)
-def _cached(text: str, bare_ok: bool) -> ToolSet | Reject:
+def read_declarations(value: Any, where: str, repairs: list[str], *, text_repair: str | None = "tools_json_string") -> Any:
+    """Function declarations as formats give them, as a list (``None`` when absent or empty): a list of
+    declaration objects, or of JSON texts of one (When2Call's test file: ``tool_declarations_decoded``);
+    one declaration object; JSON text of either (ShareGPT, xLAM, LLaMA-Factory v1; ``text_repair`` is
+    recorded where the format itself would give a list, e.g. ``tools_json_string`` in OpenAI records); or
+    a Python repr of them (Hermes ``<tools>`` blocks: ``tools_python_literal``). Raises :class:`Reject`
+    (``tool_declaration_not_json``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        value = _decode_declarations(text, where, repairs)
+        if text_repair is not None:
+            repairs.append(text_repair)
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, list) and any(isinstance(v, str) for v in value):
+        repairs.append("tool_declarations_decoded")
+        value = [_decode_declarations(v, f"{where}[{k}]", repairs) if isinstance(v, str) else v for k, v in enumerate(value)]
+    return value or None
+
+
+def _decode_declarations(text: str, where: str, repairs: list[str]) -> Any:
     try:
-        return build_toolset(json.loads(text), bare_ok=bare_ok)
-    except Reject as rej:
-        return rej
+        return loads_finite(text)
+    except NonFinite as exc:
+        raise Reject("tool_declaration_not_json", f"{where}: a declaration holds a number JSON cannot represent ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        error = exc
+    if text[:1] in "[{":
+        try:
+            value = python_literal(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
+        else:
+            repairs.append("tools_python_literal")
+            return value
+    raise Reject("tool_declaration_not_json", f"{where}: the JSON text of the tools does not decode ({error})")
+
+
+# declarations' JSON text -> the ToolSet built from it (or the refusal), bounded like an LRU cache would
+# be but filled from a value the caller may already hold decoded
+_TOOLSETS: dict[tuple[str, bool], "ToolSet | Reject"] = {}
+_TOOLSETS_SIZE = 2048
+_UNDECODED = object()
+
+
+def _cached(text: str, bare_ok: bool, value: Any = _UNDECODED) -> ToolSet | Reject:
+    found = _TOOLSETS.get((text, bare_ok))
+    if found is None:
+        try:
+            found = build_toolset(json.loads(text) if value is _UNDECODED else value, bare_ok=bare_ok)
+        except Reject as rej:
+            found = rej
+        if len(_TOOLSETS) >= _TOOLSETS_SIZE:
+            _TOOLSETS.clear()
+        _TOOLSETS[(text, bare_ok)] = found
+    return found
+
+
+def clear_cache() -> None:
+    """Forget every ToolSet built (benchmarks measuring a cold start; long-lived processes)."""
+    _TOOLSETS.clear()
+
+
+def _raise_or_return(result: ToolSet | Reject) -> ToolSet:
+    if isinstance(result, Reject):
+        raise Reject(*result.reasons[0], *result.reasons[1:])
+    return result
 
 
 def toolset_from_declarations(declarations: Any, *, bare_ok: bool = True) -> ToolSet:
@@ -288,7 +485,27 @@ def toolset_from_declarations(declarations: Any, *, bare_ok: bool = True) -> Too
         text = json.dumps(declarations, ensure_ascii=False)
     except (TypeError, ValueError):
         return build_toolset(declarations, bare_ok=bare_ok)
-    result = _cached(text, bare_ok)
-    if isinstance(result, Reject):
-        raise Reject(*result.reasons[0], *result.reasons[1:])
-    return result
+    return _raise_or_return(_cached(text, bare_ok, declarations))
+
+
+def toolset_from_text(value: Any, where: str, repairs: list[str], *, text_repair: str | None = None, bare_ok: bool = True) -> ToolSet:
+    """The ToolSet of declarations as a format gives them (:func:`read_declarations`); when they are the
+    JSON text of a list, cached by that text as it is, so that a record whose tools repeat an earlier
+    record's is neither decoded nor encoded again. Raises :class:`Reject`."""
+    if isinstance(value, str) and value[:1] == "[":
+        if text_repair is not None:
+            repairs.append(text_repair)
+        found = _TOOLSETS.get((value, bare_ok))
+        if found is not None:
+            return _raise_or_return(found)
+        try:
+            decoded = loads_finite(value)
+        except (ValueError, RecursionError):
+            repairs.pop() if text_repair is not None else None
+        else:
+            if isinstance(decoded, list) and decoded and not any(isinstance(d, str) for d in decoded):
+                return _raise_or_return(_cached(value, bare_ok, decoded))
+            if text_repair is not None:
+                repairs.pop()
+    declarations = read_declarations(value, where, repairs, text_repair=text_repair)
+    return EMPTY_TOOLSET if declarations is None else toolset_from_declarations(declarations, bare_ok=bare_ok)

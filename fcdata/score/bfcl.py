@@ -43,6 +43,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from fcdata.schema_types import json_type
+
 __all__ = [
     "PYTHON_TYPES",
     "BfclResult",
@@ -64,17 +66,10 @@ __all__ = [
     "fcdata_error",
 ]
 
-# declared parameter type -> the Python type a value must have (ast_checker.PYTHON_TYPE_MAPPING)
-PYTHON_TYPES: dict[str, type] = {
-    "string": str,
-    "integer": int,
-    "float": float,
-    "boolean": bool,
-    "array": list,
-    "tuple": list,
-    "dict": dict,
-    "any": str,
-}
+_PYTHON_OF_JSON: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict}
+# declared parameter type -> the Python type a value must have (ast_checker.PYTHON_TYPE_MAPPING: BFCL's
+# eight type names, read through fcdata's one type table as BFCL reads them: "any" is a string)
+PYTHON_TYPES: dict[str, type] = {name: _PYTHON_OF_JSON[json_type(name, bfcl=True) or "string"] for name in ("string", "integer", "float", "boolean", "array", "tuple", "dict", "any")}
 # types whose elements are type-checked too, one level deep (PYTHON_NESTED_TYPE_CHECK_LIST)
 NESTED_CHECKED = ("array", "tuple")
 

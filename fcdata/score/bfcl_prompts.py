@@ -9,7 +9,8 @@ tools a Mistral model is shown are built the way BFCL's ``MistralHandler._compil
    description gets `` Note that the provided function is in Python 3 syntax.`` appended;
 2. ``convert_to_tool(functions, GORILLA_TO_OPENAPI, ModelStyle.Mistral)``: ``.`` in a function name
    becomes ``_`` (Mistral names must match ``^[a-zA-Z0-9_-]{1,64}$``); ``parameters.type`` becomes
-   ``"object"``; every property type goes through the ``GORILLA_TO_OPENAPI`` table (``dict`` ->
+   ``"object"``; every property type goes through the ``GORILLA_TO_OPENAPI`` table (fcdata's one type
+   table, :mod:`fcdata.schema_types`, read with ``bfcl=True``; ``dict`` ->
    ``object``, ``float`` -> ``number``, ``tuple`` -> ``array``, ``any`` -> ``string``, unknown ->
    ``string``); a ``float`` property also gets ``"format": "float"`` and `` This is a float type
    value.`` at the end of its description; array item types (two levels) and nested object
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from fcdata.read import Item, read_items
+from fcdata.schema_types import GORILLA_TO_OPENAPI, json_type
 
 from .bfcl import category_of, check_supported, mapped_name
 
@@ -44,45 +46,15 @@ __all__ = [
     "iter_bfcl_prompts",
 ]
 
-# bfcl_eval/constants/type_mappings.py GORILLA_TO_OPENAPI
-GORILLA_TO_OPENAPI: dict[str, str] = {
-    "integer": "integer",
-    "number": "number",
-    "float": "number",
-    "string": "string",
-    "boolean": "boolean",
-    "bool": "boolean",
-    "array": "array",
-    "list": "array",
-    "dict": "object",
-    "object": "object",
-    "tuple": "array",
-    "any": "string",
-    "byte": "integer",
-    "short": "integer",
-    "long": "integer",
-    "double": "number",
-    "char": "string",
-    "ArrayList": "array",
-    "Array": "array",
-    "HashMap": "object",
-    "Hashtable": "object",
-    "Queue": "array",
-    "Stack": "array",
-    "Any": "string",
-    "String": "string",
-    "Bigint": "integer",
-}
-
 PYTHON_HINT = " Note that the provided function is in Python 3 syntax."
 FLOAT_NOTE = " This is a float type value."
 
 
 def _map_type(type_name: Any, where: str) -> str:
-    try:
-        return GORILLA_TO_OPENAPI[type_name]
-    except (KeyError, TypeError):
-        raise ValueError(f"{where}: type {type_name!r} is not in BFCL's GORILLA_TO_OPENAPI table") from None
+    mapped = json_type(type_name, bfcl=True)
+    if mapped is None:
+        raise ValueError(f"{where}: type {type_name!r} is not in BFCL's GORILLA_TO_OPENAPI table")
+    return mapped
 
 
 def _cast_properties(properties: dict[str, Any], where: str) -> dict[str, Any]:
@@ -97,7 +69,7 @@ def _cast_properties(properties: dict[str, Any], where: str) -> dict[str, Any]:
             if original == "float":
                 prop["format"] = "float"
                 prop["description"] = prop.get("description", "") + FLOAT_NOTE
-            prop["type"] = GORILLA_TO_OPENAPI.get(original, "string") if isinstance(original, str) else "string"
+            prop["type"] = json_type(original, bfcl=True) or "string"  # BFCL: unknown names become "string"
         if prop["type"] in ("array", "object"):
             if "properties" in prop:
                 prop["properties"] = _cast_properties(prop["properties"], path)

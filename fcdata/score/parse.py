@@ -1,19 +1,23 @@
 """Turn a model's reply into what it said: plain text, tool calls, or a parse failure.
 
-A Mistral v0.3 assistant turn is either text, or the ``[TOOL_CALLS]`` control token followed by a JSON
-list of ``{"name", "arguments"[, "id"]}`` objects, then ``</s>``. Decoded to text with its special tokens
-kept, a reply therefore looks like one of::
+A Mistral assistant turn is text, tool calls, or (v7 and later) text then calls, then ``</s>``. Decoded
+to text with its special tokens kept, a reply looks like one of::
 
     The weather in Paris is sunny.</s>
-    [TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}]</s>
+    [TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris"}}]</s>        v2-v7
+    [TOOL_CALLS]get_weather[CALL_ID]a1b2c3d4e[ARGS]{"city": "Paris"}</s>              v11
+    [TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]f[ARGS]{}</s>           v11, v13
 
-The rules mirror mistral-common's own decoder for tokenizer versions v2 to v7
-(``mistral_common.experimental.tools._split_content_and_tool_calls`` and
-``_decode_tool_calls_v2_up_to_v7``): whatever comes before the first ``[TOOL_CALLS]`` is content; every
-``[TOOL_CALLS]`` starts one payload; each payload must be a JSON *list*; each element must be an object
-with a string ``"name"`` and an object ``"arguments"``. ``</s>`` (and anything generated after it) is not
-part of the reply. As in mistral-common, ``arguments`` must be present and be an object: a model that
-writes ``"arguments": "{...}"`` (a string) has not produced a Mistral v0.3 call.
+The rules mirror mistral-common's own decoder (``mistral_common.experimental.tools``:
+``_split_content_and_tool_calls``, ``_decode_tool_calls_v2_up_to_v7``, ``_decode_tool_call_v11`` and
+``..._with_call_id``): whatever comes before the first ``[TOOL_CALLS]`` is content; every
+``[TOOL_CALLS]`` starts one payload. A payload that starts with ``[`` is the v2-v7 form: a JSON *list*
+whose elements are objects with a string ``"name"`` and an object ``"arguments"``. Any other payload is
+the v11 form: a function name, optionally ``[CALL_ID]`` and an id, then ``[ARGS]`` and a JSON object (a
+function name never starts with ``[``, so the two forms cannot be mistaken for each other and no
+version needs to be given). ``</s>`` (and anything generated after it) is not part of the reply. As in
+mistral-common, ``arguments`` must be present and be an object: a model that writes
+``"arguments": "{...}"`` (a string) has not produced a Mistral call.
 
 A reply that claims a call (it holds ``[TOOL_CALLS]``) but breaks any of those rules is a *parse failure*:
 reported as such, with the reason, and never taken for an abstention or for a wrong call. Scorers decide
@@ -48,6 +52,8 @@ __all__ = [
 ]
 
 TOOL_CALLS = "[TOOL_CALLS]"
+ARGS = "[ARGS]"
+CALL_ID = "[CALL_ID]"
 EOS = "</s>"
 BOS = "<s>"
 
@@ -229,19 +235,63 @@ def parse_reply(text: str, *, require_marker: bool = True) -> ParsedReply:
         start = _skip_ws(text, pos + len(TOOL_CALLS))
         if start >= len(text) or text.startswith(EOS, start) or text.startswith(TOOL_CALLS, start):
             return _failure(content, f"{where}: empty (nothing after [TOOL_CALLS])")
-        try:
-            decoded, end = _DECODER.raw_decode(text, start)
-        except (ValueError, RecursionError) as exc:
-            return _failure(content, f"{where}: {_json_error(exc)}")
-        found = _calls_from_list(decoded, where)
-        if isinstance(found, str):
-            return _failure(content, found)
-        calls.extend(found)
+        if _is_v11(text, start):  # v11 form: name [CALL_ID] id [ARGS] {arguments}
+            found_call, end = _v11_call(text, start, where)
+            if isinstance(found_call, str):
+                return _failure(content, found_call)
+            calls.append(found_call)
+        else:
+            try:
+                decoded, end = _DECODER.raw_decode(text, start)
+            except (ValueError, RecursionError) as exc:
+                return _failure(content, f"{where}: {_json_error(exc)}")
+            found = _calls_from_list(decoded, where)
+            if isinstance(found, str):
+                return _failure(content, found)
+            calls.extend(found)
         pos = _skip_ws(text, end)
         if pos >= len(text) or text.startswith(EOS, pos):
             return ParsedReply("calls", text=content, calls=tuple(calls))
         if not text.startswith(TOOL_CALLS, pos):
-            return _failure(content, f"{where}: unexpected text after the JSON list: {text[pos:pos + 30]!r}")
+            return _failure(content, f"{where}: unexpected text after the {'arguments' if _is_v11(text, start) else 'JSON list'}: {text[pos:pos + 30]!r}")
+
+
+def _is_v11(text: str, start: int) -> bool:
+    """Whether the payload at ``start`` is in the v11 form: it does not open a JSON list or object, and
+    an ``[ARGS]`` follows before the next ``[TOOL_CALLS]`` or ``</s>``."""
+    start = _skip_ws(text, start)
+    if start >= len(text) or text[start] in "[{":
+        return False
+    args_at = text.find(ARGS, start)
+    if args_at < 0:
+        return False
+    stop = min((i for i in (text.find(TOOL_CALLS, start), text.find(EOS, start)) if i >= 0), default=len(text))
+    return args_at < stop
+
+
+def _v11_call(text: str, start: int, where: str) -> tuple[Call | str, int]:
+    """One v11 call written as text from ``start`` (just after ``[TOOL_CALLS]``): the call or the
+    reason it is not one, and where it ends."""
+    args_at = text.find(ARGS, start)
+    stop = min((i for i in (text.find(TOOL_CALLS, start), text.find(EOS, start)) if i >= 0), default=len(text))
+    if args_at < 0 or args_at > stop:
+        return f"{where}: no [ARGS] after the function name (v11 form: name[ARGS]{{...}})", stop
+    head = text[start:args_at]
+    call_id: str | None = None
+    if CALL_ID in head:
+        head, call_id = head.split(CALL_ID, 1)
+        call_id = call_id.strip()
+    name = head.strip()
+    if not name:
+        return f"{where}.name: expected a non-empty function name before [ARGS]", args_at
+    arg_start = _skip_ws(text, args_at + len(ARGS))
+    try:
+        arguments, end = _DECODER.raw_decode(text, arg_start)
+    except (ValueError, RecursionError) as exc:
+        return f"{where}.arguments: {_json_error(exc)}", arg_start
+    if not isinstance(arguments, dict):
+        return f"{where}.arguments: expected a JSON object, got {_kind(arguments)}", end
+    return Call(name, arguments, call_id or None), end
 
 
 def _from_parts(content: str, payloads: list[str]) -> ParsedReply:
@@ -251,6 +301,14 @@ def _from_parts(content: str, payloads: list[str]) -> ParsedReply:
         where = f"[TOOL_CALLS] payload {index + 1}" if index else "[TOOL_CALLS] payload"
         if not payload.strip():
             return _failure(content, f"{where}: empty (nothing after [TOOL_CALLS])")
+        if _is_v11(payload, 0):  # v11 form, its [CALL_ID]/[ARGS] written back as text
+            call, end = _v11_call(payload, 0, where)
+            if isinstance(call, str):
+                return _failure(content, call)
+            if payload[end:].strip():
+                return _failure(content, f"{where}: unexpected text after the arguments: {payload[end:end + 30]!r}")
+            calls.append(call)
+            continue
         try:
             decoded = json.loads(payload)
         except (ValueError, RecursionError) as exc:
@@ -262,7 +320,7 @@ def _from_parts(content: str, payloads: list[str]) -> ParsedReply:
     return ParsedReply("calls", text=content, calls=tuple(calls))
 
 
-# control token ids of the Mistral v3 tokenizer (mistral-v3-format.md)
+# control token ids of the Mistral v3 SentencePiece tokenizer (mistral-v3-format.md), the default
 BOS_ID, EOS_ID, TOOL_CALLS_ID = 1, 2, 5
 
 
@@ -281,26 +339,45 @@ def _v3_text_tokenizer() -> Any:
 def parse_reply_ids(ids: Sequence[int], tokenizer: Any = None) -> ParsedReply:
     """Parse a reply given as the generated token ids, control tokens included.
 
-    This is the exact form: the reply is cut at the first ``</s>`` (id 2), split at every
-    ``[TOOL_CALLS]`` (id 5) as mistral-common's ``_split_content_and_tool_calls`` does, and each piece is
-    decoded to text on its own before the rules of :func:`parse_reply` apply. ``tokenizer`` needs a
-    ``decode(ids) -> str`` that drops control tokens (default: the v3 tokenizer shipped in
-    mistral-common). Prefer it to text decoded with mistral-common's ``SpecialTokenPolicy.KEEP``, which
+    This is the exact form: the reply is cut at the first ``</s>``, split at every ``[TOOL_CALLS]`` as
+    mistral-common's ``_split_content_and_tool_calls`` does, a v11 call's ``[CALL_ID]`` and ``[ARGS]``
+    are found as ids too, and each piece is decoded to text on its own before the rules of
+    :func:`parse_reply` apply. ``tokenizer`` needs a ``decode(ids) -> str`` that drops control tokens;
+    an fcdata tokenizer (:func:`fcdata.tokenizer.load_tokenizer`) also gives the control ids of its
+    version (Tekken's ``[TOOL_CALLS]`` is 9, not 5). Default: the v3 tokenizer shipped in
+    mistral-common. Prefer this to text decoded with mistral-common's ``SpecialTokenPolicy.KEEP``, which
     yields SentencePiece pieces (``▁`` for spaces), not text.
     """
     ids = [int(i) for i in ids]
-    if EOS_ID in ids:
-        ids = ids[: ids.index(EOS_ID)]
-    if ids and ids[0] == BOS_ID:
+    bos, eos, tool_calls = (getattr(tokenizer, a, None) for a in ("bos_id", "eos_id", "tool_calls_id"))
+    if not isinstance(tool_calls, int):
+        bos, eos, tool_calls = BOS_ID, EOS_ID, TOOL_CALLS_ID
+    markers = {t: m for t, m in ((getattr(tokenizer, "args_id", None), ARGS), (getattr(tokenizer, "call_id_id", None), CALL_ID)) if isinstance(t, int)}
+    if eos in ids:
+        ids = ids[: ids.index(eos)]
+    if ids and ids[0] == bos:
         ids = ids[1:]
     decoder = tokenizer if tokenizer is not None else _v3_text_tokenizer()
     segments: list[list[int]] = [[]]
     for token in ids:
-        if token == TOOL_CALLS_ID:
+        if token == tool_calls:
             segments.append([])
         else:
             segments[-1].append(token)
-    texts = [decoder.decode(segment) if segment else "" for segment in segments]
+
+    def text_of(segment: list[int]) -> str:
+        out, run = [], []
+        for t in segment:
+            if t in markers:
+                out.append(decoder.decode(run) if run else "")
+                out.append(markers[t])
+                run = []
+            else:
+                run.append(t)
+        out.append(decoder.decode(run) if run else "")
+        return "".join(out)
+
+    texts = [text_of(segment) if segment else "" for segment in segments]
     if len(texts) == 1:
         return ParsedReply("text", text=texts[0])
     return _from_parts(texts[0], texts[1:])

@@ -15,12 +15,18 @@ Modules, one job each:
   trained -> report (``fcdata train-eval``).
 
 Importing this package imports none of the heavy libraries; each module imports them where it uses them.
+It does silence one notice bitsandbytes prints on import (:mod:`~fcdata.train.quiet`), before any of
+them can import it.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from .quiet import silence_bitsandbytes_kernel_notice
+
+silence_bitsandbytes_kernel_notice()
 
 _EXPORTS: dict[str, str] = {
     "TrainConfig": "fcdata.train.config",

@@ -369,8 +369,11 @@ def run_eval(
     if not torch.cuda.is_available():
         apply_threads(cpu_threads(None)[0])
     model, desc = load_for_eval(model_or_run, qlora=qlora, seed=seed)
-    result = evaluate_model(model, records, max_new_tokens=max_new_tokens, batch_size=batch_size, fill_ids=fill_ids, on_batch=on_batch)
-    report = {**result.report, "loss": heldout_loss(model, records)["loss"], "model": desc, "input": {"path": data, **counts}}
+    from ..tokenizer import load_tokenizer, model_tokenizer
+
+    tok = load_tokenizer(model_tokenizer(model_or_run))  # a run's recorded tokenizer, a model folder's own
+    result = evaluate_model(model, records, tokenizer=tok, max_new_tokens=max_new_tokens, batch_size=batch_size, fill_ids=fill_ids, on_batch=on_batch)
+    report = {**result.report, "loss": heldout_loss(model, records, tok)["loss"], "model": desc, "input": {"path": data, **counts}}
     write_eval(out, result)
     write_json(os.path.join(out, "report.json"), report)
     if rejects:

@@ -21,6 +21,9 @@ Call ids (``fill_ids``, on by default in evaluation). fcdata never trains the ch
     [TOOL_CALLS] [{"name": "f", "arguments": {...}, "id": "  ·········  "}]</s>
     trained ......................................................  untrained  trained
 
+In the v11 syntax (``[TOOL_CALLS]name[CALL_ID]id[ARGS]{...}``) the id follows its own control token,
+and the decoder writes it right after the model writes ``[CALL_ID]``; v13 writes no ids at all.
+
 A model that learned its tool calls only from fcdata data (a model trained from scratch, or a base model
 that never wrote ids) has no learned behaviour inside the id, and greedy decoding there wanders off
 (``"id": "id": "id": ...``) so the call never closes. With ``fill_ids`` the decoder writes the id itself,
@@ -95,16 +98,21 @@ class IdFiller:
         quote = tokenizer.encode('"x')
         # does the opening quote tokenize apart from what follows it (then it is not part of the id)?
         self._quote_apart = tokenizer.decode(quote[:1]).strip() == '"'
+        # v11: the id is a segment of its own after [CALL_ID], encoded as mistral-common encodes it
+        self.call_id_token = getattr(tokenizer, "call_id_id", None)
         self.queues: dict[int, list[int]] = {}
         self.calls: dict[int, int] = {}
         self.filled = 0
 
-    def id_tokens(self, row: int, call: int) -> list[int]:
-        """The tokens of the id of call ``call`` of ``row``, as they follow the opening quote."""
+    def id_tokens(self, row: int, call: int, segment: bool = False) -> list[int]:
+        """The tokens of the id of call ``call`` of ``row``, as they follow the opening quote (``segment``:
+        as a segment of its own, the v11 syntax's id after ``[CALL_ID]``)."""
         from ..convert.ids import make_call_id
 
         content = bytes(str(list(self.prompts[row])) if self.prompts is not None else str(row), "ascii")
         cid = make_call_id(content, call)
+        if segment:
+            return list(self.tok.encode(cid))
         pieces = self.tok.encode('"' + cid)
         return pieces[1:] if self._quote_apart else self.tok.encode(cid)
 
@@ -117,13 +125,16 @@ class IdFiller:
             if not queue:
                 if self.eos_id in tokens or self.tok.tool_calls_id not in tokens:
                     continue
-                start = len(tokens) - tokens[::-1].index(self.tok.tool_calls_id)
-                text = self.tok.decode(tokens[start:])
-                if not _open_call_id(text):
-                    continue
                 call = self.calls.get(row, 0)
+                if self.call_id_token is not None and tokens[-1] == self.call_id_token:
+                    queue = self.id_tokens(row, call, segment=True)  # v11: [CALL_ID] was just written
+                else:
+                    start = len(tokens) - tokens[::-1].index(self.tok.tool_calls_id)
+                    if not _open_call_id(self.tok.decode(tokens[start:])):
+                        continue
+                    queue = self.id_tokens(row, call)
                 self.calls[row] = call + 1
-                queue = self.queues[row] = self.id_tokens(row, call)
+                self.queues[row] = queue
                 self.filled += 1
             forced = queue.pop(0)
             scores[row, :] = -torch.inf

@@ -193,11 +193,18 @@ def _quantization_config() -> Any:
 
 
 def _check_vocab(model: Any, name: str) -> None:
+    """The model's vocabulary must be its tokenizer's: the one in its folder when it has one (Tekken
+    models have 131,072 ids), else the v3 one (32,768) that fcdata renders by default."""
+    from ..tokenizer import load_tokenizer, model_tokenizer
+
     vocab = int(getattr(model.config, "vocab_size", 0) or 0)
-    if vocab != V3_VOCAB_SIZE:
+    own = model_tokenizer(name) if os.path.isdir(name) else None
+    expected = load_tokenizer(own).vocab_size if own is not None else V3_VOCAB_SIZE
+    if vocab != expected:
+        which = f"its tokenizer ({own})" if own is not None else "Mistral v0.3 ids (the default tokenizer)"
         raise UsageError(
-            f"{name}: the model's vocabulary has {vocab} tokens, but fcdata renders Mistral v0.3 ids (vocabulary {V3_VOCAB_SIZE}); "
-            "use a Mistral v0.3 model (e.g. Mistral-7B-Instruct-v0.3) or a built-in model"
+            f"{name}: the model's vocabulary has {vocab} tokens, but fcdata renders {which} with a vocabulary of {expected}; "
+            "use the model's own tokenizer (a model folder with tekken.json or tokenizer.model.vN), a Mistral v0.3 model, or a built-in model"
         )
 
 

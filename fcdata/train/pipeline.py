@@ -125,6 +125,7 @@ def prepare_training_data(path: str, run_dir: str, cfg: TrainConfig, *, source_f
     Samples are rendered with ``cfg.render_mode`` and at most ``cfg.max_length`` tokens (earliest turns
     trimmed, or the sample dropped and counted), so every sample fits a pack."""
     from ..prepare import prepare
+    from ..tokenizer import model_tokenizer
     from ..write import write_json
     from .data import load_prepared
 
@@ -135,7 +136,7 @@ def prepare_training_data(path: str, run_dir: str, cfg: TrainConfig, *, source_f
         report = prepare(
             path,
             out,
-            tokenizer=cfg.tokenizer,
+            tokenizer=model_tokenizer(cfg.model, cfg.tokenizer),
             mode=cfg.render_mode,
             max_length=cfg.max_length,
             source_format=source_format,
@@ -224,7 +225,7 @@ def train_eval(
     """
     import torch
 
-    from ..tokenizer import load_tokenizer
+    from ..tokenizer import load_tokenizer, model_tokenizer
     from ..write import write_json, write_jsonl
     from .artifacts import plot_loss_curve, write_text
     from .evaluate import eval_items, write_eval
@@ -239,7 +240,7 @@ def train_eval(
     resolved = resolved or resolve(cfg)
     apply_threads(resolved.threads)
     os.makedirs(run_dir, exist_ok=True)
-    tok = load_tokenizer(cfg.tokenizer)
+    tok = load_tokenizer(model_tokenizer(cfg.model, cfg.tokenizer))  # the model folder's own, when it has one
 
     # 1. read, convert, validate; 2. split
     main = is_main_process()

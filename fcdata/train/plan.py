@@ -35,8 +35,21 @@ allocates (bf16 compute, nf4 weights, fp32 LoRA weights, cross-entropy in fp32).
     What the driver and kernels take outside PyTorch's allocator (not in ``max_memory_allocated``),
     listed apart and added to the total to compare with ``nvidia-smi``.
 
-Model shapes: built-in presets, known Mistral sizes (``7b``, ``12b``, ``22b``, ``24b``), or a folder with
-a ``config.json``.
+Model shapes: built-in presets, known Mistral sizes, or a folder with a ``config.json``. The known sizes
+cover the models of every tokenizer version fcdata renders (the shape is what memory depends on; the
+tokenizer version only changes the data)::
+
+    7b     Mistral 7B Instruct v0.3                                    v3 SentencePiece, vocabulary 32,768
+    12b    Mistral NeMo 12B (2407)                                     v3 Tekken, 131,072
+    22b    Mistral Small 22B (2409), Codestral 22B                     v3 SentencePiece, 32,768
+    24b    Mistral Small 3 / 3.1 (2501, 2503)                          v7 Tekken, 131,072
+           Mistral Small 3.2 (2506), Magistral Small, Devstral Small   v11 / v13 Tekken (same shape)
+    123b   Mistral Large 2 (2411)                                      v7 SentencePiece, 32,768
+
+The user's recipe table for Mistral Small 3 (24B; QLoRA nf4, LoRA r 16, 2048 tokens, batch 1, gradient
+checkpointing, paged AdamW 8-bit, the plain loss over every position) reads 12 GB of weights and about
+21-22 GB in all; this estimate gives 11.5 GB of nf4 decoder weights and 21.8 GB allocated
+(``tests/test_plan.py`` holds it within 15%).
 """
 
 from __future__ import annotations
@@ -105,8 +118,10 @@ KNOWN_SHAPES: dict[str, ModelShape] = {
     "12b": ModelShape("Mistral-Nemo-12B", 5120, 14336, 40, 32, 8, 128, 131072),
     # Mistral-Small-Instruct-2409 / Codestral-22B
     "22b": ModelShape("Mistral-Small-22B", 6144, 16384, 56, 48, 8, 128, 32768),
-    # Mistral-Small-24B-Base-2501
+    # Mistral-Small-24B-Base-2501 (and 3.1 / 3.2, Magistral Small, Devstral Small: the same decoder)
     "24b": ModelShape("Mistral-Small-24B", 5120, 32768, 40, 32, 8, 128, 131072),
+    # Mistral-Large-Instruct-2411
+    "123b": ModelShape("Mistral-Large-123B", 12288, 28672, 88, 96, 8, 128, 32768),
 }
 
 

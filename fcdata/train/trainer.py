@@ -374,6 +374,7 @@ def train_model(
 
 
 def _save_run(run_dir: str, trainer: Any, cfg: TrainConfig, resolved_dict: dict[str, Any], metrics: dict[str, Any], history: list[dict[str, Any]], save_base: bool) -> None:
+    from ..tokenizer import model_tokenizer
     from ..write import atomic_path, write_json
 
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -386,7 +387,7 @@ def _save_run(run_dir: str, trainer: Any, cfg: TrainConfig, resolved_dict: dict[
             plain.save_pretrained(tmp)
         del plain
     write_text(os.path.join(run_dir, "config.yaml"), dump_yaml(resolved_dict))
-    write_json(os.path.join(run_dir, "tokenizer.json"), tokenizer_reference(cfg.tokenizer))
+    write_json(os.path.join(run_dir, "tokenizer.json"), tokenizer_reference(model_tokenizer(cfg.model, cfg.tokenizer)))
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
     write_json(os.path.join(run_dir, "log_history.json"), history)
     plot_loss_curve(history, os.path.join(run_dir, "loss_curve.png"), title=f"{cfg.model}: training loss")

@@ -1,0 +1,89 @@
+"""Call markup left in assistant text is never trained as text: the converter reads it into calls or
+rejects the record, and the validator reports it in canonical data (``call_markup_text``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fcdata.call_markup import CALL_MARKUP, find_call_markup
+from fcdata.convert import Converted, Rejected, convert_records
+from fcdata.read import read_items
+from fcdata.validate import check_record
+
+TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+def _record(reply: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "content": reply}], "tools": [TOOL]}
+
+
+def _codes(rec: dict[str, Any]) -> list[str]:
+    return [f.code for f in check_record(rec)[1] if f.severity == "error"]
+
+
+@pytest.mark.parametrize("marker", sorted(CALL_MARKUP))
+def test_validate_reports_every_marker_in_assistant_text(marker: str) -> None:
+    assert find_call_markup(f"ok {marker} x") == marker
+    assert _codes(_record(f"Sure. {marker}{{\"name\": \"get_weather\"}}")) == ["call_markup_text"]
+
+
+def test_validate_leaves_user_text_and_plain_replies_alone() -> None:
+    rec = _record("It is sunny.")
+    rec["messages"][0]["content"] = "What does <tool_call> mean in Hermes data?"
+    assert _codes(rec) == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "repair"),
+    [
+        ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>', "tool_call_tags_parsed"),
+        ("<tool_call>\n{'arguments': {'city': 'Paris'}, 'name': 'get_weather'}\n</tool_call>\n", "tool_call_tags_parsed"),
+        ('<TOOLCALL>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</TOOLCALL>', "toolcall_tags_parsed"),
+        ('[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}]', "tool_calls_text_parsed"),
+        ("<functioncall> {\"name\": \"get_weather\", \"arguments\": '{\"city\": \"Paris\"}'}", "functioncall_text_parsed"),
+    ],
+)
+def test_convert_reads_markup_into_calls(reply: str, repair: str) -> None:
+    [out] = convert_records([_record(reply)])
+    assert isinstance(out, Converted), out
+    assert repair in out.repairs
+    msg = out.record["messages"][1]
+    assert "content" not in msg and msg["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": {"city": "Paris"}}
+    assert _codes(out.record) == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}",  # never closed
+        "<tool_call>get the weather</tool_call>",  # no call inside
+        '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}',  # a template fcdata does not read
+        "Here: </tool_call>",  # a closing tag alone
+    ],
+)
+def test_convert_rejects_markup_it_cannot_read(reply: str) -> None:
+    [out] = convert_records([_record(reply)])
+    assert isinstance(out, Rejected) and out.codes == ["call_markup_text"], out
+
+
+def test_text_around_markup_is_not_trained() -> None:
+    reply = 'Let me check. <tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call> One moment.'
+    [out] = convert_records([_record(reply)])
+    assert isinstance(out, Converted)
+    assert out.repairs == ["tool_call_tags_parsed", "text_after_call_dropped", "text_before_call_dropped", "call_id_added"]
+    assert [d["text"] for d in out.record["metadata"]["dropped_text"]] == ["One moment.", "Let me check."]
+
+
+def test_hermes_rows_are_never_written_with_markup_in_text(published_data: Path) -> None:
+    """The data-poisoning defect: a Hermes row whose calls sit in <tool_call> tags was written as plain
+    assistant text, and validate passed it."""
+    for out in convert_records(read_items(published_data / "formats" / "hermes_rows.jsonl")):
+        if isinstance(out, Converted):
+            for m in out.record["messages"]:
+                if m["role"] == "assistant" and "content" in m:
+                    assert find_call_markup(m["content"]) is None, m["content"][:80]
+            assert _codes(out.record) == []
