@@ -33,8 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 EASY_COMMAND = ("synth --difficulty easy --seed {seed}", "train-eval --model tiny-mistral --full")
-NORMAL_COMMAND = ("synth --difficulty normal --seed {seed}", "train-eval --model tiny-mistral --full --epochs 4")
-"""The normal task's command: default sizes, four epochs (about 15 minutes of a 2-core CPU)."""
+NORMAL_COMMAND = ("synth --difficulty normal --seed {seed}", "train-eval --model tiny-mistral --full --epochs 6")
+"""The normal task's command: default sizes, six epochs (the most that fit 15 minutes of a 2-core CPU)."""
 
 
 def log(message: str) -> None:

@@ -43,8 +43,8 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tokenizer", default=None, type=click.Path(exists=True), help="The model's tokenizer (tekken.json, tokenizer.model.vN, or a folder). Default: the one in the --model folder, else the v3 tokenizer shipped in mistral-common."),
         click.option("--full", is_flag=True, default=None, help="Train every weight instead of a LoRA adapter (small models, from-scratch runs)."),
         click.option("--qlora", is_flag=True, default=None, help="Load the base in 4-bit (nf4, double quantisation, bf16 compute) through bitsandbytes; needs a CUDA GPU."),
-        click.option("--lr", "learning_rate", type=float, default=None, help="Learning rate [2e-4]."),
-        click.option("--epochs", type=float, default=None, help="Epochs over the training samples [1]."),
+        click.option("--lr", "learning_rate", type=float, default=None, help="Learning rate [2e-4; 3e-3 from scratch: --full on a built-in model]."),
+        click.option("--epochs", type=float, default=None, help="Epochs over the training samples [1; 4 from scratch]."),
         click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps (overrides --epochs)."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Rows (packs) per GPU per micro-step [2]."),
         click.option("--grad-accum", "gradient_accumulation_steps", type=click.IntRange(min=1), default=None, help="Micro-steps per optimizer step [4]."),
@@ -265,6 +265,7 @@ def train_eval(input_path: str, run_dir: str, source_format: str | None, quiet: 
     \b
     Examples:
       fcdata train-eval examples/synth_sample.jsonl -o run/ --model tiny-mistral
+      fcdata synth -o easy.jsonl --difficulty easy && fcdata train-eval easy.jsonl -o run/ --model tiny-mistral --full
       fcdata synth -o synth.jsonl && fcdata train-eval synth.jsonl -o run/ --model small-mistral --full --lr 1e-3
       fcdata train-eval data.jsonl -o run/ --model ./Mistral-7B-Instruct-v0.3 --qlora --eval-size 200
     """

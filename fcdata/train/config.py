@@ -169,9 +169,10 @@ FROM_SCRATCH: dict[str, Any] = {
     "learning_rate": 3e-3,
     "lr_scheduler": "cosine",
     "warmup_ratio": 0.05,
-    "epochs": 3.0,
+    "adam_beta2": 0.95,
+    "epochs": 4.0,
     "max_length": 512,
-    "batch_size": 4,
+    "batch_size": 2,
     "gradient_accumulation_steps": 1,
     "gradient_checkpointing": False,
 }

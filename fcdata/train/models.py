@@ -59,7 +59,11 @@ _COMMON: dict[str, Any] = {
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny-mistral": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16},
+    # tiny-mistral learns the synthetic task from scratch on a CPU (docs/training.md, "Learning from scratch"):
+    # heads of 32 dimensions with rope_theta 1e4 resolve nearby positions (at 1e6 and 16 dimensions only
+    # two rotary frequencies turn within a 100-token prompt), and initialisation at 0.1 gives attention
+    # sharp enough at the start that function names are copied after ~300 steps instead of ~900
+    "tiny-mistral": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 32, "rope_parameters": {"rope_theta": 10_000.0, "rope_type": "default"}, "initializer_range": 0.1},
     "small-mistral": {"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 8, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 64},
     "mistral-7b-random": {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128},
 }
