@@ -9,7 +9,7 @@ import click
 
 from fcdata.errors import UsageError
 
-from .common import CONTEXT_SETTINGS, echo_err, format_table, stderr_is_terminal
+from .common import CONTEXT_SETTINGS, check_outputs, echo_err, format_table, stderr_is_terminal
 
 
 def _library_progress(quiet: bool) -> None:
@@ -163,6 +163,7 @@ def train(data: str, run_dir: str, source_format: str | None, quiet: bool, **kwa
     from fcdata.train.config import resolve
     from fcdata.train.trainer import load_prepared, train_model
 
+    check_outputs(inputs=[data], folders={"-o": run_dir})
     _library_progress(quiet)
     cfg, notes = _build_config(kwargs)
     resolved = resolve(cfg)
@@ -247,6 +248,7 @@ def eval_cmd(model_or_run: str, data: str, out_dir: str | None, source_format: s
         if not os.path.isfile(os.path.join(model_or_run, "config.yaml")):
             raise UsageError("give -o/--output (MODEL_OR_RUN is not a run folder)")
         out_dir = os.path.join(model_or_run, "eval")
+    check_outputs(inputs=[data], files={name: os.path.join(out_dir, name) for name in ("predictions.jsonl", "report.json", "rejects.jsonl")})
     records, rejects, counts = load_records(data, source_format=source_format)
     if not records:
         raise UsageError(f"{data}: no valid record to evaluate on")
@@ -296,6 +298,7 @@ def train_eval(input_path: str, run_dir: str, source_format: str | None, quiet: 
     from fcdata.train.config import resolve
     from fcdata.train.pipeline import train_eval as run
 
+    check_outputs(inputs=[input_path], folders={"-o": run_dir})
     _library_progress(quiet)
     cfg, notes = _build_config(kwargs)
     resolved = resolve(cfg)
