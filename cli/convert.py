@@ -45,6 +45,8 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       hermes        Hermes function calling: <tools>, <tool_call>, <tool_response>
       toolace       ToolACE raw: tools in the system text, calls as [Func(a=1)]
       xlam          xLAM / APIGen {"query", "tools", "answers"}
+      alpaca        {"instruction", "input", "output"} (LLaMA-Factory alpaca), Hammer's
+                    tool-calling rows (tools and query in [BEGIN OF ...] sections)
       gorilla       Gorilla OpenFunctions v1 {"question", "function", "model_answer"}
       when2call     NVIDIA When2Call SFT, preference, and the MCQ test file
                     (made scoring references for `fcdata score --references`)
