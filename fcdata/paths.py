@@ -16,6 +16,7 @@ import tempfile
 from typing import Iterable, Mapping
 
 from .errors import OutputError, UsageError
+from .write import is_special_file
 
 __all__ = ["check_paths", "same_place"]
 
@@ -39,6 +40,10 @@ def _inside(path: str, folder: str) -> bool:
     return real != top and os.path.commonpath([real, top]) == top
 
 
+def _is_devnull(path: str) -> bool:
+    return os.path.realpath(path) == os.devnull
+
+
 def _writable(option: str, path: str, *, folder: bool) -> None:
     """Refuse ``path`` when it cannot be created: an existing folder for a file output (or a file for a
     folder output), a parent that is a file, or a parent this process may not write (found by creating
@@ -47,6 +52,8 @@ def _writable(option: str, path: str, *, folder: bool) -> None:
         raise UsageError(f"{option} {path}: is a directory; give a file name")
     if folder and os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a file; give a folder name")
+    if is_special_file(path):
+        return  # a device or a pipe, written in place (fcdata.write): its folder need not be writable
     parent = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(parent):
         up = os.path.dirname(parent)
@@ -87,6 +94,8 @@ def check_paths(
                 raise UsageError(f"{option} {path} holds the input {source}, and the run writes that folder; keep inputs outside it")
     for i, (option, path, is_folder) in enumerate(outputs):
         for other_option, other, other_folder in outputs[i + 1 :]:
+            if _is_devnull(path) and _is_devnull(other):
+                continue  # every output may be thrown away
             if same_place(path, other):
                 raise UsageError(f"{option} and {other_option} are the same path ({path}): one would overwrite the other")
             if is_folder and _inside(other, path) or other_folder and _inside(path, other):

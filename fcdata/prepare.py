@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, RecordError, UsageError
 from .read import Item, item_from_line, items_of_raw_batch, open_jsonl_lines, raw_line_batches, read_items
+from .paths import check_paths
 from .pool import ordered_map, worker_pool
 from .render import MODES, render_records
 from .tokenizer import MistralV3Tokenizer, load_tokenizer
@@ -452,10 +453,9 @@ def prepare(
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise InputError("no such file", file=p)
-        if p != "-" and os.path.abspath(p) == os.path.abspath(out):
-            raise UsageError(f"the output {out!r} is also an input")
-    if rejects is not None and os.path.abspath(os.fspath(rejects)) == os.path.abspath(out):
-        raise UsageError("--rejects must not be the output")
+    # no output may be an input or the other output (through links and spellings), and both must be writable
+    outputs = {"output": out} if output_format == "parquet" else {}
+    check_paths(paths, {**outputs, "rejects": os.fspath(rejects) if rejects is not None else None}, {"output": out} if output_format == "dataset" else None)
     if source_format is not None:
         from .convert import FORMATS
 

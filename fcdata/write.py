@@ -34,7 +34,7 @@ from typing import IO, Any, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError
 
-__all__ = ["atomic_path", "atomic_open", "scratch_file", "sweep_stale", "write_error", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter", "BackgroundWriter", "RECORD_COLUMNS"]
+__all__ = ["atomic_path", "atomic_open", "scratch_file", "sweep_stale", "write_error", "is_special_file", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter", "BackgroundWriter", "RECORD_COLUMNS"]
 
 
 def dumps_line(obj: Any) -> str:
@@ -114,6 +114,18 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def is_special_file(path: str) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder: a device (``/dev/null``,
+    ``/dev/stdout`` through its link), a FIFO, a socket. Such an output is written in place: renaming a
+    temporary file over it would replace the device node or the pipe with a plain file (as root,
+    ``-o /dev/null`` would break the system's /dev/null) and the reader would get nothing."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def _prepare_parent(target: str) -> str:
     parent = os.path.dirname(os.path.abspath(target)) or "."
     try:
@@ -134,6 +146,16 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> I
     is raised as :class:`OutputError` naming ``target``.
     """
     target = os.fspath(target)
+    if not directory and is_special_file(target):
+        # a device or a pipe: written in place (nothing to rename; a reader sees the bytes as they come)
+        try:
+            yield target
+        except BaseException as exc:
+            failed = write_error(exc, target)
+            if failed is not None:
+                raise failed from exc
+            raise
+        return
     if not directory and os.path.isdir(target):
         raise InputError("is a directory; give a file name for this output", file=target)
     if directory and os.path.exists(target) and not os.path.isdir(target):
@@ -217,7 +239,8 @@ def atomic_open(target: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
         with open(tmp, mode, **kwargs) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if _is_regular_file(fh):  # (a device or a pipe written in place has nothing to sync)
+                os.fsync(fh.fileno())
 
 
 class JsonlWriter:

@@ -14,6 +14,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -403,3 +404,30 @@ def test_an_empty_input_is_a_finding_in_every_command(tmp_path: Path, strict: li
         r = run(*argv, *strict)
         assert r.exit_code == 1, (argv, r.output)
         assert "empty" in r.output or "no prediction was scored" in r.output, (argv, r.output)
+
+
+# --------------------------------------- outputs that are devices or pipes (found beside item 3)
+
+
+def test_a_device_or_a_pipe_as_output_is_written_in_place_never_replaced(tmp_path: Path) -> None:
+    """Renaming a temporary file over ``-o /dev/null`` would, as root, replace the system's /dev/null with
+    a plain file; over a FIFO, the reader would get nothing. Both are written in place."""
+    data = canonical(tmp_path)
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a second /dev/null, to be safe
+    except PermissionError:
+        device = Path(os.devnull)
+    r = run("convert", str(data), "-o", str(device))
+    assert r.exit_code == 0, r.output
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+    r = run("convert", str(data), "-o", os.devnull, "--report", os.devnull, "--rejects", os.devnull)
+    assert r.exit_code == 0 and stat.S_ISCHR(os.stat(os.devnull).st_mode), r.output
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    r = run("convert", str(data), "-o", str(fifo))
+    got, _ = reader.communicate(timeout=30)
+    assert r.exit_code == 0 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    r = run("convert", str(data), "-o", str(tmp_path / "plain.jsonl"))
+    assert got == (tmp_path / "plain.jsonl").read_bytes()  # the reader got every byte a file would hold

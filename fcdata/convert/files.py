@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import InputError, UsageError
 from ..read import NOT_PARSED, Item, items_of_raw_batch, open_jsonl_lines, raw_line_batches, read_items
+from ..paths import check_paths
 from ..pool import ordered_map, worker_pool
 from ..write import BackgroundWriter, JsonlWriter, atomic_open, write_parquet
 from .encoding import ENCODER
@@ -252,8 +253,8 @@ def _check_inputs(inputs: Sequence[str], output: str, source_format: str | None,
     for path in inputs:
         if path != "-" and not os.path.exists(path):
             raise InputError("no such file", file=path)
-    if rejects is not None and os.path.abspath(rejects) == os.path.abspath(output) and output != "-":
-        raise UsageError("--rejects must not be the output file")
+    # no output may be an input or the other output (through links and spellings), and both must be writable
+    check_paths(inputs, {"output": output, "rejects": rejects})
 
 
 def convert_files(
