@@ -70,6 +70,18 @@ def write_error(exc: BaseException, target: str) -> OutputError | None:
     return OutputError(f"cannot write: {os.strerror(code)} (nothing was written under this name)", file=target)
 
 
+@contextlib.contextmanager
+def _write_errors(target: str) -> Iterator[None]:
+    """Raise a failed write inside the block as :func:`write_error` words it, naming ``target``."""
+    try:
+        yield
+    except OSError as exc:
+        failed = write_error(exc, target)
+        if failed is not None:
+            raise failed from exc
+        raise
+
+
 def _temp_prefix(base: str) -> str:
     return f".{base}.{os.getpid()}."
 
@@ -148,13 +160,8 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> I
     target = os.fspath(target)
     if not directory and is_special_file(target):
         # a device or a pipe: written in place (nothing to rename; a reader sees the bytes as they come)
-        try:
+        with _write_errors(target):
             yield target
-        except BaseException as exc:
-            failed = write_error(exc, target)
-            if failed is not None:
-                raise failed from exc
-            raise
         return
     if not directory and os.path.isdir(target):
         raise InputError("is a directory; give a file name for this output", file=target)
@@ -209,12 +216,8 @@ def scratch_file(target: str | os.PathLike[str], suffix: str = ".arrow") -> Iter
     except OSError as exc:
         raise OutputError(f"cannot write here: {exc.strerror or exc}", file=target) from exc
     try:
-        yield path
-    except BaseException as exc:
-        failed = write_error(exc, target)
-        if failed is not None:
-            raise failed from exc
-        raise
+        with _write_errors(target):
+            yield path
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
