@@ -161,7 +161,7 @@ def _discard_stdout(stream: Any = None) -> None:
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="fcdata")
 def cli() -> None:
-    """Tool-calling fine-tuning data for Mistral v0.3.
+    """Tool-calling fine-tuning data for Mistral models (v0.3 and the newer tokenizer versions).
 
     \b
     read -> convert -> validate -> render (exact token ids and loss masks)
