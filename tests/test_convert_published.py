@@ -220,3 +220,13 @@ def test_llamafactory_alpaca_demo() -> None:
         _check_written(out)
         assert out.format == "alpaca" and out.record["tools"] == []
 
+
+
+@pytest.mark.parametrize("name,fmt", [("toolace_zh-tooldata-notes.jsonl", "toolace"), ("apigen-mt_zh-tooldata-notes.jsonl", "sharegpt")])
+def test_single_real_rows_of_toolace_and_apigen_mt(name: str, fmt: str, tok: Any) -> None:
+    [out] = _outs(_external(name))
+    assert isinstance(out, Converted) and out.format == fmt, out
+    _check_written(out)
+    calls = [c for m in out.record["messages"] for c in m.get("tool_calls", [])]
+    assert calls and {c["function"]["name"] for c in calls} <= {t["function"]["name"] for t in out.record["tools"]}
+    assert render(out.record, tok, mode="last")[-1].input_ids == encode(out.record)
