@@ -7,8 +7,6 @@ from typing import Any, Callable
 
 import click
 
-from fcdata.errors import UsageError
-
 from .common import CONTEXT_SETTINGS, check_outputs, echo_err, format_table, stderr_is_terminal
 
 
@@ -60,6 +58,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--optim", default=None, help="Optimizer name as the HF Trainer knows it [paged_adamw_8bit; adamw_torch on a CPU]."),
         click.option("--seed", type=int, default=None, help="Seed of weights init (built-in models), data order, split [0]."),
         click.option("--resume/--no-resume", default=None, help="Resume from the run folder's last checkpoint (default), or start over (old checkpoints are removed)."),
+        click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads of torch [the CPUs this process may use, at most torch's default]."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -77,42 +76,19 @@ def _eval_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-_NAMED = ("model", "tokenizer", "full", "qlora", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation_steps", "max_length", "packing", "gradient_checkpointing", "optim", "seed", "resume", "max_new_tokens", "eval_batch_size", "fill_ids", "eval_size", "eval_fraction")
+_NAMED = ("model", "tokenizer", "full", "qlora", "learning_rate", "epochs", "max_steps", "batch_size", "gradient_accumulation_steps", "max_length", "packing", "gradient_checkpointing", "optim", "seed", "resume", "max_new_tokens", "eval_batch_size", "fill_ids", "eval_size", "eval_fraction", "threads")
 
 
 def _build_config(kwargs: dict[str, Any]) -> tuple[Any, list[str]]:
-    """Defaults < --config file < --set < named options."""
-    from fcdata.train.config import TrainConfig, load_config_file, merge_overrides, parse_set_option
+    """The command line's options as :func:`fcdata.train.config.build_config` takes them."""
+    from fcdata.train.config import build_config
 
-    notes: list[str] = []
-    cfg = TrainConfig()
-    config_file = kwargs.pop("config_file", None)
-    if config_file:
-        values, notes = load_config_file(config_file)
-        cfg = merge_overrides(cfg, values, source=config_file)
-    sets = parse_set_option(kwargs.pop("set_items", ()) or ())
-    if sets:
-        cfg = merge_overrides(cfg, sets, source="--set")
-    named: dict[str, Any] = {}
-    for key in _NAMED:
-        value = kwargs.get(key)
-        if value is not None:
-            named[key] = value
+    named = {key: kwargs.get(key) for key in _NAMED}
     for key, target in (("lora_r", "lora.r"), ("lora_alpha", "lora.alpha"), ("lora_dropout", "lora.dropout")):
-        if kwargs.get(key) is not None:
-            named[target] = kwargs[key]
+        named[target] = kwargs.get(key)
     if kwargs.get("bf16") is not None:
         named["bf16"] = {"auto": "auto", "true": True, "false": False}[kwargs["bf16"]]
-    if named:
-        cfg = merge_overrides(cfg, named, source="command line")
-    if "model" not in named and "model" not in sets and not (config_file and "model" in values):
-        # a forgotten --model must not pass silently for a real run: the default is a toy
-        notes = [*notes, f"no --model given: using {cfg.model}, a random-weight model for smoke tests; pass --model for a real fine-tune"]
-    return cfg, notes
-
-
-def _is_prepared(path: str) -> bool:
-    return os.path.isdir(path) and (os.path.isfile(os.path.join(path, "dataset_info.json")) or os.path.isfile(os.path.join(path, "state.json")) or os.path.isfile(os.path.join(path, "dataset_dict.json")))
+    return build_config(config_file=kwargs.get("config_file"), sets=kwargs.get("set_items") or (), named=named)
 
 
 def _log_printer(quiet: bool) -> Callable[[dict[str, Any]], None] | None:
@@ -161,43 +137,51 @@ def train(data: str, run_dir: str, source_format: str | None, quiet: bool, **kwa
       accelerate launch --num_processes 2 -m fcdata.cli.main train prepared/ -o run/ --model ./Mistral-7B-v0.3
     """
     from fcdata.train.config import resolve
-    from fcdata.train.trainer import load_prepared, train_model
+    from fcdata.train.pipeline import training_data
+    from fcdata.train.trainer import train_model
 
     check_outputs(inputs=[data], folders={"-o": run_dir})
     _library_progress(quiet)
     cfg, notes = _build_config(kwargs)
     resolved = resolve(cfg)
     speak = not quiet and _main_process()
-    if _is_prepared(data):
-        dataset = load_prepared(data)
-    else:
-        from fcdata.train.pipeline import prepare_training_data
-
-        dataset, prep = prepare_training_data(data, run_dir, cfg, source_format=source_format)
-        if speak:
-            echo_err(
-                f"prepared {prep['records']} records: {prep['samples']} samples, {prep['rejected']} rejected "
-                f"({os.path.join(run_dir, 'prepare_rejects.jsonl')}), {prep['dropped_for_length']} samples over max_length"
-            )
-        if len(dataset) == 0:
-            raise UsageError(f"{data}: no training sample (see {os.path.join(run_dir, 'prepare_rejects.jsonl')})")
+    dataset, prep = training_data(data, run_dir, cfg, source_format=source_format)
+    if speak and prep is not None:
+        echo_err(
+            f"prepared {prep['records']} records: {prep['samples']} samples, {prep['rejected']} rejected "
+            f"({os.path.join(run_dir, 'prepare_rejects.jsonl')}), {prep['dropped_for_length']} samples over max_length"
+        )
+    said = notes + resolved.notes
     if speak:
-        for note in notes + resolved.notes:
+        for note in said:
             echo_err(f"note: {note}")
         echo_err(f"training {cfg.model} on {len(dataset)} samples -> {run_dir}")
     result = train_model(dataset, run_dir, cfg, resolved=resolved, on_log=_log_printer(quiet), extra_notes=notes)
     if not _main_process():
         return
-    m = result.metrics
-    rows = [
-        ("steps", m["steps"]),
+    if speak:
+        for note in result.notes:
+            if note not in said:
+                echo_err(f"note: {note}")
+    click.echo(format_table(["metric", "value"], _train_rows(result.metrics, run_dir), align="ll"))
+
+
+def _train_rows(m: dict[str, Any], run_dir: str) -> list[tuple[str, Any]]:
+    if m.get("already_finished"):
+        rate = "n/a (nothing trained: the run had already finished)"
+    elif m.get("tokens_per_second") is None:
+        rate = "n/a"
+    else:
+        rate = f"{m['tokens_per_second']:,.0f} ({m['trained_tokens_per_second']:,.0f})"
+    steps = m["steps"] if m.get("steps_this_run") in (None, m["steps"]) else f"{m['steps']} ({m['steps_this_run']} in this call, resumed)"
+    return [
+        ("steps", steps),
         ("loss first -> last", f"{m['loss']['first']:.4f} -> {m['loss']['last']:.4f}" if m["loss"]["first"] is not None else "n/a"),
         ("tokens / trained tokens", f"{m['tokens']:,} / {m['trained_tokens']:,}"),
-        ("tokens/s (trained tokens/s)", f"{m['tokens_per_second']:,.0f} ({m['trained_tokens_per_second']:,.0f})"),
+        ("tokens/s (trained tokens/s)", rate),
         ("peak memory", f"{_fmt_gib(m['peak_memory_bytes'])} ({m['peak_memory_kind']})"),
         ("run folder", run_dir),
     ]
-    click.echo(format_table(["metric", "value"], rows, align="ll"))
 
 
 # ---------------------------------------------------------------------------------------- eval
@@ -239,37 +223,31 @@ def eval_cmd(model_or_run: str, data: str, out_dir: str | None, source_format: s
       fcdata eval run/ run/data/heldout.jsonl -o run/eval2 --max-new-tokens 128
       fcdata eval ./Mistral-7B-Instruct-v0.3 heldout.jsonl -o base_eval/
     """
-    from fcdata.train.evaluate import evaluate_model, load_for_eval
-    from fcdata.train.pipeline import load_records
-    from fcdata.write import write_json, write_jsonl
+    from fcdata.train.evaluate import run_eval
 
     _library_progress(quiet)
-    if out_dir is None:
-        if not os.path.isfile(os.path.join(model_or_run, "config.yaml")):
-            raise UsageError("give -o/--output (MODEL_OR_RUN is not a run folder)")
-        out_dir = os.path.join(model_or_run, "eval")
-    check_outputs(inputs=[data], files={name: os.path.join(out_dir, name) for name in ("predictions.jsonl", "report.json", "rejects.jsonl")})
-    records, rejects, counts = load_records(data, source_format=source_format)
-    if not records:
-        raise UsageError(f"{data}: no valid record to evaluate on")
-    model, desc = load_for_eval(model_or_run, qlora=qlora, seed=seed)
+    from fcdata.train.evaluate import EVAL_FILES, default_eval_dir
+
+    target = out_dir or default_eval_dir(model_or_run)
+    check_outputs(inputs=[data], files={name: os.path.join(target, name) for name in EVAL_FILES})
     progress = None
     if not quiet and stderr_is_terminal():
         progress = lambda done, total: echo_err(f"generated {done}/{total}")  # noqa: E731
-    from fcdata.tokenizer import load_tokenizer, model_tokenizer
-
-    tok = load_tokenizer(model_tokenizer(model_or_run))  # a run's recorded tokenizer, a model folder's own
-    result = evaluate_model(model, records, tokenizer=tok, max_new_tokens=max_new_tokens, batch_size=eval_batch_size or 16, fill_ids=True if fill_ids is None else fill_ids, on_batch=progress)
-    from fcdata.train.evaluate import heldout_loss
-
-    report = {**result.report, "loss": heldout_loss(model, records, tok)["loss"], "model": desc, "input": {"path": data, **counts}}
-    write_jsonl(os.path.join(out_dir, "predictions.jsonl"), result.predictions)
-    write_json(os.path.join(out_dir, "report.json"), report)
-    if rejects:
-        write_jsonl(os.path.join(out_dir, "rejects.jsonl"), rejects)
+    report, out = run_eval(
+        model_or_run,
+        data,
+        out_dir,
+        source_format=source_format,
+        qlora=qlora,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        batch_size=eval_batch_size or 16,
+        fill_ids=True if fill_ids is None else fill_ids,
+        on_batch=progress,
+    )
     click.echo(format_table(["metric", "value"], _score_rows(report), align="lr"))
     if not quiet:
-        echo_err(f"wrote {os.path.join(out_dir, 'predictions.jsonl')} and report.json")
+        echo_err(f"wrote {os.path.join(out, 'predictions.jsonl')}, references.jsonl and report.json")
 
 
 # ---------------------------------------------------------------------------------------- train-eval
@@ -328,8 +306,12 @@ def train_eval(input_path: str, run_dir: str, source_format: str | None, quiet: 
     click.echo(format_table(["held-out", "before", "after"], rows, align="lrr"))
     click.echo("")
     loss = t["loss"]
-    click.echo(
-        f"training: {t['steps']} steps, loss {loss['first']:.4f} -> {loss['last']:.4f}, "
-        f"{t['tokens_per_second']:,.0f} tokens/s ({t['trained_tokens_per_second']:,.0f} trained), peak memory {_fmt_gib(t['peak_memory_bytes'])}"
-    )
+    if t.get("already_finished"):
+        rate = "nothing trained (the run in this folder had already finished; --no-resume starts over)"
+    else:
+        rate = f"{t['tokens_per_second']:,.0f} tokens/s ({t['trained_tokens_per_second']:,.0f} trained)"
+    click.echo(f"training: {t['steps']} steps, loss {loss['first']:.4f} -> {loss['last']:.4f}, {rate}, peak memory {_fmt_gib(t['peak_memory_bytes'])}")
+    if speak:
+        for note in r["config"].get("notes") or []:
+            echo_err(f"note: {note}")
     click.echo(f"report: {os.path.join(run_dir, 'report.md')}")

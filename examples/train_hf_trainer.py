@@ -10,9 +10,10 @@ one flat row for flash-attention, one row per pack for sdpa/eager. ``--batching 
 (:class:`fcdata.collate.PaddingCollator`). Both train exactly the same tokens with the same loss
 (``tests/test_collate.py`` proves it on a tiny Mistral).
 
-Two Trainer settings matter: ``remove_unused_columns=False`` (the Trainer would otherwise drop
+The Trainer's arguments come from :func:`fcdata.train.arguments.training_arguments`, the builder fcdata's
+own trainer uses: among them ``remove_unused_columns=False`` (the Trainer would otherwise drop
 ``seq_lengths``, which is not an argument of ``model.forward``, and the collator could no longer see the
-sample boundaries), and the collator's ``use_cache=False`` (the packed mask is built only without a cache;
+sample boundaries). The collator sets ``use_cache=False`` (the packed mask is built only without a cache;
 the Trainer also sets it, a plain PyTorch loop might not).
 """
 
@@ -26,23 +27,12 @@ from typing import Any
 
 
 def tiny_mistral(attn: str):
-    """A tiny Mistral-architecture model with random weights and the v0.3 vocabulary (32768 ids)."""
-    from transformers import MistralConfig, MistralForCausalLM
+    """fcdata's built-in ``tiny-mistral`` (Mistral architecture, random weights, the v0.3 vocabulary)."""
+    from transformers import MistralForCausalLM
 
-    config = MistralConfig(
-        vocab_size=32768,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        max_position_embeddings=32768,
-        sliding_window=None,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    return MistralForCausalLM._from_config(config, attn_implementation=attn)
+    from fcdata.train.models import preset_config
+
+    return MistralForCausalLM._from_config(preset_config("tiny-mistral"), attn_implementation=attn)
 
 
 def default_attention() -> str:
@@ -97,7 +87,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error("give --model PATH_OR_ID, or --tiny for a tiny random model")
 
     import torch
-    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, set_seed
+    from transformers import AutoModelForCausalLM, Trainer, set_seed
+
+    from fcdata.train.arguments import training_arguments
 
     set_seed(args.seed)
     cuda = torch.cuda.is_available()
@@ -108,21 +100,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     else:
         model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16 if cuda else torch.float32, attn_implementation=attn)
 
-    training_args = TrainingArguments(
-        output_dir=args.output_dir,
-        per_device_train_batch_size=args.batch_size,
+    # the TrainingArguments every run on fcdata data needs (remove_unused_columns=False keeps
+    # seq_lengths for the collator, label_names, no tqdm/reporting): fcdata's one builder
+    training_args = training_arguments(
+        args.output_dir,
+        batch_size=args.batch_size,
         gradient_accumulation_steps=args.grad_accum,
         max_steps=args.max_steps,
-        num_train_epochs=args.epochs,
+        epochs=args.epochs,
         learning_rate=args.lr,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        remove_unused_columns=False,  # keep seq_lengths for the collator
         bf16=cuda,
         use_cpu=not cuda,
         seed=args.seed,
-        disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=training_args, train_dataset=train, data_collator=collator)
     start = time.perf_counter()

@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
     from trl import SFTConfig, SFTTrainer
 
+    from fcdata.train.arguments import training_arguments
+
     set_seed(args.seed)
     cuda = torch.cuda.is_available()
     attn = args.attn or default_attention()
@@ -82,23 +84,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             task_type="CAUSAL_LM",
         )
 
-    config = SFTConfig(
-        output_dir=args.output_dir,
-        per_device_train_batch_size=args.batch_size,
+    # fcdata's one TrainingArguments builder, building TRL's SFTConfig (a TrainingArguments subclass)
+    config = training_arguments(
+        args.output_dir,
+        arguments_class=SFTConfig,
+        batch_size=args.batch_size,
         gradient_accumulation_steps=args.grad_accum,
         max_steps=args.max_steps,
-        num_train_epochs=args.epochs,
+        epochs=args.epochs,
         learning_rate=args.lr,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        dataset_kwargs={"skip_prepare_dataset": True},  # already tokenized, with exact masks
-        remove_unused_columns=False,  # keep seq_lengths for the collator
-        max_length=None,  # nothing to truncate: packs already fit
         bf16=cuda,
         use_cpu=not cuda,
         seed=args.seed,
-        disable_tqdm=True,
+        dataset_kwargs={"skip_prepare_dataset": True},  # already tokenized, with exact masks
+        max_length=None,  # nothing to truncate: packs already fit
     )
     trainer = SFTTrainer(
         model=model, args=config, train_dataset=train, data_collator=collator, processing_class=tokenizer, peft_config=peft_config

@@ -101,12 +101,12 @@ def test_older_transformers_path_gives_the_same_loss(four_samples, monkeypatch) 
     """transformers < 5 takes positions shared by all rows as logits_to_keep; fcdata then keeps the union
     and selects per row: same targets, same loss as the boolean-mask path, on a padded batch of 4 rows."""
     from fcdata.collate import PaddingCollator
-    from fcdata.train import trainer
+    from fcdata.train import loss
 
     model, _ = load_base_model("tiny-mistral")
     batch = PaddingCollator()(list(four_samples))
     exact, n = token_loss(model, batch)
-    monkeypatch.setattr(trainer, "_BOOL_KEEP", False)
+    monkeypatch.setattr(loss, "_BOOL_KEEP", False)
     union, m = token_loss(model, batch)
     assert n == m == sum(four_samples["num_trained"])
     assert float(union) == pytest.approx(float(exact), rel=1e-5)
@@ -152,19 +152,24 @@ def test_run_folder_and_resume(tmp_path, four_samples) -> None:
     assert (run / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["steps"] == 2 and metrics["loss"]["first"] == first.log_history[0]["loss"]
-    assert metrics["optim"] == "adamw_torch" and any("paged_adamw_8bit" in n for n in metrics["notes"])
+    assert metrics["optim"] == "adamw_torch_fused" and any("paged_adamw_8bit" in n for n in metrics["notes"])
     tok = json.loads((run / "tokenizer.json").read_text())
     assert tok["version"] == "v3" and tok["vocab_size"] == 32768 and len(tok["sha256"]) == 64
     import yaml
 
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["lora"]["r"] == 32 and saved["optim"] == "adamw_torch" and saved["model"] == "tiny-mistral"
+    assert saved["lora"]["r"] == 32 and saved["optim"] == "adamw_torch_fused" and saved["model"] == "tiny-mistral"
     assert sorted(os.listdir(run / "checkpoints")) == ["checkpoint-1", "checkpoint-2"]
 
     resumed = train_model(four_samples, str(run), merge_overrides(cfg, {"max_steps": 3}))
     assert resumed.metrics["resumed_from"] == os.path.join("checkpoints", "checkpoint-2")
-    assert resumed.metrics["steps"] == 3
+    assert resumed.metrics["steps"] == 3 and resumed.metrics["steps_this_run"] == 1 and not resumed.metrics["already_finished"]
     assert [e["step"] for e in resumed.log_history if "loss" in e] == [1, 2, 3]
+
+    # the same command again: nothing left to train, and it says so instead of a rate of 0 tokens/s
+    again = train_model(four_samples, str(run), merge_overrides(cfg, {"max_steps": 3}))
+    assert again.metrics["already_finished"] is True and again.metrics["steps_this_run"] == 0
+    assert again.metrics["tokens_per_second"] is None and any("nothing to train" in n for n in again.notes)
 
     from fcdata.errors import UsageError
 
@@ -335,3 +340,42 @@ def test_gpu_defaults_train_in_bf16_on_memory_efficient_attention(tmp_path, four
     assert all(torch.isfinite(torch.tensor(e["loss"])) for e in result.log_history if "loss" in e)
     if r.attn_implementation == "sdpa":
         assert dtypes and set(dtypes) == {torch.bfloat16}
+
+
+def test_warm_up_longer_than_the_run_is_scaled_and_said(tmp_path, four_samples) -> None:
+    """A one-step run with the recipe's 3% warm-up: the Trainer would make that step at learning rate 0
+    (ceil(0.03 x 1) = 1 warm-up step); fcdata drops the warm-up, trains at the full rate, and notes it."""
+    from fcdata.train.loss import warmup_steps
+
+    assert warmup_steps(0.03, 1)[0] == 0 and "less than one step" in (warmup_steps(0.03, 1)[1] or "")
+    assert warmup_steps(0.03, 1000) == (30, None) and warmup_steps(0.0, 5) == (0, None)
+    result = train_model(four_samples, str(tmp_path / "w"), _cfg(warmup_ratio=0.03))
+    assert result.metrics["steps"] == 1 and result.metrics["warmup_steps"] == 0
+    assert result.log_history[0]["learning_rate"] == pytest.approx(1e-3)
+    assert any(n.startswith("warm-up:") for n in result.notes)
+
+
+def test_loss_curve_marks_held_out_loss_with_integer_steps(tmp_path, monkeypatch) -> None:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    from fcdata.train.artifacts import plot_loss_curve
+
+    figures: list[Any] = []
+    savefig = Figure.savefig
+
+    def keep(self: Any, *args: Any, **kwargs: Any) -> Any:
+        figures.append(self)
+        return savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    history = [{"step": s, "loss": 3.0 / s} for s in (1, 2, 3)]
+    target = tmp_path / "c.png"
+    assert plot_loss_curve(history, str(target), heldout_before=10.4, heldout_after=0.5)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = figures[0].axes[0]
+    locator = ax.xaxis.get_major_locator()
+    assert isinstance(locator, MaxNLocator) and locator._integer
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("before training: 10.4" in t for t in labels) and any("after training: 0.5" in t for t in labels)
+    assert not plot_loss_curve([], str(tmp_path / "e.png"))

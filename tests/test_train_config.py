@@ -8,7 +8,7 @@ import re
 import pytest
 
 from fcdata.errors import InputError, UsageError
-from fcdata.train.config import DEFAULT_TARGET_MODULES, TrainConfig, load_config_file, merge_overrides, parse_set_option, resolve
+from fcdata.train.config import DEFAULT_TARGET_MODULES, FROM_SCRATCH, TrainConfig, build_config, load_config_file, merge_overrides, parse_set_option, resolve
 
 
 def test_defaults_are_the_recipe() -> None:
@@ -47,7 +47,8 @@ def test_precedence_and_set_option() -> None:
     cfg = merge_overrides(TrainConfig(), {"learning_rate": 1e-3, "lora": {"r": 4}})
     cfg = merge_overrides(cfg, parse_set_option(["lora.r=16", "epochs=2", "bf16=auto", "model_config.num_hidden_layers=3", "tokenizer=/x"]))
     assert cfg.lora.r == 16 and cfg.epochs == 2.0 and cfg.learning_rate == 1e-3 and cfg.bf16 == "auto"
-    assert cfg.model_config == {"num_hidden_layers": 3} and cfg.tokenizer == "/x"
+    assert cfg.architecture == {"num_hidden_layers": 3} and cfg.tokenizer == "/x"
+    assert cfg.to_dict()["model_config"] == {"num_hidden_layers": 3}
     assert merge_overrides(cfg, {"learning_rate": "3e-4"}).learning_rate == 3e-4
 
 
@@ -60,7 +61,11 @@ def test_precedence_and_set_option() -> None:
         ({"packing": "yes"}, "expected true or false"),
         ({"batch_size": 1.5}, "expected an integer"),
         ({"full": True, "qlora": True}, "choose one"),
-        ({"lora.r": 0}, "r >= 1"),
+        ({"lora.r": 0}, "lora.r must be >= 1"),
+        ({"learning_rate": 0}, "learning_rate must be > 0"),
+        ({"model_config": {"hidden_size": 128}, "modelconfig": 1}, "unknown setting 'modelconfig'"),
+        ({"eval_size": True}, "expected an integer"),
+        ({"render_mode": "full"}, "render_mode"),
         ({"bf16": "maybe"}, "true, false or 'auto'"),
         ({"attn_implementation": "magic"}, "attn_implementation"),
         ({"eval_fraction": 1.5}, "eval_fraction"),
@@ -90,12 +95,12 @@ def test_bad_files(tmp_path) -> None:
 
 def test_resolution_on_a_cpu_says_what_changed() -> None:
     r = resolve(TrainConfig(), device="cpu")
-    assert r.optim == "adamw_torch" and r.bf16 is False and r.attn_implementation == "sdpa"
+    assert r.optim == "adamw_torch_fused" and r.bf16 is False and r.attn_implementation == "sdpa"
     assert any("paged_adamw_8bit" in n and "CPU" in n for n in r.notes)
     assert any(n.startswith("bf16: off") for n in r.notes)
     assert resolve(merge_overrides(TrainConfig(), {"bf16": True}), device="cpu").bf16 is True
     d = r.to_dict()
-    assert d["optim"] == "adamw_torch" and d["lora"]["r"] == 32 and d["device"] == "cpu"
+    assert d["optim"] == "adamw_torch_fused" and d["lora"]["r"] == 32 and d["device"] == "cpu"
     with pytest.raises(UsageError, match="needs a CUDA GPU"):
         resolve(merge_overrides(TrainConfig(), {"qlora": True}), device="cpu")
     with pytest.raises(UsageError, match="flash-attn"):
@@ -104,7 +109,6 @@ def test_resolution_on_a_cpu_says_what_changed() -> None:
 
 def test_example_config_lists_the_defaults() -> None:
     """examples/train.yaml documents every setting with its default value."""
-    import dataclasses
     import os
 
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "train.yaml")
@@ -112,18 +116,50 @@ def test_example_config_lists_the_defaults() -> None:
     assert notes == []
     assert merge_overrides(TrainConfig(), values) == TrainConfig()
     listed = set(values) | {f"lora.{k}" for k in values.get("lora", {})}
-    every = {f.name for f in dataclasses.fields(TrainConfig)} - {"lora", "model_config"}
+    every = {f.alias or name for name, f in TrainConfig.model_fields.items()} - {"lora", "model_config"}
     assert every <= listed, every - listed
 
 
 def test_a_forgotten_model_is_said_not_silent(tmp_path) -> None:
-    from fcdata.cli.train import _build_config
-
-    cfg, notes = _build_config({})
+    cfg, notes = build_config()
     assert cfg.model == "tiny-mistral" and any("no --model given" in n for n in notes)
-    cfg, notes = _build_config({"model": "small-mistral"})
+    cfg, notes = build_config(named={"model": "small-mistral"})
     assert not any("no --model given" in n for n in notes)
     conf = tmp_path / "c.yaml"
     conf.write_text("model: small-mistral\n")
-    cfg, notes = _build_config({"config_file": str(conf)})
+    cfg, notes = build_config(config_file=str(conf))
     assert cfg.model == "small-mistral" and not any("no --model given" in n for n in notes)
+
+
+def test_precedence_of_every_layer(tmp_path) -> None:
+    """defaults < from-scratch defaults < config file < --set < named options, each layer seen."""
+    conf = tmp_path / "c.yaml"
+    conf.write_text("learning_rate: 1.0e-3\nepochs: 5\nseed: 3\n")
+    cfg, _ = build_config(config_file=str(conf), sets=["epochs=7", "seed=4"], named={"seed": 9, "model": "tiny-mistral", "full": True, "epochs": None})
+    assert (cfg.learning_rate, cfg.epochs, cfg.seed) == (1e-3, 7.0, 9)
+    assert cfg.max_length == FROM_SCRATCH["max_length"]  # from scratch, not set by any layer
+
+
+def test_from_scratch_defaults_only_for_a_built_in_model_trained_whole() -> None:
+    scratch, notes = build_config(named={"model": "tiny-mistral", "full": True})
+    for key, value in FROM_SCRATCH.items():
+        assert scratch.to_dict()[key] == value, key
+    assert any(n.startswith("from scratch") for n in notes)
+    lora, notes = build_config(named={"model": "tiny-mistral"})
+    assert lora == TrainConfig(model="tiny-mistral") and not any(n.startswith("from scratch") for n in notes)
+    real, _ = build_config(named={"model": "./Mistral-7B-Instruct-v0.3", "full": True})
+    assert real.learning_rate == 2e-4 and real.gradient_checkpointing  # a real model keeps the recipe
+    told, notes = build_config(named={"model": "tiny-mistral", "full": True, "learning_rate": 1e-3})
+    assert told.learning_rate == 1e-3 and not any("learning_rate 0.00" in n for n in notes)
+
+
+def test_a_config_is_a_strict_model() -> None:
+    with pytest.raises(Exception):
+        TrainConfig(learning_rate="fast")  # type: ignore[arg-type]
+    assert merge_overrides(TrainConfig(), {"learning_rate": "1e-4"}).learning_rate == 1e-4  # YAML 1.1 reads 1e-4 as a string
+    assert merge_overrides(TrainConfig(), {"tokenizer": "123"}).tokenizer == "123"
+    assert merge_overrides(TrainConfig(), {"max_new_tokens": "null"}).max_new_tokens is None
+    with pytest.raises(UsageError, match="unknown key"):
+        from fcdata.train.models import preset_config
+
+        preset_config("tiny-mistral", {"num_layers": 4})

@@ -94,6 +94,9 @@ def test_open_call_id_only_at_call_level() -> None:
     assert _open_call_id('[{"name": "f", "arguments": {"s": "a \\"quoted\\" [{ word"}, "id": "')  # escapes, brackets in strings
     assert not _open_call_id('[{"name": "f", "arguments": {"a": [{"id": "')  # deeper than a call object
     assert _open_call_id('[{"name": "f", "arguments": {"s": "[{"}, "id": "abcdefghi"}, {"name": "g", "arguments": {}, "id": "')
+    # "id" written as a value (the name), then a colon: no id was opened, the model is left to itself
+    assert not _open_call_id('[{"name": "id": "')
+    assert not _open_call_id('[{"name": "f", "arguments": {}, "x": "id": "')
 
 
 def test_split_is_deterministic_leak_free_and_keeps_order() -> None:
@@ -158,13 +161,18 @@ def test_train_eval_end_to_end_on_the_bundled_example_on_cpu(tmp_path) -> None:
     inp = report["input"]
     assert inp["records"] == 280 == inp["valid"] + inp["rejected_convert"] + inp["rejected_validate"]
     assert report["split"] == {"method": "metadata.split", "train": 240, "held_out": 40}
-    assert report["config"]["lora"]["r"] == 32 and report["config"]["optim"] == "adamw_torch"
-    for name in ("report.md", "loss_curve.png", "predictions_before.jsonl", "predictions_after.jsonl", "adapter/adapter_config.json", "base_model/config.json", "data/train.jsonl", "data/heldout.jsonl", "prepared/dataset_info.json", "config.yaml", "metrics.json", "rejects.jsonl"):
+    assert report["config"]["lora"]["r"] == 32 and report["config"]["optim"] == "adamw_torch_fused"
+    for name in ("report.md", "loss_curve.png", "predictions_before.jsonl", "predictions_after.jsonl", "references.jsonl", "adapter/adapter_config.json", "base_model/config.json", "data/train.jsonl", "data/heldout.jsonl", "prepared/dataset_info.json", "config.yaml", "metrics.json", "rejects.jsonl"):
         assert (run / name).exists(), name
     md = (run / "report.md").read_text()
     assert "| exact accuracy, all turns |" in md and "| exact accuracy, turns that call a tool |" in md and "![loss curve](loss_curve.png)" in md
     after = [json.loads(line) for line in (run / "predictions_after.jsonl").read_text().splitlines()]
     assert len(after) == 55 and all({"id", "output", "correct", "error"} <= set(p) for p in after)
+    # the predictions score again with `fcdata score`, against the run's own references, same figures
+    scored = CliRunner().invoke(cli, ["score", str(run / "predictions_after.jsonl"), "--references", str(run / "references.jsonl"), "--report", str(tmp_path / "score.json")])
+    assert scored.exit_code in (0, 1), scored.output
+    rescored = json.loads((tmp_path / "score.json").read_text())
+    assert rescored["n"] == 55 and rescored["accuracy"] == report["after"]["accuracy"] and not rescored.get("rejected")
     assert "before" in result.stdout and "after" in result.stdout and "report.md" in result.stdout
     again = CliRunner().invoke(cli, ["eval", str(run), str(run / "data" / "heldout.jsonl")])
     assert again.exit_code == 0, again.output
@@ -189,6 +197,12 @@ def test_report_md_renders_every_section() -> None:
     assert "| exact accuracy, turns that call a tool | 25.0% | 25.0% |" in md
     assert "| single | 4 | 50.0% | 50.0% |" in md
     assert "loss_curve.png" in md and "- optim: changed" in md and "1.00 GiB" in md
+    # every line is explained, the decision line with why it can exceed the no_call row
+    for line in ("exact accuracy, all turns", "function-name accuracy", "call / no-call decision", "argument F1", "replies without `</s>`", "loss on held-out replies"):
+        assert f"- **{line}**: " in md, line
+    assert "unfinished" in md and "fcdata score predictions_after.jsonl --references references.jsonl" in md
+    finished = render_report_md({**report, "train": {**report["train"], "already_finished": True, "steps_this_run": 0, "tokens_per_second": None, "trained_tokens_per_second": None}})
+    assert "nothing trained: the run had already finished" in finished
 
 
 def test_cli_usage_errors(tmp_path) -> None:

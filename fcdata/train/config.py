@@ -1,244 +1,278 @@
-"""Training settings: defaults, a YAML/TOML config file, command-line overrides, and what the machine
-actually allows (the *resolved* config, saved beside every run).
+"""Training settings: one strict model of every setting, its precedence, and what the machine actually
+allows (the *resolved* config, saved beside every run).
 
-Precedence, lowest first: the defaults below < the config file < ``--set key=value`` and the named
-command-line options. The defaults are the recipe users know for Mistral 7B tool calling: LoRA rank 32,
-alpha 64, dropout 0.05 on the q/k/v/o/gate/up/down projections, learning rate 2e-4, paged AdamW 8-bit,
-bf16, gradient checkpointing; fcdata adds packing (on by default).
+Precedence, lowest first (:func:`build_config`)::
 
-Some settings cannot hold everywhere. :func:`resolve` says what the run will really do and why, e.g. on a
-machine without CUDA bitsandbytes' paged optimizers cannot run, so the optimizer becomes ``adamw_torch``
-and a note says so. The resolved config is what a run saves (``config.yaml``) and what ``fcdata eval``
-reads back.
+    defaults  <  from-scratch defaults (built-in model + --full)  <  --config FILE  <  --set KEY=VALUE  <  named options
 
-A mistral-finetune / hackathon YAML (``7B_lora.yaml``: ``lora.rank``, ``optim.lr``, ``seq_len`` ...) is
-recognised and translated key by key (:func:`from_mistral_finetune`), so the file users already have works.
+The defaults are the recipe users know for Mistral 7B tool calling: LoRA rank 32, alpha 64, dropout 0.05
+on the q/k/v/o/gate/up/down projections, learning rate 2e-4, paged AdamW 8-bit, bf16, gradient
+checkpointing; fcdata adds packing (on by default). They are made to adapt a pretrained model. A model
+trained from random weights needs other ones (a learning rate ten times higher, several epochs, no
+checkpointing of a model that small); so when the model is a built-in random-weight preset and every
+weight is trained (``--full``), :data:`FROM_SCRATCH` replaces them, below anything the user sets, and the
+run's notes say so. A LoRA run, or any run of a real model, keeps the recipe.
+
+:class:`TrainConfig` is a pydantic model in strict mode: a value of the wrong type, out of its range, or
+under an unknown key is refused with the key's name (``--set`` strings and YAML's quirks such as
+``1e-4``, which YAML 1.1 reads as a string, are decoded as JSON first). :func:`resolve` says what the run
+will really do and why, e.g. on a machine without CUDA bitsandbytes' paged optimizers cannot run, so the
+optimizer becomes ``adamw_torch`` and a note says so. The resolved config is what a run saves
+(``config.yaml``) and what ``fcdata eval`` reads back. Config files (ours, and mistral-finetune's
+``7B_lora.yaml``) are read by :mod:`fcdata.train.config_files`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
-from ..errors import InputError, UsageError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import UsageError
+from .config_files import from_mistral_finetune, load_config_file
 
 __all__ = [
     "LoraSettings",
     "TrainConfig",
     "DEFAULT_TARGET_MODULES",
+    "FROM_SCRATCH",
     "load_config_file",
     "from_mistral_finetune",
     "merge_overrides",
     "parse_set_option",
+    "build_config",
     "resolve",
     "Resolved",
 ]
 
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+ATTENTION_KINDS = ("auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
+
+_STRICT = ConfigDict(extra="forbid", strict=True, validate_default=False, populate_by_name=True, protected_namespaces=())
 
 
-@dataclass
-class LoraSettings:
-    r: int = 32
-    alpha: int = 64
-    dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
+def _decode_string(value: Any, annotation: Any) -> Any:
+    """``"16"`` -> 16, ``"true"`` -> True, ``"null"`` -> None, ``"1e-4"`` -> 0.0001 for a field that is
+    not a plain string (values from ``--set`` are strings; YAML 1.1 reads ``1e-4`` as one)."""
+    if not isinstance(value, str) or annotation is str:
+        return value
+    if annotation == (str | None):
+        return None if value == "null" else value  # a path may look like a number
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value  # refused by the field's own type, with its name
 
 
-@dataclass
-class TrainConfig:
+class LoraSettings(BaseModel):
+    """The LoRA adapter (PEFT ``LoraConfig``)."""
+
+    model_config = _STRICT
+
+    r: int = Field(32, ge=1)
+    alpha: int = Field(64, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_TARGET_MODULES), min_length=1)
+
+    @field_validator("r", "alpha", "dropout", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        return _decode_string(value, None)
+
+    @field_validator("target_modules", mode="before")
+    @classmethod
+    def _module_list(cls, value: Any) -> Any:
+        # --set lora.target_modules=q_proj,v_proj
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+
+class TrainConfig(BaseModel):
     """Every setting of ``fcdata train`` / ``eval`` / ``train-eval`` (see ``docs/training.md``).
 
     ``bf16`` and ``attn_implementation`` accept ``"auto"``: bf16 where the GPU supports it (fp32 on a
-    CPU), flash-attention 2 where it is installed on a GPU, else PyTorch sdpa.
+    CPU), flash-attention 2 where it is installed on a GPU, else PyTorch sdpa. ``model_config`` (the
+    attribute is ``architecture``: pydantic reserves the name) overrides a built-in model's shape.
     """
+
+    model_config = _STRICT
 
     # model
     model: str = "tiny-mistral"
     tokenizer: str | None = None
     full: bool = False
     qlora: bool = False
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    model_config: dict[str, Any] = field(default_factory=dict)  # overrides of a built-in model's config
-    attn_implementation: str = "auto"
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    architecture: dict[str, Any] = Field(default_factory=dict, alias="model_config")
+    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention"] = "auto"
     # optimisation
-    learning_rate: float = 2e-4
+    learning_rate: float = Field(2e-4, gt=0.0)
     lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    adam_beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    max_grad_norm: float = Field(1.0, ge=0.0)
     optim: str = "paged_adamw_8bit"
-    bf16: bool | str = "auto"
+    bf16: bool | Literal["auto"] = "auto"
     gradient_checkpointing: bool = True
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 2  # rows per device per micro-step (packs of max_length tokens when packing)
-    gradient_accumulation_steps: int = 4
+    epochs: float = Field(1.0, ge=0.0)
+    max_steps: int = Field(-1, ge=-1)
+    batch_size: int = Field(2, ge=1)  # rows per device per micro-step (packs of max_length tokens when packing)
+    gradient_accumulation_steps: int = Field(4, ge=1)
     seed: int = 0
+    threads: int | None = Field(None, ge=1)  # CPU threads of torch (None: see fcdata.train.threads)
     # data
     packing: bool = True
-    max_length: int = 4096
-    pack_length: int | None = None  # row length of packs without flash-attention (None: 1024); see trainer
-    render_mode: str = "exact"
+    max_length: int = Field(4096, ge=16)
+    pack_length: int | None = Field(None, ge=16)  # row length of packs without flash-attention (None: 1024); see trainer
+    render_mode: Literal["exact", "single", "last"] = "exact"
     # bookkeeping
-    logging_steps: int = 1
-    save_steps: int = 200
-    save_total_limit: int = 2
+    logging_steps: int = Field(1, ge=1)
+    save_steps: int = Field(200, ge=1)
+    save_total_limit: int = Field(2, ge=1)
     resume: bool = True
     # evaluation (eval and train-eval)
-    eval_size: int | None = None
-    eval_fraction: float = 0.1
-    max_new_tokens: int | None = None  # None: twice the longest reference reply + 16 (64..1024)
-    eval_batch_size: int = 16
+    eval_size: int | None = Field(None, ge=1)
+    eval_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    max_new_tokens: int | None = Field(None, ge=1)  # None: twice the longest reference reply + 16 (64..1024)
+    eval_batch_size: int = Field(16, ge=1)
     fill_ids: bool = True  # the decoder writes call ids (never trained); see fcdata.train.generate
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strings(cls, value: Any, info: Any) -> Any:
+        if info.field_name in ("lora", "architecture"):
+            return value
+        return _decode_string(value, cls.model_fields[info.field_name].annotation)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "TrainConfig":
+        if self.full and self.qlora:
+            raise ValueError("--full trains every weight and --qlora freezes a 4-bit base: choose one")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise ValueError("give epochs > 0 or max_steps > 0")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain data under the user-facing keys (``model_config``, not ``architecture``)."""
+        return self.model_dump(by_alias=True)
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-_LORA_FIELDS = {f.name for f in dataclasses.fields(LoraSettings)}
+# ---------------------------------------------------------------------------------- from scratch
+
+FROM_SCRATCH: dict[str, Any] = {
+    "learning_rate": 3e-3,
+    "lr_scheduler": "cosine",
+    "warmup_ratio": 0.05,
+    "epochs": 3.0,
+    "max_length": 512,
+    "batch_size": 4,
+    "gradient_accumulation_steps": 1,
+    "gradient_checkpointing": False,
+}
+"""Defaults of a built-in random-weight model trained with ``--full`` (a from-scratch run): measured on
+the synthetic task (``benchmarks/bench_learn_cpu.py``, docs/training.md "Learning from scratch")."""
 
 
-def _type_error(key: str, value: Any, expected: str) -> UsageError:
-    return UsageError(f"config key {key!r}: expected {expected}, got {value!r}")
+def from_scratch(model: str, full: bool) -> bool:
+    """Whether a run trains a built-in random-weight model's every weight, i.e. from scratch."""
+    from .models import is_preset
+
+    return full and is_preset(model)
 
 
-def _expected(default: Any) -> str:
-    if isinstance(default, bool):
-        return "true or false"
-    if isinstance(default, int):
-        return "an integer"
-    if isinstance(default, float):
-        return "a number"
-    if isinstance(default, dict):
-        return "a mapping"
-    return "a string"
+# ---------------------------------------------------------------------------------- merging
 
 
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    """Check/convert one value against the type of its default (strings from ``--set`` are parsed)."""
-    if isinstance(value, str) and not isinstance(default, str) and default is not None:
-        try:
-            value = json.loads(value)
-        except ValueError:
-            if key not in ("bf16",):
-                raise _type_error(key, value, _expected(default)) from None
+def _valid_keys() -> str:
+    top = [k for k in TrainConfig.model_fields if k not in ("lora", "architecture")]
+    return ", ".join(sorted([*top, "model_config.<key>", *(f"lora.{k}" for k in LoraSettings.model_fields)]))
+
+
+def _message(error: Mapping[str, Any], source: str) -> str:
+    """One pydantic error as a sentence that names the key."""
+    loc = [str(p) for p in error.get("loc", ())]
+    kind = error.get("type", "")
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        if loc[:1] == ["lora"]:
+            return f"{source}: unknown LoRA setting {loc[-1]!r}; valid: {', '.join(LoraSettings.model_fields)}"
+        return f"{source}: unknown setting {loc[-1]!r}; valid settings: {_valid_keys()}"
+    if kind in ("value_error", "assertion_error") and not loc:
+        return f"{source}: {str(error.get('msg', '')).removeprefix('Value error, ')}"
+    key = ".".join(p for p in loc if p not in ("bool", "literal['auto']", "int", "float", "str", "none"))
+    key = "model_config" if key == "architecture" else key
     if key == "bf16":
-        if value in (True, False, "auto"):
-            return value
-        raise _type_error(key, value, "true, false or 'auto'")
-    if key in ("tokenizer", "eval_size", "max_new_tokens", "pack_length"):
-        if isinstance(value, str) and key != "tokenizer":
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise _type_error(key, value, "a positive integer or null") from None
-        if value is None:
-            return None
-        if key in ("eval_size", "max_new_tokens", "pack_length"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise _type_error(key, value, "a positive integer or null")
-            return value
-        return str(value)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise _type_error(key, value, "true or false")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _type_error(key, value, "an integer")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _type_error(key, value, "a number")
-        return float(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise _type_error(key, value, "a string")
-        return value
-    if isinstance(default, dict):
-        if not isinstance(value, dict):
-            raise _type_error(key, value, "a mapping")
-        return dict(value)
-    return value
+        expected = "true, false or 'auto'"
+    elif kind.startswith("float"):
+        expected = "a number"
+    elif kind.startswith("int"):
+        expected = "an integer"
+    elif kind.startswith("bool"):
+        expected = "true or false"
+    elif kind.startswith(("string", "str")):
+        expected = "a string"
+    elif kind.startswith(("dict", "model")):
+        expected = "a mapping"
+    elif kind.startswith("list"):
+        expected = "a list"
+    elif kind == "literal_error":
+        expected = "one of " + str(error.get("ctx", {}).get("expected", ""))
+    elif kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
+        ctx = error.get("ctx", {})
+        bound = {"greater_than_equal": f">= {ctx.get('ge')}", "greater_than": f"> {ctx.get('gt')}", "less_than": f"< {ctx.get('lt')}", "less_than_equal": f"<= {ctx.get('le')}"}[kind]
+        return f"{source}: {key} must be {bound}, got {value!r}"
+    elif kind == "too_short":
+        return f"{source}: {key} must not be empty"
+    else:
+        expected = str(error.get("msg", "a valid value")).lower()
+    return f"{source}: config key {key!r}: expected {expected}, got {value!r}"
+
+
+def _validate(data: Mapping[str, Any], source: str) -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        # a union (bf16) reports one error per member: say it once
+        seen: list[str] = []
+        for err in errors:
+            msg = _message(err, source)
+            if msg not in seen:
+                seen.append(msg)
+        raise UsageError("; ".join(seen)) from None
 
 
 def merge_overrides(base: TrainConfig, overrides: Mapping[str, Any], *, source: str = "config") -> TrainConfig:
-    """A copy of ``base`` with ``overrides`` applied. Keys are field names; ``lora`` may be a mapping or
-    dotted (``lora.r``). Unknown keys are an error that lists the valid ones."""
+    """A new config: ``base`` with ``overrides`` applied. Keys are setting names; ``lora`` may be a
+    mapping or dotted (``lora.r``), ``model_config.KEY`` sets one key of a built-in model's shape.
+    Unknown keys, wrong types and out-of-range values are an error that names the key."""
     data = base.to_dict()
+    lora = dict(data["lora"])
+    shape = dict(data["model_config"])
     for key, value in overrides.items():
         if key == "lora" and isinstance(value, Mapping):
-            for sub, v in value.items():
-                _set_lora(data, str(sub), v, source)
-            continue
-        if key.startswith("lora."):
-            _set_lora(data, key[5:], value, source)
-            continue
-        if key.startswith("model_config."):
-            if isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    pass
-            data["model_config"] = {**data["model_config"], key[len("model_config.") :]: value}
-            continue
-        if key not in _FIELDS or key == "lora":
-            valid = ", ".join(sorted([*(k for k in _FIELDS if k != "lora"), *(f"lora.{k}" for k in sorted(_LORA_FIELDS))]))
-            raise UsageError(f"{source}: unknown setting {key!r}; valid settings: {valid}")
-        data[key] = _coerce(key, value, getattr(TrainConfig(), key))
-    lora = data.pop("lora")
-    cfg = TrainConfig(**data, lora=LoraSettings(**lora))
-    check(cfg)
-    return cfg
-
-
-def _set_lora(data: dict[str, Any], key: str, value: Any, source: str) -> None:
-    if key not in _LORA_FIELDS:
-        raise UsageError(f"{source}: unknown LoRA setting {key!r}; valid: {', '.join(sorted(_LORA_FIELDS))}")
-    default = getattr(LoraSettings(), key)
-    if key == "target_modules":
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
-            raise _type_error("lora.target_modules", value, "a non-empty list of module names")
-        data["lora"][key] = list(value)
-        return
-    data["lora"][key] = _coerce(f"lora.{key}", value, default)
-
-
-def check(cfg: TrainConfig) -> None:
-    """Refuse settings that cannot work, with the reason."""
-    if cfg.full and cfg.qlora:
-        raise UsageError("--full trains every weight and --qlora freezes a 4-bit base: choose one")
-    if cfg.lora.r < 1 or cfg.lora.alpha <= 0 or not 0.0 <= cfg.lora.dropout < 1.0:
-        raise UsageError(f"LoRA needs r >= 1, alpha > 0 and 0 <= dropout < 1; got r={cfg.lora.r}, alpha={cfg.lora.alpha}, dropout={cfg.lora.dropout}")
-    if cfg.learning_rate <= 0:
-        raise UsageError(f"learning_rate must be > 0, got {cfg.learning_rate}")
-    if cfg.batch_size < 1 or cfg.gradient_accumulation_steps < 1:
-        raise UsageError("batch_size and gradient_accumulation_steps must be at least 1")
-    if cfg.max_length < 16:
-        raise UsageError(f"max_length must be at least 16 tokens, got {cfg.max_length}")
-    if cfg.epochs <= 0 and cfg.max_steps <= 0:
-        raise UsageError("give epochs > 0 or max_steps > 0")
-    if not 0.0 < cfg.eval_fraction < 1.0:
-        raise UsageError(f"eval_fraction must be between 0 and 1, got {cfg.eval_fraction}")
-    if cfg.render_mode not in ("exact", "single", "last"):
-        raise UsageError(f"render_mode must be exact, single or last, got {cfg.render_mode!r}")
-    if cfg.attn_implementation not in ("auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention"):
-        raise UsageError(f"attn_implementation must be auto, sdpa, eager, flash_attention_2, flash_attention_3 or flex_attention, got {cfg.attn_implementation!r}")
-    if (cfg.max_new_tokens is not None and cfg.max_new_tokens < 1) or cfg.eval_batch_size < 1:
-        raise UsageError("max_new_tokens and eval_batch_size must be at least 1")
-    if not 0.0 <= cfg.warmup_ratio < 1.0:
-        raise UsageError(f"warmup_ratio must be in [0, 1), got {cfg.warmup_ratio}")
+            lora.update({str(k): v for k, v in value.items()})
+        elif key.startswith("lora."):
+            lora[key[5:]] = value
+        elif key.startswith("model_config."):
+            shape[key[len("model_config.") :]] = _decode_string(value, None)
+        elif key == "model_config" and isinstance(value, Mapping):
+            shape.update(value)
+        else:
+            data[key] = value
+    data["lora"] = lora
+    data["model_config"] = shape
+    return _validate(data, source)
 
 
 def parse_set_option(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """``["lora.r=16", "epochs=2"]`` -> ``{"lora.r": "16", "epochs": "2"}`` (values typed later)."""
+    """``["lora.r=16", "epochs=2"]`` -> ``{"lora.r": "16", "epochs": "2"}`` (values typed by the model)."""
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
@@ -248,112 +282,47 @@ def parse_set_option(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------------------------- files
+def build_config(
+    *,
+    config_file: str | None = None,
+    sets: tuple[str, ...] | list[str] = (),
+    named: Mapping[str, Any] | None = None,
+) -> tuple[TrainConfig, list[str]]:
+    """The settings of a run and notes on them, by precedence: defaults < from-scratch defaults (a
+    built-in model trained with ``full``) < ``config_file`` < ``sets`` (``KEY=VALUE`` strings) <
+    ``named`` (the command line's named options; ``None`` values are not given).
 
-# keys only a mistral-finetune config has (its "optim" is a mapping, its "lora" has "rank"/"scaling")
-_MISTRAL_FINETUNE_KEYS = {"seq_len", "run_dir", "initial_model_path", "model_id_or_path", "num_microbatches", "data", "wandb_project", "n_replica"}
-
-
-def from_mistral_finetune(obj: Mapping[str, Any], *, source: str = "config") -> tuple[dict[str, Any], list[str]]:
-    """Translate a mistral-finetune / hackathon training YAML into fcdata settings.
-
-    Returns the settings and notes on what was mapped or ignored. ``lora.scaling`` is alpha / rank in
-    mistral-finetune, so alpha = scaling x rank; ``optim.pct_start`` is the warm-up share of its one-cycle
-    schedule; ``num_microbatches`` is gradient accumulation; ``seq_len`` the packed length.
-    """
-    out: dict[str, Any] = {}
+    A run without any model named says so in a note: the default model is a random-weight toy, and a
+    forgotten ``--model`` must not pass silently for a real fine-tune."""
+    layers: list[tuple[str, dict[str, Any]]] = []
     notes: list[str] = []
-    lora = obj.get("lora") or {}
-    if isinstance(lora, Mapping):
-        if lora.get("enable") is False:
-            out["full"] = True
-        if "rank" in lora:
-            out["lora.r"] = lora["rank"]
-        if "dropout" in lora:
-            out["lora.dropout"] = lora["dropout"]
-        if "scaling" in lora and "rank" in lora:
-            out["lora.alpha"] = int(round(float(lora["scaling"]) * int(lora["rank"])))
-        if lora.get("quantized"):
-            out["qlora"] = True
-    optim = obj.get("optim") or {}
-    if isinstance(optim, Mapping):
-        if "lr" in optim:
-            out["learning_rate"] = optim["lr"]
-        if "weight_decay" in optim:
-            out["weight_decay"] = optim["weight_decay"]
-        if "pct_start" in optim:
-            out["warmup_ratio"] = optim["pct_start"]
-    simple = {"seq_len": "max_length", "max_steps": "max_steps", "seed": "seed", "num_microbatches": "gradient_accumulation_steps", "max_norm": "max_grad_norm", "log_freq": "logging_steps"}
-    for theirs, ours in simple.items():
-        if theirs in obj and obj[theirs] is not None:
-            out[ours] = obj[theirs]
-    if "checkpoint" in obj:
-        out["gradient_checkpointing"] = bool(obj["checkpoint"])
-    model_path = obj.get("initial_model_path") or obj.get("model_id_or_path")
-    if isinstance(model_path, str) and model_path.strip():
-        out["model"] = model_path
-    known = {"lora", "optim", *simple, "checkpoint", "initial_model_path", "model_id_or_path"}
-    for key in obj:
-        if key not in known:
-            notes.append(f"{source}: mistral-finetune key {key!r} has no fcdata equivalent here and is ignored (data and run_dir are command-line arguments)")
-    notes.append(f"{source}: read as a mistral-finetune config (lora.rank -> lora.r, lora.scaling x rank -> lora.alpha, optim.lr -> learning_rate, seq_len -> max_length, num_microbatches -> gradient_accumulation_steps)")
-    return out, notes
+    if config_file:
+        values, file_notes = load_config_file(config_file)
+        notes.extend(file_notes)
+        layers.append((config_file, values))
+    set_values = parse_set_option(sets)
+    if set_values:
+        layers.append(("--set", set_values))
+    given = {k: v for k, v in (named or {}).items() if v is not None}
+    if given:
+        layers.append(("command line", given))
 
-
-def load_config_file(path: str) -> tuple[dict[str, Any], list[str]]:
-    """Settings from a ``.yaml``/``.yml``/``.toml``/``.json`` file, and notes. A mistral-finetune YAML is
-    translated (:func:`from_mistral_finetune`)."""
-    if not os.path.isfile(path):
-        raise InputError("no such config file", file=path)
-    ext = os.path.splitext(path)[1].lower()
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", file=path) from exc
-    try:
-        if ext == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                try:
-                    import tomli as tomllib  # type: ignore[no-redef]
-                except ModuleNotFoundError:
-                    raise InputError("reading TOML on Python 3.10 needs the tomli package (pip install tomli), or use YAML", file=path) from None
-            obj: Any = tomllib.loads(raw.decode("utf-8"))
-        elif ext == ".json":
-            obj = json.loads(raw.decode("utf-8"))
-        elif ext in (".yaml", ".yml"):
-            import yaml
-
-            obj = yaml.safe_load(raw.decode("utf-8"))
-        else:
-            raise InputError("config files are .yaml, .yml, .toml or .json", file=path)
-    except InputError:
-        raise
-    except Exception as exc:  # yaml/toml/json parse errors have no common base
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputError(f"not a valid {ext[1:].upper()} file: {exc}", file=path, line=line + 1 if line is not None else getattr(exc, "lineno", None)) from exc
-    if obj is None:
-        return {}, []
-    if not isinstance(obj, dict):
-        raise InputError(f"a config file holds a mapping of settings, got {type(obj).__name__}", file=path)
-    lora = obj.get("lora")
-    looks_mistral = (
-        bool(_MISTRAL_FINETUNE_KEYS & set(obj))
-        or isinstance(obj.get("optim"), dict)
-        or (isinstance(lora, dict) and bool({"rank", "scaling", "enable", "quantized"} & set(lora)))
-    )
-    if looks_mistral:
-        return from_mistral_finetune(obj, source=path)
-    # TOML/YAML tables: {"lora": {...}} is handled by merge_overrides; "training" sections are flattened
-    flat: dict[str, Any] = {}
-    for key, value in obj.items():
-        if key in ("train", "training", "eval") and isinstance(value, dict):
-            flat.update(value)
-        else:
-            flat[key] = value
-    return flat, []
+    # the user's layers alone tell which model and whether every weight is trained
+    probe = TrainConfig()
+    for source, values in layers:
+        probe = merge_overrides(probe, values, source=source)
+    cfg = TrainConfig()
+    if from_scratch(probe.model, probe.full):
+        cfg = merge_overrides(cfg, FROM_SCRATCH, source="from-scratch defaults")
+        user_keys = {k for _, values in layers for k in values}
+        kept = [f"{k} {v}" for k, v in FROM_SCRATCH.items() if k not in user_keys]
+        if kept:
+            notes.append(f"from scratch ({probe.model}, --full): defaults for a random-weight model: {', '.join(kept)} (the LoRA recipe's are for pretrained models)")
+    for source, values in layers:
+        cfg = merge_overrides(cfg, values, source=source)
+    if not any("model" in values for _, values in layers):
+        notes.append(f"no --model given: using {cfg.model}, a random-weight model for smoke tests; pass --model for a real fine-tune")
+    return cfg, notes
 
 
 # ---------------------------------------------------------------------------------- resolution
@@ -368,6 +337,7 @@ class Resolved:
     bf16: bool
     optim: str
     attn_implementation: str
+    threads: int | None = None  # torch's CPU threads for this run (None: left as torch set them)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -375,9 +345,25 @@ class Resolved:
         out["bf16"] = self.bf16
         out["optim"] = self.optim
         out["attn_implementation"] = self.attn_implementation
+        out["threads"] = self.threads
         out["device"] = self.device
         out["notes"] = list(self.notes)
         return out
+
+
+def _fused_adamw_on_cpu() -> bool:
+    """Whether this torch has the fused AdamW kernel for CPU tensors (torch >= 2.4): one pass over the
+    parameters instead of a dozen, 3.5x faster a step than the foreach kernel on a 4 M-parameter model,
+    whose 32768-token embeddings are most of its weights."""
+    import torch
+
+    try:
+        p = torch.zeros(2, requires_grad=True)
+        p.grad = torch.ones(2)
+        torch.optim.AdamW([p], lr=1e-3, fused=True).step()
+        return True
+    except (RuntimeError, TypeError, ValueError):
+        return False
 
 
 def _flash_attn_available() -> bool:
@@ -389,6 +375,8 @@ def _flash_attn_available() -> bool:
 def resolve(cfg: TrainConfig, *, device: str | None = None) -> Resolved:
     """What ``cfg`` becomes on this machine (needs torch)."""
     import torch
+
+    from .threads import cpu_threads
 
     notes: list[str] = []
     if device is None:
@@ -407,8 +395,8 @@ def resolve(cfg: TrainConfig, *, device: str | None = None) -> Resolved:
     optim = cfg.optim
     if "paged" in optim or "8bit" in optim:
         if not cuda:
-            notes.append(f"optim: {optim} needs bitsandbytes on a CUDA GPU; using adamw_torch on this CPU")
-            optim = "adamw_torch"
+            optim = "adamw_torch_fused" if _fused_adamw_on_cpu() else "adamw_torch"
+            notes.append(f"optim: {cfg.optim} needs bitsandbytes on a CUDA GPU; using {optim} on this CPU")
         else:
             import importlib.util
 
@@ -425,4 +413,9 @@ def resolve(cfg: TrainConfig, *, device: str | None = None) -> Resolved:
                 notes.append("attention: flash-attn is not installed; using PyTorch sdpa (memory-efficient kernel with a block-diagonal mask for packs)")
     elif attn.startswith("flash") and not (cuda and _flash_attn_available()):
         raise UsageError(f"attn_implementation {attn} needs the flash-attn package and a CUDA GPU; use sdpa")
-    return Resolved(config=cfg, device=device, bf16=bf16, optim=optim, attn_implementation=attn, notes=notes)
+    threads = None
+    if not cuda:
+        threads, why = cpu_threads(cfg.threads)
+        if why:
+            notes.append(why)
+    return Resolved(config=cfg, device=device, bf16=bf16, optim=optim, attn_implementation=attn, threads=threads, notes=notes)

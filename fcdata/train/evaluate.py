@@ -30,7 +30,7 @@ from ..errors import FcdataError, RecordError, UsageError
 if TYPE_CHECKING:
     from ..tokenizer import MistralV3Tokenizer
 
-__all__ = ["EvalItem", "EvalResult", "eval_items", "evaluate_model", "heldout_loss", "auto_max_new_tokens", "load_for_eval"]
+__all__ = ["EvalItem", "EvalResult", "eval_items", "evaluate_model", "heldout_loss", "auto_max_new_tokens", "load_for_eval", "run_eval", "default_eval_dir", "write_eval"]
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def heldout_loss(
     from ..collate import PaddingCollator
     from ..render import render_records
     from ..tokenizer import load_tokenizer
-    from .trainer import token_loss
+    from .loss import token_loss
 
     tok = tokenizer or load_tokenizer()
     rows: list[dict[str, Any]] = []
@@ -314,3 +314,72 @@ def load_for_eval(model_or_run: str, *, device: str | None = None, attn_implemen
         raise FcdataError(f"{model_or_run}: a run folder without model/ or adapter/ (did training finish?)")
     model.eval()
     return model, {"model": info.to_dict(), "run": os.path.abspath(model_or_run), "trained_from": saved.get("model")}
+
+
+# ---------------------------------------------------------------------------------------- fcdata eval
+
+
+def default_eval_dir(model_or_run: str) -> str:
+    """``RUN/eval`` for a run folder; a model spec has no folder of its own to write into."""
+    if not os.path.isfile(os.path.join(model_or_run, "config.yaml")):
+        raise UsageError("give -o/--output (MODEL_OR_RUN is not a run folder)")
+    return os.path.join(model_or_run, "eval")
+
+
+def write_eval(out_dir: str, result: EvalResult, *, predictions_name: str = "predictions.jsonl") -> None:
+    """Predictions and the references they were scored against, one line per scored turn each.
+
+    ``references.jsonl`` holds, per turn, the conversation up to and including the reference turn with
+    ``metadata.id`` = the prediction's id (``"<record>:<message index>"``): ``fcdata score PREDICTIONS
+    --references references.jsonl`` reproduces the report with the same scorer (a held-out record can
+    hold several scored turns, and the scorer scores a record's last one)."""
+    from ..write import write_jsonl
+
+    write_jsonl(os.path.join(out_dir, predictions_name), result.predictions)
+    write_jsonl(os.path.join(out_dir, "references.jsonl"), [it.reference for it in result.items])
+
+
+# what an eval writes into its output folder (an input of that name would be overwritten)
+EVAL_FILES = ("predictions.jsonl", "references.jsonl", "report.json", "rejects.jsonl")
+
+
+def run_eval(
+    model_or_run: str,
+    data: str,
+    out_dir: str | None = None,
+    *,
+    source_format: str | None = None,
+    qlora: bool = False,
+    seed: int = 0,
+    max_new_tokens: int | None = None,
+    batch_size: int = 16,
+    fill_ids: bool = True,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """``fcdata eval`` as one call: read, convert and validate ``data``, load ``model_or_run`` (a run
+    folder or a model), generate and score every scorable assistant turn, measure the held-out loss,
+    and write ``OUT/predictions.jsonl``, ``OUT/references.jsonl``, ``OUT/report.json`` (and
+    ``OUT/rejects.jsonl`` when records were refused). Returns (the report, the output folder)."""
+    from ..write import write_json, write_jsonl
+    from .pipeline import load_records
+    from .threads import apply_threads, cpu_threads
+
+    out = out_dir or default_eval_dir(model_or_run)
+    records, rejects, counts = load_records(data, source_format=source_format)
+    if not records:
+        raise UsageError(f"{data}: no valid record to evaluate on")
+    import torch
+
+    if not torch.cuda.is_available():
+        apply_threads(cpu_threads(None)[0])
+    model, desc = load_for_eval(model_or_run, qlora=qlora, seed=seed)
+    from ..tokenizer import load_tokenizer, model_tokenizer
+
+    tok = load_tokenizer(model_tokenizer(model_or_run))  # a run's recorded tokenizer, a model folder's own
+    result = evaluate_model(model, records, tokenizer=tok, max_new_tokens=max_new_tokens, batch_size=batch_size, fill_ids=fill_ids, on_batch=on_batch)
+    report = {**result.report, "loss": heldout_loss(model, records, tok)["loss"], "model": desc, "input": {"path": data, **counts}}
+    write_eval(out, result)
+    write_json(os.path.join(out, "report.json"), report)
+    if rejects:
+        write_jsonl(os.path.join(out, "rejects.jsonl"), rejects)
+    return report, out

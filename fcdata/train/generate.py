@@ -28,9 +28,10 @@ A model that learned its tool calls only from fcdata data (a model trained from 
 that never wrote ids) has no learned behaviour inside the id, and greedy decoding there wanders off
 (``"id": "id": "id": ...``) so the call never closes. With ``fill_ids`` the decoder writes the id itself,
 exactly where the model opened the id string of a call (``"id": "`` as a key of a call object, not inside
-``arguments``): nine fixed characters, after which the model continues on its own. Ids are never scored,
-so this measures everything the model was trained on and nothing it was not. ``fill_ids=False`` is plain
-greedy decoding.
+``arguments``): nine characters made the way fcdata's converter makes ids (so of the kind the model saw
+around the trained ``"}]`` that closes a call), after which the model continues on its own. Ids are never
+scored, so this measures everything the model was trained on and nothing it was not. ``fill_ids=False``
+is plain greedy decoding.
 """
 
 from __future__ import annotations
@@ -42,17 +43,21 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     from ..tokenizer import MistralV3Tokenizer
 
-__all__ = ["generate_replies", "decode_reply", "DEFAULT_PAD_ID", "FILL_ID", "IdFiller"]
+__all__ = ["generate_replies", "decode_reply", "DEFAULT_PAD_ID", "IdFiller"]
 
 DEFAULT_PAD_ID = 0  # <unk>: never in a prompt, so a pad is recognisable; masked out anyway
 EOS_ID = 2
-FILL_ID = "abcdefghi"  # 9 letters (the id rule of v3-v11); tokenizes cleanly after an opening quote
 
 
 def _open_call_id(text: str) -> bool:
     """True when ``text`` (a reply after ``[TOOL_CALLS]``) ends inside a just-opened string that is the
-    value of key ``"id"`` of a call object (depth 2: the list, then the call; not inside arguments)."""
+    value of key ``"id"`` of a call object (depth 2: the list, then the call; not inside arguments).
+
+    ``"id"`` must be a key: right after ``{`` or ``,``. A model that writes ``{"name": "id": "`` (the
+    string ``"id"`` as the name's value, then a colon) has not opened an id, and is left to itself."""
     if not text.endswith('"id": "'):
+        return False
+    if not text[: -len('"id": "')].rstrip().endswith((",", "{")):
         return False
     body = text[: -len('"')]  # up to the quote that opens the value
     depth = 0
@@ -76,21 +81,40 @@ def _open_call_id(text: str) -> bool:
 
 
 class IdFiller:
-    """A ``transformers`` logits processor that writes :data:`FILL_ID` where a call's id string opens
-    (see the module docstring). ``prompt_width`` is where generation starts in every (left-padded) row."""
+    """A ``transformers`` logits processor that writes a call id where a call's id string opens (see the
+    module docstring). ``prompt_width`` is where generation starts in every (left-padded) row.
 
-    def __init__(self, tokenizer: "MistralV3Tokenizer", prompt_width: int, eos_id: int = EOS_ID) -> None:
+    The id is made the way fcdata's converter makes the ids a model is trained among
+    (:func:`fcdata.convert.ids.make_call_id`, here of the row's prompt and the call's position in the
+    reply): nine characters of ``[0-9a-zA-Z]``, about eight tokens. A fixed filler made of other tokens
+    (``abcdefghi`` is four: ``abc def gh i``) is an id the model never saw, and a model trained from
+    scratch then fails to close the call after it."""
+
+    def __init__(self, tokenizer: "MistralV3Tokenizer", prompt_width: int, eos_id: int = EOS_ID, prompts: Sequence[Sequence[int]] | None = None) -> None:
         self.tok = tokenizer
         self.width = prompt_width
         self.eos_id = eos_id
-        pieces = tokenizer.encode('"' + FILL_ID)
-        # the id's own tokens, as they follow an opening quote inside the call JSON
-        self.id_tokens = pieces[1:] if tokenizer.decode(pieces[:1]).strip() == '"' else [t for t in tokenizer.encode(FILL_ID)]
+        self.prompts = prompts
+        quote = tokenizer.encode('"x')
+        # does the opening quote tokenize apart from what follows it (then it is not part of the id)?
+        self._quote_apart = tokenizer.decode(quote[:1]).strip() == '"'
         # v11: the id is a segment of its own after [CALL_ID], encoded as mistral-common encodes it
         self.call_id_token = getattr(tokenizer, "call_id_id", None)
-        self.segment_tokens = list(tokenizer.encode(FILL_ID))
         self.queues: dict[int, list[int]] = {}
+        self.calls: dict[int, int] = {}
         self.filled = 0
+
+    def id_tokens(self, row: int, call: int, segment: bool = False) -> list[int]:
+        """The tokens of the id of call ``call`` of ``row``, as they follow the opening quote (``segment``:
+        as a segment of its own, the v11 syntax's id after ``[CALL_ID]``)."""
+        from ..convert.ids import make_call_id
+
+        content = bytes(str(list(self.prompts[row])) if self.prompts is not None else str(row), "ascii")
+        cid = make_call_id(content, call)
+        if segment:
+            return list(self.tok.encode(cid))
+        pieces = self.tok.encode('"' + cid)
+        return pieces[1:] if self._quote_apart else self.tok.encode(cid)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
@@ -101,13 +125,15 @@ class IdFiller:
             if not queue:
                 if self.eos_id in tokens or self.tok.tool_calls_id not in tokens:
                     continue
+                call = self.calls.get(row, 0)
                 if self.call_id_token is not None and tokens[-1] == self.call_id_token:
-                    queue = list(self.segment_tokens)  # v11: [CALL_ID] was just written
+                    queue = self.id_tokens(row, call, segment=True)  # v11: [CALL_ID] was just written
                 else:
                     start = len(tokens) - tokens[::-1].index(self.tok.tool_calls_id)
                     if not _open_call_id(self.tok.decode(tokens[start:])):
                         continue
-                    queue = list(self.id_tokens)
+                    queue = self.id_tokens(row, call)
+                self.calls[row] = call + 1
                 self.queues[row] = queue
                 self.filled += 1
             forced = queue.pop(0)
@@ -198,7 +224,7 @@ def generate_replies(
                 p = prompts[i]
                 ids[row, width - len(p) :] = torch.tensor(list(p), dtype=torch.long)
                 mask[row, width - len(p) :] = 1
-            processors = LogitsProcessorList([IdFiller(tokenizer, width, eos_id)]) if fill_ids and tokenizer is not None else None
+            processors = LogitsProcessorList([IdFiller(tokenizer, width, eos_id, [prompts[i] for i in chunk])]) if fill_ids and tokenizer is not None else None
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=gen_config, logits_processor=processors)
             new = out[:, width:].tolist()
             for row, i in enumerate(chunk):

@@ -100,6 +100,9 @@ def preset_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
 
     if name not in PRESETS:
         raise UsageError(f"unknown built-in model {name!r}; built-in models: {', '.join(PRESETS)} (or give a model folder or hub id)")
+    unknown = sorted(set(overrides or {}) - set(MistralConfig().to_dict()) - set(_COMMON))
+    if unknown:
+        raise UsageError(f"model_config: unknown key(s) {', '.join(map(repr, unknown))} for a Mistral model; e.g. hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim, rope_parameters, tie_word_embeddings")
     values = {**_COMMON, **PRESETS[name], **(overrides or {})}
     if values["vocab_size"] != V3_VOCAB_SIZE:
         raise UsageError(f"model_config.vocab_size must stay {V3_VOCAB_SIZE} (the Mistral v0.3 vocabulary), got {values['vocab_size']}")

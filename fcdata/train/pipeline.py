@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 from ..errors import InputError, UsageError
 from .config import Resolved, TrainConfig, resolve
 
-__all__ = ["TrainEvalResult", "split_records", "load_records", "prepare_training_data", "train_eval", "render_report_md"]
+__all__ = ["TrainEvalResult", "split_records", "load_records", "prepare_training_data", "training_data", "train_eval", "render_report_md"]
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -49,10 +49,11 @@ class TrainEvalResult:
 def load_records(path: str, *, source_format: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Read ``path`` and convert it to canonical records (canonical input passes through), then validate.
 
-    Returns (valid records, rejects, counts). A reject is ``{"file", "line", "stage", "reasons"}`` plus the
-    input; warnings do not reject a record."""
+    Returns (valid records, rejects, counts). A reject is the one rejects entry of :mod:`fcdata.rejects`
+    (stage ``read``, ``convert`` or ``validate``); warnings do not reject a record."""
     from ..convert import convert_records
     from ..read import read_items
+    from ..rejects import reject_obj
     from ..validate import check_record
 
     if path != "-" and not os.path.exists(path):
@@ -65,9 +66,7 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
         counts["records"] += 1
         if not out.ok:
             counts["rejected_convert"] += 1
-            entry = out.to_obj()
-            entry["stage"] = "convert"
-            rejects.append(entry)
+            rejects.append(out.to_obj())
             continue
         counts["converted"] += 1
         formats[out.format] = formats.get(out.format, 0) + 1
@@ -77,7 +76,7 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
         counts["warnings"] += len(findings) - len(errors)
         if errors:
             counts["rejected_validate"] += 1
-            rejects.append({"file": out.item.file, "line": out.item.line, "stage": "validate", "reasons": [{"code": f.code, "message": str(f)} for f in errors], "record": out.record})
+            rejects.append(reject_obj(out.item, errors, stage="validate", format=out.format))
             continue
         records.append(out.record)
     counts["formats"] = formats
@@ -127,7 +126,7 @@ def prepare_training_data(path: str, run_dir: str, cfg: TrainConfig, *, source_f
     from ..prepare import prepare
     from ..tokenizer import model_tokenizer
     from ..write import write_json
-    from .trainer import load_prepared
+    from .data import load_prepared
 
     out = os.path.join(run_dir, "prepared")
     report_path = os.path.join(run_dir, "prepare_report.json")
@@ -160,6 +159,20 @@ def prepare_training_data(path: str, run_dir: str, cfg: TrainConfig, *, source_f
     return load_prepared(out), report
 
 
+def training_data(data: str, run_dir: str, cfg: TrainConfig, *, source_format: str | None = None) -> tuple[Any, dict[str, Any] | None]:
+    """What ``fcdata train DATA`` trains on: DATA itself when it is prepared data (``fcdata prepare``
+    output), otherwise DATA's records converted, validated and prepared into ``run_dir/prepared``.
+    Returns the data set and the prepare report (``None`` for prepared data)."""
+    from .data import is_prepared, load_prepared
+
+    if is_prepared(data):
+        return load_prepared(data), None
+    dataset, report = prepare_training_data(data, run_dir, cfg, source_format=source_format)
+    if len(dataset) == 0:
+        raise UsageError(f"{data}: no training sample (see {os.path.join(run_dir, 'prepare_rejects.jsonl')})")
+    return dataset, report
+
+
 def is_main_process() -> bool:
     """Rank 0 of an ``accelerate launch`` / ``torchrun`` job, or a plain process."""
     return os.environ.get("RANK", "0") == "0"
@@ -171,6 +184,22 @@ def is_main_process() -> bool:
 def _eval_summary(report: dict[str, Any]) -> dict[str, Any]:
     keys = ("n", "correct", "accuracy", "call_accuracy", "call_items", "loss", "name_accuracy", "parse_failures", "parse_failure_rate", "unfinished_replies", "categories", "errors", "decision", "arguments", "undeclared_tool_calls", "schema_failures", "generation", "skipped_turns")
     return {k: report[k] for k in keys if k in report}
+
+
+def _score(model: Any, items: list[Any], held_records: list[dict[str, Any]], skipped: dict[str, int], tok: Any, cfg: TrainConfig, emit: Callable[..., None]) -> Any:
+    """Generate and score every held-out item, and the held-out loss (the same for before and after)."""
+    from .evaluate import evaluate_model, heldout_loss
+
+    result = evaluate_model(model, items=items, tokenizer=tok, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size, fill_ids=cfg.fill_ids, on_batch=lambda d, t: emit("generating", done=d, total=t))
+    result.skipped.update(skipped)
+    result.report["skipped_turns"] = skipped
+    result.report["loss"] = heldout_loss(model, held_records, tok, mode=cfg.render_mode, max_length=cfg.max_length)["loss"]
+    return result
+
+
+def _train_section(m: dict[str, Any]) -> dict[str, Any]:
+    keys = ("loss", "train_loss", "steps", "steps_this_run", "already_finished", "epochs", "tokens", "trained_tokens", "tokens_per_second", "trained_tokens_per_second", "runtime_s", "peak_memory_bytes", "peak_memory_kind", "warmup_steps", "threads", "data", "model")
+    return {**{k: m.get(k) for k in keys}, "loss_curve": "loss_curve.png"}
 
 
 def train_eval(
@@ -187,15 +216,19 @@ def train_eval(
 
     Files written: ``data/train.jsonl`` and ``data/heldout.jsonl`` (the split, canonical records),
     ``rejects.jsonl`` (what convert/validate refused, with reasons), ``predictions_before.jsonl`` and
-    ``predictions_after.jsonl`` (one line per held-out assistant turn, with its verdict), the training
-    artefacts (:func:`fcdata.train.trainer.train_model`), ``report.json`` and ``report.md``.
-    ``on_event(stage, info)`` is called as stages start and end (the CLI prints them).
+    ``predictions_after.jsonl`` (one line per held-out assistant turn, with its verdict),
+    ``references.jsonl`` (the reference of each of those turns, under the prediction's id: ``fcdata
+    score`` takes it as it is), the training artefacts (:func:`fcdata.train.trainer.train_model`),
+    ``report.json`` and ``report.md``. ``on_event(stage, info)`` is called as stages start and end (the
+    CLI prints them).
     """
     import torch
 
     from ..tokenizer import load_tokenizer, model_tokenizer
     from ..write import write_json, write_jsonl
-    from .evaluate import eval_items, evaluate_model, heldout_loss
+    from .artifacts import plot_loss_curve, write_text
+    from .evaluate import eval_items, write_eval
+    from .threads import apply_threads
     from .trainer import load_model_for_training, train_model
 
     def emit(stage: str, **info: Any) -> None:
@@ -204,9 +237,11 @@ def train_eval(
 
     started = time.perf_counter()
     resolved = resolved or resolve(cfg)
+    apply_threads(resolved.threads)
     os.makedirs(run_dir, exist_ok=True)
     tok = load_tokenizer(model_tokenizer(cfg.model, cfg.tokenizer))  # the model folder's own, when it has one
 
+    # 1. read, convert, validate; 2. split
     main = is_main_process()
     emit("read", path=input_path)
     records, rejects, counts = load_records(input_path, source_format=source_format)
@@ -219,6 +254,7 @@ def train_eval(
         write_jsonl(os.path.join(run_dir, "data", "heldout.jsonl"), held_records)
     emit("split", **split_info)
 
+    # 3. prepare the training split
     items, skipped = eval_items(held_records, tok)
     if not items:
         raise UsageError("no held-out assistant turn can be predicted: the held-out records have no scorable assistant turn")
@@ -232,60 +268,38 @@ def train_eval(
         train_model(dataset, run_dir, cfg, resolved=resolved, callbacks=callbacks)
         return TrainEvalResult(run_dir=run_dir, report={})
 
-    # the base model, exactly as training will load it
+    # 4. score the base model, exactly as training will load it
     emit("eval_before", items=len(items))
-    base, base_info = load_model_for_training(cfg, resolved)
-    before = evaluate_model(base, items=items, tokenizer=tok, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size, fill_ids=cfg.fill_ids, on_batch=lambda d, t: emit("generating", done=d, total=t))
-    before.skipped.update(skipped)
-    before.report["skipped_turns"] = skipped
-    before.report["loss"] = heldout_loss(base, held_records, tok, mode=cfg.render_mode, max_length=cfg.max_length)["loss"]
-    write_jsonl(os.path.join(run_dir, "predictions_before.jsonl"), before.predictions)
+    base, _ = load_model_for_training(cfg, resolved)
+    before = _score(base, items, held_records, skipped, tok, cfg, emit)
+    write_eval(run_dir, before, predictions_name="predictions_before.jsonl")
     emit("scored_before", accuracy=before.accuracy)
     del base
     if resolved.device == "cuda":
         torch.cuda.empty_cache()
 
+    # 5. train; 6. score the trained model
     emit("train", samples=len(dataset))
     result = train_model(dataset, run_dir, cfg, resolved=resolved, on_log=lambda e: emit("log", **e), callbacks=callbacks)
-
     emit("eval_after", items=len(items))
-    after = evaluate_model(result.model, items=items, tokenizer=tok, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size, fill_ids=cfg.fill_ids, on_batch=lambda d, t: emit("generating", done=d, total=t))
-    after.report["skipped_turns"] = skipped
-    after.report["loss"] = heldout_loss(result.model, held_records, tok, mode=cfg.render_mode, max_length=cfg.max_length)["loss"]
-    write_jsonl(os.path.join(run_dir, "predictions_after.jsonl"), after.predictions)
+    after = _score(result.model, items, held_records, skipped, tok, cfg, emit)
+    write_eval(run_dir, after, predictions_name="predictions_after.jsonl")
     emit("scored_after", accuracy=after.accuracy)
 
-    m = result.metrics
-    train_section = {
-        "loss": m["loss"],
-        "train_loss": m["train_loss"],
-        "steps": m["steps"],
-        "epochs": m["epochs"],
-        "tokens": m["tokens"],
-        "trained_tokens": m["trained_tokens"],
-        "tokens_per_second": m["tokens_per_second"],
-        "trained_tokens_per_second": m["trained_tokens_per_second"],
-        "runtime_s": m["runtime_s"],
-        "peak_memory_bytes": m["peak_memory_bytes"],
-        "peak_memory_kind": m["peak_memory_kind"],
-        "data": m["data"],
-        "model": m["model"],
-        "loss_curve": "loss_curve.png",
-    }
+    # 7. report
+    plot_loss_curve(result.log_history, os.path.join(run_dir, "loss_curve.png"), title=f"{cfg.model}: training loss", heldout_before=before.report.get("loss"), heldout_after=after.report.get("loss"))
     report = {
         "input": {"path": input_path, **counts},
         "split": split_info,
         "prepared": prep_report,
         "before": _eval_summary(before.report),
         "after": _eval_summary(after.report),
-        "train": train_section,
+        "train": _train_section(result.metrics),
         "config": result.resolved.to_dict() | {"notes": result.notes},
         "runtime_s": round(time.perf_counter() - started, 3),
     }
     write_json(os.path.join(run_dir, "report.json"), report)
-    from .trainer import _write_text
-
-    _write_text(os.path.join(run_dir, "report.md"), render_report_md(report))
+    write_text(os.path.join(run_dir, "report.md"), render_report_md(report))
     emit("done", run_dir=run_dir)
     return TrainEvalResult(run_dir=run_dir, report=report)
 
@@ -309,8 +323,21 @@ def _gib(n: Any) -> str:
     return "n/a" if n is None else f"{n / 2**30:.2f} GiB"
 
 
+_MEANINGS = [
+    ("exact accuracy, all turns", "held-out assistant turns answered exactly right: the same calls as the reference (function names and arguments compared as parsed JSON, parallel calls in any order), or, where the reference answers in text, a text reply that ends with `</s>`"),
+    ("exact accuracy, turns that call a tool", "the same, counted only over turns whose reference calls a tool (text answers cannot lift it)"),
+    ("function-name accuracy", "turns that call a tool where the reply calls exactly the right functions, whatever their arguments"),
+    ("call / no-call decision", "turns where the reply's first move is right: `[TOOL_CALLS]` where the reference calls, text where it does not. It judges the decision only: a text reply that never ends is the right decision on a no-call turn but a wrong answer (`unfinished`), which is why this line can be far above the no_call row of the category table"),
+    ("argument F1", "argument-level overlap of predicted and reference calls (a key with its exact value counts once), over all turns"),
+    ("parse failures", "replies that start a call (`[TOOL_CALLS]`) whose JSON cannot be read: counted as wrong, never as a text answer"),
+    ("replies without `</s>`", "replies cut by the generation limit (`max_new_tokens`) before they ended: always wrong"),
+    ("loss on held-out replies", "mean cross-entropy per trained token of the held-out replies, the training loss's own measure on data never trained on: it moves long before exact answers do"),
+]
+
+
 def render_report_md(report: dict[str, Any]) -> str:
-    """The human-readable report: before/after scores, training figures, the loss curve."""
+    """The human-readable report: before/after scores and what each line means, training figures, the
+    loss curve."""
     b, a, t, inp, split = report["before"], report["after"], report["train"], report["input"], report["split"]
     model = t["model"]
     lines = [
@@ -319,7 +346,7 @@ def render_report_md(report: dict[str, Any]) -> str:
         f"Input `{inp['path']}`: {inp['records']} records, {inp['valid']} valid "
         f"({inp['rejected_convert']} rejected by convert, {inp['rejected_validate']} by validate; see `rejects.jsonl`).",
         f"Split ({split['method']}): {split['train']} records to train on, {split['held_out']} held out; "
-        f"{b.get('n', 0)} held-out assistant turns scored.",
+        f"{b.get('n', 0)} held-out assistant turns scored, by the same scorer, before and after training.",
         "",
         "## Held-out tool-call accuracy",
         "",
@@ -337,13 +364,26 @@ def render_report_md(report: dict[str, Any]) -> str:
     ]
     cats = sorted(set(b.get("categories") or {}) | set(a.get("categories") or {}))
     if cats:
-        lines += ["| category | n | before | after |", "|---|---:|---:|---:|"]
+        lines += ["Exact accuracy by kind of reference turn (`single`: one call, `parallel`: several, `no_call`: a text answer):", "", "| category | n | before | after |", "|---|---:|---:|---:|"]
         for c in cats:
             cb = (b.get("categories") or {}).get(c, {})
             ca = (a.get("categories") or {}).get(c, {})
             lines.append(f"| {c} | {cb.get('n', ca.get('n', 0))} | {_pct(cb.get('accuracy'))} | {_pct(ca.get('accuracy'))} |")
         lines.append("")
+    errors = {k: v for k, v in (a.get("errors") or {}).items() if v}
+    if errors:
+        lines += ["Why the wrong answers after training were wrong (one reason per turn, the first that applies): " + ", ".join(f"{k} {v}" for k, v in errors.items()) + ".", ""]
+    lines += ["What each line means:", ""] + [f"- **{name}**: {meaning}." for name, meaning in _MEANINGS] + [
+        "",
+        "Predictions: `predictions_before.jsonl`, `predictions_after.jsonl` (each turn with its verdict and error); "
+        "`fcdata score predictions_after.jsonl --references references.jsonl` scores them again with the same scorer.",
+        "",
+    ]
     loss = t["loss"]
+    finished_before = bool(t.get("already_finished"))
+    now = t.get("steps_this_run")
+    steps = f"{t['steps']}" if now in (None, t["steps"]) else f"{t['steps']} ({now} in this call, resumed)"
+    rate = "n/a (nothing trained: the run had already finished)" if finished_before else f"{_num(t['tokens_per_second'], 5)} ({_num(t['trained_tokens_per_second'], 5)})"
     lines += [
         "## Training",
         "",
@@ -351,15 +391,17 @@ def render_report_md(report: dict[str, Any]) -> str:
         "",
         "| | |",
         "|---|---:|",
-        f"| steps | {t['steps']} |",
-        f"| loss, first -> last logged step | {_num(loss.get('first'))} -> {_num(loss.get('last'))} |",
+        f"| optimizer steps | {steps} |",
+        f"| training loss, first -> last logged step | {_num(loss.get('first'))} -> {_num(loss.get('last'))} |",
         f"| tokens (trained tokens) | {_num(t['tokens'])} ({_num(t['trained_tokens'])}) |",
-        f"| tokens/s (trained tokens/s) | {_num(t['tokens_per_second'], 5)} ({_num(t['trained_tokens_per_second'], 5)}) |",
+        f"| tokens/s (trained tokens/s) | {rate} |",
         f"| peak memory ({t['peak_memory_kind']}) | {_gib(t['peak_memory_bytes'])} |",
         f"| training time | {_num(t['runtime_s'])} s |",
         f"| packing | {t['data'].get('mode')}, efficiency {_pct(t['data'].get('efficiency'))} |" if t["data"].get("mode") == "packed" else f"| packing | off ({t['data'].get('mode')}) |",
         "",
         "![loss curve](loss_curve.png)",
+        "",
+        "The curve is the training loss of each logged optimizer step; the two marked points are the loss on the held-out replies before and after training (the same measure, on data never trained on).",
         "",
     ]
     notes = report.get("config", {}).get("notes") or []
