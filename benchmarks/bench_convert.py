@@ -115,6 +115,7 @@ FORMAT_SOURCES: dict[str, list[str]] = {
     "gorilla": ["harvest/gorilla_openfunctions_v1__shishirpatil-gorilla-test.jsonl"],
     "trajectory": ["harvest/toolbench_answer__openbmb-toolbench-data_example.jsonl"],
     "llamafactory": ["$FCDATA_EXTERNAL_DATA/reason_tool_use_demo_50.jsonl"],
+    "alpaca": ["harvest/hammer_masking_sft__madeagents-hammer.jsonl"],
 }
 # where a record's first declaration description sits, in the spellings the formats use (plain JSON,
 # JSON text inside a string, a Python repr inside the system text)
@@ -148,11 +149,11 @@ def build_format_corpus(path: Path, fmt: str, n: int) -> int:
     return len(rows)
 
 
-def bench_formats(tmp: Path, n: int, repeat: int) -> None:
+def bench_formats(tmp: Path, n: int, repeat: int, only: list[str] | None = None) -> None:
     """Records per second of each published format on one process, next to the floor of its own file."""
     print(f"\npublished formats: real rows repeated to {n:,} records each, every copy with its own declarations")
     print(f"  {'format':14}{'rows':>6}{'floor rec/s':>13}{'convert rec/s':>15}{'x floor':>9}   written / rejected")
-    for fmt in FORMAT_SOURCES:
+    for fmt in only or FORMAT_SOURCES:
         corpus = tmp / f"{fmt}.jsonl"
         rows = build_format_corpus(corpus, fmt, n)
         if not rows:
@@ -262,8 +263,9 @@ def main() -> None:
     ap.add_argument("-n", "--records", type=int, default=100_000)
     ap.add_argument("--num-proc", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (odd, for the median)")
-    ap.add_argument("--corpus", choices=["repeated", "distinct", "both", "formats", "all"], default="all", help="repeated: the sample rows' own declarations (the brief's corpus); distinct: every record its own declarations, as in the full file; formats: the published formats' real rows (xLAM, Hermes, When2Call, Gorilla, ToolBench, LLaMA-Factory v1)")
+    ap.add_argument("--corpus", choices=["repeated", "distinct", "both", "formats", "all"], default="all", help="repeated: the sample rows' own declarations (the brief's corpus); distinct: every record its own declarations, as in the full file; formats: the published formats' real rows (xLAM, Hermes, When2Call, Gorilla, ToolBench, LLaMA-Factory v1, Hammer alpaca)")
     ap.add_argument("--format-records", type=int, default=20_000, help="records per published format (--corpus formats)")
+    ap.add_argument("--format", dest="formats", action="append", choices=sorted(FORMAT_SOURCES), help="only this published format (repeatable; --corpus formats)")
     args = ap.parse_args()
     print(f"os.cpu_count()={os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -277,7 +279,7 @@ def main() -> None:
             show(title, bench(corpus, tmp, args.records, args.num_proc, args.repeat), target=kind == "repeated")
             corpus.unlink()
         if args.corpus in ("formats", "all"):
-            bench_formats(tmp, args.format_records, args.repeat)
+            bench_formats(tmp, args.format_records, args.repeat, args.formats)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

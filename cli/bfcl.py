@@ -35,7 +35,7 @@ def bfcl_prompts(questions: tuple[str, ...], output: str, ids_path: str | None, 
     Exit codes: 0 ok (every question written); 1 findings: some questions could not become prompts
     (listed on stderr); 2 usage or I/O error.
     """
-    check_outputs(files={"-o": output, "--ids": ids_path})
+    check_outputs(inputs=questions, files={"-o": output, "--ids": ids_path})
     tokenizer: Any = None
     if tokenizer_path:
         from fcdata.tokenizer import load_tokenizer  # type: ignore[import-not-found]

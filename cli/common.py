@@ -9,6 +9,10 @@ from typing import Any, Iterable, Iterator, NoReturn, Sequence, TypeVar
 
 import click
 
+from fcdata.errors import FcdataError
+from fcdata.inputs import input_size
+from fcdata.paths import check_paths
+
 T = TypeVar("T")
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -29,21 +33,36 @@ def fail(message: str) -> NoReturn:
     raise FcdataClickError(message)
 
 
-def check_outputs(*, files: dict[str, str | None] | None = None, folders: dict[str, str | None] | None = None) -> None:
-    """Refuse, before any work starts, output paths that cannot be written: a file output that is an
-    existing folder, a folder output that is an existing file, or several outputs sent to stdout (``-``)
-    at once. Keys are the option names shown in the message."""
-    files = {k: v for k, v in (files or {}).items() if v is not None}
-    folders = {k: v for k, v in (folders or {}).items() if v is not None}
-    to_stdout = [k for k, v in files.items() if v == "-"]
-    if len(to_stdout) > 1:
-        fail(f"{' and '.join(to_stdout)} would all write to stdout (-); give all but one of them a file name")
-    for opt, path in files.items():
-        if path != "-" and os.path.isdir(path):
-            fail(f"{opt} {path}: is a directory; give a file name")
-    for opt, path in folders.items():
-        if os.path.exists(path) and not os.path.isdir(path):
-            fail(f"{opt} {path}: is a file; give a folder name")
+def check_outputs(*, inputs: Sequence[str] = (), files: dict[str, str | None] | None = None, folders: dict[str, str | None] | None = None) -> None:
+    """Refuse, before any work starts, outputs that are an input or another output (through links and
+    spellings too), outputs that cannot be written, and several outputs sent to stdout (``-``) at once.
+    Keys are the option names shown in the message. The rules are the library's
+    (:func:`fcdata.paths.check_paths`)."""
+    try:
+        check_paths(inputs, files, folders)
+    except FcdataError as exc:
+        fail(str(exc))
+
+
+EMPTY_INPUT_RULE = (
+    "An input that holds no record, and a run that writes no record, are findings (exit 1) in convert, "
+    "validate, prepare and score, with or without --strict."
+)
+
+
+def nothing_read_or_written(empty_inputs: Iterable[str], written: int, *, what: str = "record", done: str = "written", why: str = "") -> bool:
+    """The one rule for empty inputs (:data:`EMPTY_INPUT_RULE`): an ``error:`` line on stderr for each
+    input that held no record, and one when nothing was ``written`` (``what``: the unit counted,
+    ``done``: what was done to it, ``why``: what became of the records); True when there was anything to say (the command then exits
+    1)."""
+    found = False
+    for name in empty_inputs:
+        echo_err(f"error: {name}: holds no record (empty_file: a wrong path, or an export that failed)")
+        found = True
+    if written == 0:
+        echo_err(f"error: no {what} was {done}" + (f": {why}" if why else ""))
+        found = True
+    return found
 
 
 def stderr_is_terminal() -> bool:
@@ -53,6 +72,19 @@ def stderr_is_terminal() -> bool:
         return False
 
 
+def tqdm_bar(**kwargs: Any) -> Any:
+    """A tqdm bar on standard error, without tqdm's monitor thread: a running thread would make every
+    worker pool started under the bar spawn instead of fork (:mod:`fcdata.pool`), and the monitor only
+    corrects bars that stall for ten seconds."""
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0
+    kwargs.setdefault("file", sys.stderr)
+    kwargs.setdefault("dynamic_ncols", True)
+    kwargs.setdefault("leave", False)
+    return tqdm(**kwargs)
+
+
 def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "", unit: str = "rec", enabled: bool | None = None) -> Iterator[T]:
     """Wrap ``iterable`` in a tqdm bar on stderr when stderr is a terminal; otherwise pass it through."""
     if enabled is None:
@@ -60,9 +92,7 @@ def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "",
     if not enabled:
         yield from iterable
         return
-    from tqdm import tqdm
-
-    with tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
+    with tqdm_bar(iterable=iterable, total=total, desc=desc, unit=unit) as bar:
         yield from bar
 
 
@@ -70,9 +100,9 @@ class ByteProgress:
     """A tqdm bar over bytes of input files (only on a terminal); ``update(n)`` advances it.
 
     Used where records are counted only after reading (streamed files): the bar shows how far through
-    the input the run is, so a multi-GB file shows an honest ETA. The total counts what the readers
-    count: decompressed bytes for gzip files (from the gzip trailer, no decompression), and for Parquet
-    files and ``datasets`` folders, whose rows carry no text, their size on disk, advanced row by row
+    the input the run is, so a multi-GB file shows an honest ETA. The sizes come from the input layer
+    (:func:`fcdata.inputs.input_size`): decompressed bytes for gzip files, and for Parquet files and
+    ``datasets`` folders, whose rows carry no text, their size on disk, advanced row by row
     (:meth:`advance`) at the file's average bytes per row.
     """
 
@@ -81,42 +111,13 @@ class ByteProgress:
         self._bar: Any = None
         self._per_row: dict[str, float] = {}
         if self.enabled:
-            from tqdm import tqdm
-
-            total = 0
-            for p in paths:
-                try:
-                    total += self._size(p)
-                except (OSError, ValueError):
-                    pass
-            self._bar = tqdm(total=total or None, desc=desc, unit="B", unit_scale=True, file=sys.stderr, dynamic_ncols=True, leave=False)
+            total = sum(self._size(p) for p in paths)
+            self._bar = tqdm_bar(total=total or None, desc=desc, unit="B", unit_scale=True)
 
     def _size(self, path: str) -> int:
-        if path == "-":
-            return 0
-        if os.path.isdir(path):
-            size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(".arrow"))
-            rows = _dataset_rows(path)
-            if rows:
-                self._per_row[path] = size / rows
-            return size
-        if not os.path.isfile(path):
-            return 0
-        size = os.path.getsize(path)
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
-            if magic[:2] == b"\x1f\x8b" and size >= 18:
-                fh.seek(-4, os.SEEK_END)
-                isize = int.from_bytes(fh.read(4), "little")  # decompressed size modulo 2**32
-                while isize < size:
-                    isize += 1 << 32
-                return isize
-        if magic == b"PAR1":
-            import pyarrow.parquet as pq
-
-            rows = pq.ParquetFile(path).metadata.num_rows
-            if rows:
-                self._per_row[path] = size / rows
+        size, per_row = input_size(path)
+        if per_row is not None:
+            self._per_row[path] = per_row
         return size
 
     def write(self, message: str) -> None:
@@ -152,24 +153,6 @@ class ByteProgress:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def _dataset_rows(path: str) -> int:
-    """Rows of a ``datasets`` folder, from its metadata (0 when it has none)."""
-    import json
-
-    total = 0
-    try:
-        with open(os.path.join(path, "state.json"), encoding="utf-8") as fh:
-            files = [f["filename"] for f in json.load(fh).get("_data_files", [])]
-        import pyarrow as pa
-
-        for name in files:
-            with pa.memory_map(os.path.join(path, name)) as source:
-                total += pa.ipc.open_stream(source).read_all().num_rows
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-    return total
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, align: str | None = None) -> str:

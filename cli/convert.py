@@ -9,7 +9,7 @@ import click
 from fcdata.convert import FORMATS, ConvertReport, convert_files
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table, nothing_read_or_written
 
 
 def _summary(report: ConvertReport) -> str:
@@ -45,6 +45,8 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       hermes        Hermes function calling: <tools>, <tool_call>, <tool_response>
       toolace       ToolACE raw: tools in the system text, calls as [Func(a=1)]
       xlam          xLAM / APIGen {"query", "tools", "answers"}
+      alpaca        {"instruction", "input", "output"} (LLaMA-Factory alpaca), Hammer's
+                    tool-calling rows (tools and query in [BEGIN OF ...] sections)
       gorilla       Gorilla OpenFunctions v1 {"question", "function", "model_answer"}
       when2call     NVIDIA When2Call SFT, preference, and the MCQ test file
                     (made scoring references for `fcdata score --references`)
@@ -66,9 +68,10 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       fcdata convert raw/*.json -o data.parquet --rejects rejects.jsonl --num-proc 4
       cat chats.jsonl | fcdata convert - -o - --from openai > data.jsonl
 
-    Exit codes: 0 ok; 1 findings: records rejected, with --strict; 2 usage or I/O error.
+    Exit codes: 0 ok; 1 findings: an input with no record, no record written, or records rejected
+    with --strict; 2 usage or I/O error (see `fcdata --help`).
     """
-    check_outputs(files={"-o": output, "--report": report_path, "--rejects": rejects})
+    check_outputs(inputs=inputs, files={"-o": output, "--report": report_path, "--rejects": rejects})
     data_to_stdout = output == "-"
 
     with ByteProgress([p for p in inputs if p != "-"], desc="converting") as bar:
@@ -89,5 +92,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     if report_path is not None:
         write_json(report_path, report.to_dict())
     click.echo(_summary(report), err=data_to_stdout)
+    if nothing_read_or_written([f.file for f in report.files if f.read == 0], report.written, why=f"every one of the {report.read:,} record(s) was rejected" if report.read else ""):
+        raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)

@@ -12,7 +12,7 @@ from fcdata.tokenizer import load_tokenizer
 from fcdata.view import format_html, format_terminal, inspect_file, turn_rows
 from fcdata.write import atomic_open
 
-from .common import CONTEXT_SETTINGS, format_table
+from .common import CONTEXT_SETTINGS, check_outputs, format_table
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -48,6 +48,7 @@ def inspect_cmd(file: str, index: int, html_out: str | None, count: int | None, 
       fcdata inspect data.jsonl --html review.html --count 100
       fcdata inspect prepared/ --index 10
     """
+    check_outputs(inputs=[file], files={"--html": html_out})
     tok = load_tokenizer(tokenizer)
     n = count if count is not None else (50 if html_out else 1)
     views = inspect_file(file, index=index, count=n, tokenizer=tok, mode=mode, max_length=max_length, source_format=source_format)

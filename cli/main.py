@@ -6,10 +6,15 @@ transformers and TRL only when they run.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
+import os
+import signal
 import sys
-from typing import Any
+import threading
+from typing import Any, Iterator
 
 import click
 
@@ -56,29 +61,107 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except FcdataError as exc:
-            raise FcdataClickError(str(exc)) from exc
-        except ModuleNotFoundError as exc:
-            if (exc.name or "").split(".")[0] in TRAIN_EXTRA_MODULES:
-                raise FcdataClickError(
-                    f"`fcdata {ctx.invoked_subcommand}` needs the training stack ({exc.name} is not installed): "
-                    "pip install 'fcdata[train]'"
-                ) from exc
-            raise
-        except BrokenPipeError:
-            # the reader of our stdout went away (`fcdata ... | head`): no traceback, but not success
-            # either (exit 0 would let `fcdata validate bad.jsonl | head` pass a CI step with errors);
-            # 2, an output error, like any write that failed
-            sys.stderr.close()
-            ctx.exit(2)
+        with _process_guard():
+            try:
+                try:
+                    result = super().invoke(ctx)
+                except (SystemExit, click.exceptions.Exit):
+                    _flush_stdout()  # a command ending with findings (exit 1) has output to deliver too
+                    raise
+                _flush_stdout()
+                return result
+            except BrokenPipeError:
+                # the reader of our stdout went away (`fcdata ... | head`) before everything was
+                # written: no traceback, but not success either (exit 0 would let `fcdata validate
+                # bad.jsonl | head` pass a CI step with errors); 2, an output error, like any write that
+                # failed. Output that was written whole before the reader left is no loss: exit 0.
+                _discard_stdout()
+                ctx.exit(2)
+            except KeyboardInterrupt:
+                # 130 (128 + SIGINT), as shells report it; never 1, which means "findings"
+                click.echo("Interrupted; nothing was written under the output names.", err=True)
+                ctx.exit(130)
+            except FcdataError as exc:
+                raise FcdataClickError(str(exc)) from exc
+            except ModuleNotFoundError as exc:
+                if (exc.name or "").split(".")[0] in TRAIN_EXTRA_MODULES:
+                    raise FcdataClickError(
+                        f"`fcdata {ctx.invoked_subcommand}` needs the training stack ({exc.name} is not installed): "
+                        "pip install 'fcdata[train]'"
+                    ) from exc
+                raise
+            except OSError as exc:
+                # e.g. standard output on a full disk: one line, exit 2, never a traceback
+                try:
+                    _flush_stdout()
+                except OSError:
+                    _discard_stdout()
+                where = f"{exc.filename}: " if exc.filename else ("standard output: " if exc.errno is not None else "")
+                raise FcdataClickError(f"{where}{exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def _process_guard() -> Iterator[None]:
+    """What a run of a command needs from the process, set up for its duration and restored after.
+
+    - SIGTERM and SIGHUP end the run like an exception (exit 128 + signal), so every temporary file
+      is removed on the way out and worker processes are shut down, instead of the default death that
+      leaves ``.NAME.*.tmp`` files and orphaned workers behind.
+    - Standard output is buffered even under ``python -u`` / ``PYTHONUNBUFFERED=1``: unbuffered, a write
+      to a pipe whose reader leaves returns short and the text layer drops the rest without an error.
+      Buffered, every byte is either written or reported as lost (``BrokenPipeError``, exit 2).
+
+    Only in the main thread of a real process (``CliRunner`` in tests brings its own streams).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    stdout = sys.stdout
+    raw = getattr(stdout, "buffer", None)
+    if isinstance(raw, io.FileIO):
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=stdout.encoding, errors=stdout.errors, line_buffering=stdout.isatty())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if sys.stdout is not stdout:
+            wrapper, sys.stdout = sys.stdout, stdout
+            try:
+                wrapper.flush()
+            except (OSError, ValueError):
+                _discard_stdout(wrapper)  # already reported; what is left cannot be delivered
+            with contextlib.suppress(OSError, ValueError):
+                wrapper.detach()  # never close fd 1 with the wrapper
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _flush_stdout() -> None:
+    """Deliver what is still buffered for standard output, inside the run, so that a closed pipe is
+    reported (exit 2) rather than failing in the interpreter's own flush at exit (exit 120)."""
+    with contextlib.suppress(ValueError):  # a closed stream (tests)
+        sys.stdout.flush()
+
+
+def _discard_stdout(stream: Any = None) -> None:
+    """After a failed write to standard output (a broken pipe, a full disk): point it at /dev/null, so
+    that nothing else tries (and fails) to write the rest of the buffer at exit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, (stream or sys.stdout).fileno())
+        os.close(devnull)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        (stream or sys.stdout).flush()
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="fcdata")
 def cli() -> None:
-    """Tool-calling fine-tuning data for Mistral v0.3.
+    """Tool-calling fine-tuning data for Mistral models (v0.3 and the newer tokenizer versions).
 
     \b
     read -> convert -> validate -> render (exact token ids and loss masks)
@@ -93,8 +176,11 @@ def cli() -> None:
 
     
     Exit codes: 0 ok; 1 findings: the run finished but the data failed its checks (each command's --help
-    says which findings count; --strict makes rejections and warnings count); 2 usage or I/O error: the
-    run did not finish.
+    says which findings count; --strict makes rejections and warnings count; an input that holds no
+    record, or a run that writes none, always counts); 2 usage or I/O error: the run did not finish (an
+    output that is also an input or cannot be written, a full disk, an output pipe closed early as in
+    `| head`); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). A run that did not finish leaves
+    nothing partial under an output's name.
     """
 
 

@@ -11,7 +11,7 @@ from fcdata.prepare import OUTPUT_FORMATS, PrepareReport, prepare as prepare_dat
 from fcdata.render import MODES
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table, nothing_read_or_written
 
 
 def _summary(report: PrepareReport) -> str:
@@ -87,12 +87,13 @@ def prepare(
       fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-7B-Instruct-v0.3/
       fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-Small-24B-Instruct-2501/tekken.json
 
-    Exit codes: 0 ok; 1 findings: no sample written (every record rejected or too long), or records
-    rejected, with --strict; 2 usage or I/O error.
+    Exit codes: 0 ok; 1 findings: an input with no record, no sample written (every record rejected
+    or too long), or records rejected with --strict; 2 usage or I/O error (see `fcdata --help`).
     """
     if output_format is None:
         output_format = "parquet" if output.lower().endswith(".parquet") else "dataset"
     check_outputs(
+        inputs=inputs,
         files={"--report": report_path, "--rejects": rejects, **({"-o": output} if output_format == "parquet" else {})},
         folders={"-o": output} if output_format == "dataset" else None,
     )
@@ -119,10 +120,9 @@ def prepare(
     if report_path is not None:
         write_json(report_path, report.to_obj())
     click.echo(_summary(report), err=report_path == "-")
-    if report.records and not report.samples:
-        # records went in and nothing came out: a finding even without --strict (there is nothing to train on)
-        why = f"rejected or too long for --max-length {max_length}" if max_length is not None else "rejected or without a trained turn"
-        click.echo(f"error: no sample was written: every one of the {report.records:,} record(s) was {why}", err=True)
+    # nothing to train on is a finding even without --strict
+    why = f"rejected or too long for --max-length {max_length}" if max_length is not None else "rejected or without a trained turn"
+    if nothing_read_or_written(report.empty_inputs, report.samples, what="sample", why=f"every one of the {report.records:,} record(s) was {why}" if report.records else ""):
         raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)

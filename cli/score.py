@@ -12,7 +12,7 @@ from fcdata.score import score as score_predictions
 from fcdata.score.report import ItemVerdict
 from fcdata.write import JsonlWriter, write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, check_outputs, echo_err, format_table, stderr_is_terminal
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, check_outputs, echo_err, format_table, nothing_read_or_written, stderr_is_terminal, tqdm_bar
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -68,21 +68,19 @@ def score(
       fcdata score preds.jsonl --bfcl BFCL_v3_simple.json --answers possible_answer/BFCL_v3_simple.json
       fcdata score preds.jsonl --bfcl BFCL_v3_irrelevance.json --details details.jsonl
 
-    Exit codes: 0 ok (scored); 1 findings: some input lines were not scored, or --min-accuracy was not
-    met; 2 usage or I/O error.
+    Exit codes: 0 ok (scored); 1 findings: no prediction to score, some input lines not scored, or
+    --min-accuracy not met; 2 usage or I/O error (see `fcdata --help`).
     """
     if bool(references) == bool(bfcl):
         raise click.UsageError("give --references or --bfcl (with --answers), one of the two")
     if answers and not bfcl:
         raise click.UsageError("--answers goes with --bfcl")
-    check_outputs(files={"--report": report_path, "--details": details_path, "--rejects": rejects_path})
+    check_outputs(inputs=[*predictions, *references, *bfcl, *answers], files={"--report": report_path, "--details": details_path, "--rejects": rejects_path})
     stdout_taken = "-" in (report_path, details_path, rejects_path)
 
     bar: Any = None
     if stderr_is_terminal():
-        from tqdm import tqdm
-
-        bar = tqdm(desc="score", unit="pred", file=sys.stderr, dynamic_ncols=True, leave=False)
+        bar = tqdm_bar(desc="score", unit="pred")
 
     def on_item(_: ItemVerdict) -> None:
         if bar is not None:
@@ -125,6 +123,8 @@ def score(
         click.echo(render_table(report))
 
     failed = bool(report.rejected)
+    if nothing_read_or_written([], report.summary["n"] + len(report.rejected), what="prediction", done="scored", why="the predictions hold no line"):
+        failed = True
     if min_accuracy is not None and (report.accuracy is None or report.accuracy < min_accuracy):
         echo_err(f"accuracy {_pct(report.accuracy)} is below --min-accuracy {min_accuracy:.2%}")
         failed = True

@@ -9,7 +9,7 @@ import click
 from fcdata.synth import DIFFICULTIES, SynthConfig, synth_records
 from fcdata.write import write_jsonl
 
-from .common import CONTEXT_SETTINGS, echo_err, format_table
+from .common import CONTEXT_SETTINGS, check_outputs, echo_err, format_table
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -36,6 +36,7 @@ def synth(output: str, n_train: int, n_test: int, difficulty: str, seed: int, pa
       fcdata synth -o synth.jsonl -n 20000 --test 500 --seed 1
       fcdata train-eval synth.jsonl -o run/ --model small-mistral --full
     """
+    check_outputs(files={"-o": output})
     cfg = SynthConfig(n_train=n_train, n_test=n_test, seed=seed, difficulty=difficulty, parallel=parallel, no_call=no_call, multi_turn=multi_turn, max_tools=max_tools)  # type: ignore[arg-type]
     cases: Counter[tuple[str, str]] = Counter()
 

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import click
 
-from .common import CONTEXT_SETTINGS, echo_err, format_table, stderr_is_terminal
+from .common import CONTEXT_SETTINGS, check_outputs, echo_err, format_table, stderr_is_terminal
 
 
 def _library_progress(quiet: bool) -> None:
@@ -140,6 +140,7 @@ def train(data: str, run_dir: str, source_format: str | None, quiet: bool, **kwa
     from fcdata.train.pipeline import training_data
     from fcdata.train.trainer import train_model
 
+    check_outputs(inputs=[data], folders={"-o": run_dir})
     _library_progress(quiet)
     cfg, notes = _build_config(kwargs)
     resolved = resolve(cfg)
@@ -225,6 +226,10 @@ def eval_cmd(model_or_run: str, data: str, out_dir: str | None, source_format: s
     from fcdata.train.evaluate import run_eval
 
     _library_progress(quiet)
+    from fcdata.train.evaluate import EVAL_FILES, default_eval_dir
+
+    target = out_dir or default_eval_dir(model_or_run)
+    check_outputs(inputs=[data], files={name: os.path.join(target, name) for name in EVAL_FILES})
     progress = None
     if not quiet and stderr_is_terminal():
         progress = lambda done, total: echo_err(f"generated {done}/{total}")  # noqa: E731
@@ -272,6 +277,7 @@ def train_eval(input_path: str, run_dir: str, source_format: str | None, quiet: 
     from fcdata.train.config import resolve
     from fcdata.train.pipeline import train_eval as run
 
+    check_outputs(inputs=[input_path], folders={"-o": run_dir})
     _library_progress(quiet)
     cfg, notes = _build_config(kwargs)
     resolved = resolve(cfg)

@@ -3,16 +3,14 @@ Mistral v0.3 fine-tune."""
 
 from __future__ import annotations
 
-import json
-import tempfile
 from typing import Any
 
 import click
 
 from fcdata.findings import CODES, Finding
 from fcdata.read import Item
-from fcdata.validate import ValidationReport, reject_line, validate_files
-from fcdata.write import JsonlWriter, atomic_open, dumps_line
+from fcdata.validate import FindingsSpool, ValidationReport, reject_line, validate_files
+from fcdata.write import JsonlWriter
 
 from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, format_table
 
@@ -39,34 +37,34 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
       zcat big.jsonl.gz | fcdata validate - --quiet
       fcdata validate --list-codes
 
-    Exit codes: 0 ok (no errors); 1 findings: errors found, or warnings with --strict; 2 usage or I/O
-    error.
+    Exit codes: 0 ok (no errors); 1 findings: errors found (an input with no record is one,
+    empty_file), or warnings with --strict; 2 usage or I/O error (see `fcdata --help`).
     """
     if list_codes:
         click.echo(format_table(["code", "severity", "meaning"], [(c, s, d) for c, (s, d) in CODES.items()], align="lll"))
         return
     if not files:
         raise click.UsageError("give at least one FILE (or - for standard input)")
-    check_outputs(files={"--report": report_path, "--rejects": rejects_path})
+    check_outputs(inputs=files, files={"--report": report_path, "--rejects": rejects_path})
 
     shown: list[Finding] = []
-    findings_tmp = tempfile.TemporaryFile("w+", encoding="utf-8") if report_path else None
+    spool = FindingsSpool() if report_path else None
     rejects = JsonlWriter(rejects_path) if rejects_path else None
     bar = ByteProgress(list(files), desc="validate")
 
     def on_record(item: Item, findings: list[Finding], failed: bool) -> None:
         bar.advance(item)
-        if findings_tmp is not None:
+        if spool is not None:
             for f in findings:
-                findings_tmp.write(dumps_line(f.to_obj()))
+                spool.add(f)
         if len(shown) < max_findings:
             shown.extend(findings[: max_findings - len(shown)])
         if rejects is not None and failed:
             rejects.write_text(reject_line(item, findings))
 
     def on_file_finding(finding: Finding) -> None:
-        if findings_tmp is not None:
-            findings_tmp.write(dumps_line(finding.to_obj()))
+        if spool is not None:
+            spool.add(finding)
         if len(shown) < max_findings:
             shown.append(finding)
 
@@ -80,8 +78,8 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
     bar.close()
     if rejects is not None:
         rejects.close()
-    if findings_tmp is not None and report_path:
-        _write_report(report_path, report, findings_tmp)
+    if spool is not None and report_path:
+        spool.write_report(report_path, report)
 
     if not quiet and report_path != "-":
         for f in shown:
@@ -110,20 +108,3 @@ def _summary(report: ValidationReport) -> str:
         by_code = sorted(report.counts.items(), key=lambda kv: (-kv[1], kv[0]))
         out += "\n\n" + format_table(["code", "severity", "count"], [(c, CODES[c][0], n) for c, n in by_code], align="llr")
     return out
-
-
-def _write_report(path: str, report: ValidationReport, findings_tmp: Any) -> None:
-    """Write the JSON report, streaming the findings from the temporary file (flat memory)."""
-    head = report.summary()
-    findings_tmp.seek(0)
-    with atomic_open(path) as fh:
-        fh.write("{\n")
-        for key, value in head.items():
-            fh.write(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},\n")
-        fh.write('  "findings": [')
-        first = True
-        for line in findings_tmp:
-            fh.write(("\n    " if first else ",\n    ") + line.rstrip("\n"))
-            first = False
-        fh.write("\n  ]\n}\n" if not first else "]\n}\n")
-    findings_tmp.close()

@@ -19,6 +19,7 @@ __all__ = [
     "FcdataError",
     "UsageError",
     "InputError",
+    "OutputError",
     "RecordError",
     "TokenizerError",
     "format_path",
@@ -74,6 +75,15 @@ class InputError(FcdataError):
         self.line = line
         prefix = format_location(file, line) + ": " if file is not None else ""
         super().__init__(prefix + message)
+
+
+class OutputError(FcdataError):
+    """An output that cannot be written: the disk is full, the folder is read-only, or the path is also
+    an input or another output of the same run (exit code 2). Nothing partial is left under its name."""
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        self.file = file
+        super().__init__((f"{file}: " if file is not None else "") + message)
 
 
 class RecordError(FcdataError):

@@ -26,6 +26,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "not_json": ("error", "the line is not valid JSON"),
     "not_utf8": ("error", "the line is not valid UTF-8"),
     "json_too_deep": ("error", "the JSON is nested too deeply to decode"),
+    "non_finite_number": ("error", "a number beyond what a double holds (1e999): read as infinity, which JSON cannot write"),
     "truncated_file": ("error", "the file ends in the middle of a record"),
     "empty_file": ("error", "the file holds no record at all (a wrong path, or an export that failed)"),
     "not_object": ("error", "the record is not a JSON object"),

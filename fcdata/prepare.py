@@ -32,16 +32,18 @@ import gc
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, RecordError, UsageError
-from .read import Item, detect_container, item_from_line, read_items
+from .read import Item, item_from_line, items_of_raw_batch, open_jsonl_lines, raw_line_batches, read_items
+from .paths import check_paths
+from .pool import ordered_map, worker_pool
 from .render import MODES, render_records
 from .tokenizer import MistralV3Tokenizer, load_tokenizer
-from .write import JsonlWriter, atomic_path
+from .rejects import Reason, reject_obj
+from .write import JsonlWriter, atomic_path, dumps_line, scratch_file
 
 __all__ = ["prepare", "PrepareReport", "OUTPUT_FORMATS", "COLUMNS"]
 
@@ -84,6 +86,7 @@ class PrepareReport:
     rejected_by_stage: Counter[str] = field(default_factory=Counter)  # read / convert / validate / render
     warnings: Counter[str] = field(default_factory=Counter)  # validation warnings of the kept records, by code
     formats: Counter[str] = field(default_factory=Counter)  # input format of each converted record
+    empty_inputs: list[str] = field(default_factory=list)  # inputs that held no record (a finding)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_obj(self) -> dict[str, Any]:
@@ -105,6 +108,7 @@ class PrepareReport:
             "rejected_by_stage": dict(sorted(self.rejected_by_stage.items())),
             "warnings": dict(sorted(self.warnings.items())),
             "formats": dict(sorted(self.formats.items())),
+            **({"empty_inputs": self.empty_inputs} if self.empty_inputs else {}),
             **self.settings,
         }
 
@@ -120,20 +124,6 @@ class _Chunk:
     rejects: list[str]
     report: PrepareReport
     nbytes: int
-
-
-def _reject_line(item: Item, stage: str, reasons: Sequence[tuple[str, str]], fmt: str | None = None) -> str:
-    return json.dumps(
-        {
-            "file": item.file,
-            "line": item.line,
-            "stage": stage,
-            "format": fmt,
-            "reasons": [{"code": c, "message": m} for c, m in reasons],
-            "text": item.verbatim() if item.ok or item.text is not None else None,
-        },
-        ensure_ascii=False,
-    )
 
 
 def _process(task: tuple[list[Any], int, str | None, str, int | None, str]) -> _Chunk:
@@ -181,8 +171,7 @@ def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]
             model, findings = check_record(record, file=item.file, line=item.line, text=out.line)
             errors = [f for f in findings if f.severity == "error"]
             if model is None or errors:
-                reasons = [(f.code, f"{f.path}: {f.message}" if f.path and f.path != "$" else f.message) for f in errors] or [("invalid", "refused by the validator")]
-                _reject(rep, rejects, item, "validate", reasons, fmt)
+                _reject(rep, rejects, item, "validate", errors or [("invalid", "refused by the validator")], fmt)
                 continue
         assert findings is not None
         rep.formats[fmt] += 1
@@ -217,12 +206,13 @@ def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]
     return _Chunk(_table(rows), rejects, rep, nbytes)
 
 
-def _reject(rep: PrepareReport, rejects: list[str], item: Item, stage: str, reasons: Sequence[tuple[str, str]], fmt: str | None = None) -> None:
+def _reject(rep: PrepareReport, rejects: list[str], item: Item, stage: str, reasons: Sequence[Reason], fmt: str | None = None) -> None:
+    entry = reject_obj(item, reasons, stage=stage, format=fmt)
     rep.rejected += 1
     rep.rejected_by_stage[stage] += 1
-    for code in dict.fromkeys(c for c, _ in reasons):
+    for code in dict.fromkeys(r["code"] for r in entry["reasons"]):
         rep.rejections[code] += 1
-    rejects.append(_reject_line(item, stage, reasons, fmt))
+    rejects.append(dumps_line(entry))
 
 
 def _schema(with_labels: bool = True) -> Any:
@@ -311,20 +301,26 @@ def _with_labels(table: Any) -> Any:
 _Raw = tuple[str, int, bytes]  # (file, line, the line's bytes): a JSON Lines record not decoded yet
 
 
-def _raw_lines(path: str) -> Iterator[_Raw] | None:
-    """The records of a plain JSON Lines file as raw lines, or None for any other input. Worker
-    processes decode them (:func:`_item_of`), so the main process only reads bytes."""
-    if path == "-" or not os.path.isfile(path) or detect_container(path, b"") != "jsonl" or not path.lower().endswith((".jsonl", ".ndjson")):
+def _raw_lines(path: str) -> Iterator[Item | _Raw] | None:
+    """The records of a JSON Lines file (plain or gzip) as raw lines, or None for any other input. Worker
+    processes decode them (:func:`_item_of`), so the main process only reads bytes. A batch the file
+    was cut off in is decoded here, by the one rule of :func:`fcdata.read.items_of_raw_batch`."""
+    stream = open_jsonl_lines(path)
+    if stream is None:
         return None
-    with open(path, "rb") as fh:
-        if fh.peek(2)[:2] == b"\x1f\x8b":
-            return None
 
-    def lines() -> Iterator[_Raw]:
-        with open(path, "rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                if raw.strip():
-                    yield path, lineno, raw
+    def lines() -> Iterator[Item | _Raw]:
+        try:
+            for batch in raw_line_batches(stream, 1024):
+                lineno, raws, problem = batch
+                if problem is not None:
+                    yield from items_of_raw_batch(path, batch)
+                    continue
+                for n, raw in enumerate(raws, lineno):
+                    if raw.strip():
+                        yield path, n, raw
+        finally:
+            stream.close()
 
     return lines()
 
@@ -337,57 +333,37 @@ def _item_of(entry: Item | _Raw) -> Item:
     return item_from_line(shown, lineno, raw)
 
 
-def _chunks(inputs: Sequence[str], size: int, raw: bool) -> Iterator[tuple[list[Item | _Raw], int]]:
+def _chunks(inputs: Sequence[str], size: int, raw: bool, empty: list[str]) -> Iterator[tuple[list[Item | _Raw], int]]:
     """Fixed-size chunks of records in input order (the unit of work); with ``raw``, plain JSON Lines
-    files come as undecoded lines."""
+    files come as undecoded lines. Inputs that held no record are added to ``empty``."""
     batch: list[Item | _Raw] = []
     first = 0
     index = 0
     for path in inputs:
         source: Iterable[Item | _Raw] | None = _raw_lines(path) if raw else None
+        before = index
         for entry in source if source is not None else read_items(path):
             batch.append(entry)
             index += 1
             if len(batch) >= size:
                 yield batch, first
                 batch, first = [], index
+        if index == before:
+            empty.append("<stdin>" if path == "-" else path)
     if batch:
         yield batch, first
 
 
-def _pool(num_proc: int) -> Any:
-    """Worker processes, started now: forked where the platform allows it (they inherit the loaded
-    modules and tokenizer, so they start in milliseconds; nothing here runs threads yet), else spawned."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=num_proc, mp_context=multiprocessing.get_context(method))
-    pool.submit(int).result()  # start the workers before anything else is imported or opened
-    return pool
-
-
-def _results(tasks: Iterable[tuple[Any, ...]], pool: Any, num_proc: int) -> Iterator[_Chunk]:
-    """Chunk results in input order; at most ``2 * num_proc`` chunks are in flight, so memory stays
-    bounded however large the input."""
-    if pool is None:
-        for task in tasks:
-            yield _process(task)
-        return
-    window: list[Any] = []
-    for task in tasks:
-        window.append(pool.submit(_process, task))
-        if len(window) >= 2 * num_proc:
-            yield window.pop(0).result()
-    for fut in window:
-        yield fut.result()
-
-
 def _merge(total: PrepareReport, part: PrepareReport) -> None:
-    for name in ("records", "rendered", "rejected", "samples", "tokens", "trained_tokens", "dropped_for_length", "trimmed_for_length", "tokens_trimmed", "tokens_dropped", "trained_tokens_dropped", "records_without_samples"):
-        setattr(total, name, getattr(total, name) + getattr(part, name))
-    for name in ("rejections", "rejected_by_stage", "warnings", "formats"):
-        getattr(total, name).update(getattr(part, name))
+    """Add a chunk's counts to the totals, field by field of the dataclass (a new counter is merged
+    without being listed here): numbers add up, counters and lists join; ``settings`` belong to the
+    run, not to a chunk."""
+    for f in fields(PrepareReport):
+        mine, theirs = getattr(total, f.name), getattr(part, f.name)
+        if isinstance(mine, int):
+            setattr(total, f.name, mine + theirs)
+        elif isinstance(mine, (Counter, list)):
+            (mine.update if isinstance(mine, Counter) else mine.extend)(theirs)
 
 
 class _Fingerprint:
@@ -477,10 +453,9 @@ def prepare(
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise InputError("no such file", file=p)
-        if p != "-" and os.path.abspath(p) == os.path.abspath(out):
-            raise UsageError(f"the output {out!r} is also an input")
-    if rejects is not None and os.path.abspath(os.fspath(rejects)) == os.path.abspath(out):
-        raise UsageError("--rejects must not be the output")
+    # no output may be an input or the other output (through links and spellings), and both must be writable
+    outputs = {"output": out} if output_format == "parquet" else {}
+    check_paths(paths, {**outputs, "rejects": os.fspath(rejects) if rejects is not None else None}, {"output": out} if output_format == "dataset" else None)
     if source_format is not None:
         from .convert import FORMATS
 
@@ -501,7 +476,7 @@ def prepare(
         "rejects": os.fspath(rejects) if rejects is not None else None,
     }
     description = json.dumps({k: report.settings[k] for k in ("format", "mode", "max_length", "tokenizer", "tokenizer_sha256")}, ensure_ascii=False)
-    tasks = ((items, first, source_format, mode, max_length, tokenizer_path) for items, first in _chunks(paths, chunk_size, raw=num_proc > 1))
+    tasks = ((items, first, source_format, mode, max_length, tokenizer_path) for items, first in _chunks(paths, chunk_size, num_proc > 1, report.empty_inputs))
     digest = _Fingerprint(description)
     done = nbytes = 0
 
@@ -509,7 +484,7 @@ def prepare(
         nonlocal done, nbytes
         reject_out = JsonlWriter(rejects) if rejects is not None else None
         try:
-            for chunk in _results(tasks, pool, num_proc):
+            for chunk in ordered_map(pool, _process, tasks):
                 _merge(report, chunk.report)
                 if reject_out is not None:
                     for line in chunk.rejects:
@@ -527,19 +502,17 @@ def prepare(
         if reject_out is not None:
             reject_out.close()
 
-    pool = _pool(num_proc) if num_proc > 1 else None
     was_enabled = gc.isenabled()
     gc.disable()  # no reference cycles are made here; the collector only costs time on many small objects
     try:
-        if output_format == "parquet":
-            _write_parquet(out, tables())
-        else:
-            _write_dataset(out, tables(), description, digest)
+        with worker_pool(num_proc) as pool:
+            if output_format == "parquet":
+                _write_parquet(out, tables())
+            else:
+                _write_dataset(out, tables(), description, digest)
     finally:
         if was_enabled:
             gc.enable()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
     return report
 
 
@@ -562,14 +535,7 @@ def _write_dataset(out: str, tables: Iterator[Any], description: str, digest: An
     import pyarrow as pa
     from datasets.table import MemoryMappedTable
 
-    parent = os.path.dirname(os.path.abspath(out)) or "."
-    try:
-        os.makedirs(parent, exist_ok=True)
-        fd, work = tempfile.mkstemp(prefix=f".{os.path.basename(out.rstrip(os.sep)) or 'out'}.", suffix=".arrow", dir=parent)
-        os.close(fd)
-    except OSError as exc:
-        raise InputError(f"cannot write here: {exc.strerror or exc}", file=out) from exc
-    try:
+    with scratch_file(out, ".arrow") as work:
         schema = _schema()
         with pa.OSFile(work, "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
             for table in tables:
@@ -587,8 +553,3 @@ def _write_dataset(out: str, tables: Iterator[Any], description: str, digest: An
             if not quiet:
                 datasets.enable_progress_bars()
         del ds, table
-    finally:
-        try:
-            os.unlink(work)
-        except OSError:
-            pass

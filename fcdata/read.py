@@ -23,17 +23,27 @@ cannot be opened at all raises :class:`~fcdata.errors.InputError`.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 import re
-import sys
 from typing import Any, BinaryIO, Iterator
 
 from .errors import InputError
+from .inputs import open_binary, stream_problem
 
-__all__ = ["Item", "read_items", "item_from_line", "detect_container", "NOT_PARSED", "loads_strict", "fast_loads"]
+__all__ = [
+    "Item",
+    "read_items",
+    "item_from_line",
+    "detect_container",
+    "NOT_PARSED",
+    "loads_strict",
+    "fast_loads",
+    "RawBatch",
+    "raw_line_batches",
+    "items_of_raw_batch",
+    "open_jsonl_lines",
+]
 
 
 class _NotParsed:
@@ -123,9 +133,27 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class NonFiniteNumber(ValueError):
+    """A JSON number beyond what a double holds (``1e999``)."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):
+        # Python reads it as infinity, which no JSON writer can write back (and orjson, most readers
+        # and mistral-common's JSON refuse): one rule for every command, refused where it is read
+        raise NonFiniteNumber(f"the number {text[:40]} is beyond what a double holds (it reads as infinity)")
+    return value
+
+
+_INF = float("inf")
+
+
 def loads_strict(text: str) -> Any:
-    """``json.loads`` that refuses ``NaN``/``Infinity`` (Python accepts them; JSON and most readers do not)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """``json.loads`` that refuses ``NaN``/``Infinity`` (Python accepts them; JSON and most readers do
+    not) and numbers too large for a double, which Python would read as infinity
+    (:class:`NonFiniteNumber`)."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 _PARQUET_JSON_COLUMNS = ("messages", "tools", "metadata", "conversations")
@@ -180,7 +208,7 @@ def read_items(path: str | os.PathLike[str], *, display_name: str | None = None)
     if name != "-" and name.lower().endswith(".parquet"):
         yield from _read_parquet(name, shown)
         return
-    stream, owned = _open_binary(name, shown)
+    stream, owned = open_binary(name, shown)
     try:
         try:
             head = stream.peek(1 << 16)[: 1 << 16] if hasattr(stream, "peek") else b""
@@ -189,41 +217,20 @@ def read_items(path: str | os.PathLike[str], *, display_name: str | None = None)
             return
         kind = detect_container(name, head)
         if kind == "json":
-            yield from _read_json_document(stream, shown)
+            last: Item | None = None
+            for last in _read_json_document(stream, shown):
+                yield last
+            problem = stream_problem(stream)
+            if problem is not None and (last is None or last.code != "truncated_file"):
+                # the cut fell between two values: it is reported after the last one read
+                at = 1 if last is None else last.line + (last.text or "").count("\n")
+                yield Item(shown, at, NOT_PARSED, None, f"file cut off or unreadable: {problem}", "truncated_file")
         else:
-            yield from _read_jsonl(stream, shown)
+            for batch in raw_line_batches(stream, 256):
+                yield from items_of_raw_batch(shown, batch)
     finally:
         if owned:
             stream.close()
-
-
-def _open_binary(name: str, shown: str) -> tuple[Any, bool]:
-    """Open ``name`` for binary reading, gunzipping when the content starts with the gzip magic.
-
-    Returns the stream and whether this reader owns it (standard input is never closed here).
-    """
-    if name == "-":
-        raw: Any = sys.stdin.buffer
-        if not hasattr(raw, "peek"):
-            raw = io.BufferedReader(raw)
-        owned = False
-    else:
-        owned = True
-        try:
-            raw = open(name, "rb", buffering=1 << 16)
-        except FileNotFoundError as exc:
-            raise InputError("no such file", file=shown) from exc
-        except IsADirectoryError as exc:  # pragma: no cover - directories are handled before
-            raise InputError("is a directory", file=shown) from exc
-        except OSError as exc:
-            raise InputError(f"cannot open: {exc.strerror or exc}", file=shown) from exc
-    try:
-        magic = raw.peek(2)[:2]
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc}", file=shown) from exc
-    if magic == b"\x1f\x8b":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw), buffer_size=1 << 16), True  # type: ignore[arg-type]
-    return raw, owned
 
 
 try:
@@ -274,7 +281,9 @@ def fast_loads(raw: bytes) -> Any:
 
 # the C scanner of loads_strict's decoder, for the common case (a line that is exactly one JSON value);
 # anything else goes through loads_strict itself, so values and messages stay the same
-_SCAN = json.JSONDecoder(parse_constant=_reject_constant).scan_once
+_SCAN = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).scan_once
+# only to find where a value that holds a number beyond a double ends
+_LENIENT = json.JSONDecoder()
 
 
 def item_from_line(file: str, lineno: int, raw: bytes) -> Item:
@@ -298,10 +307,14 @@ def item_from_line(file: str, lineno: int, raw: bytes) -> Item:
         value, end = _SCAN(text, 0)
         if end == len(text):
             return Item(file, lineno, value, text)
+    except NonFiniteNumber as exc:
+        return Item(file, lineno, NOT_PARSED, text, str(exc), "non_finite_number")
     except (StopIteration, ValueError, RecursionError):
         pass
     try:
         return Item(file, lineno, loads_strict(text), text)
+    except NonFiniteNumber as exc:
+        return Item(file, lineno, NOT_PARSED, text, str(exc), "non_finite_number")
     except RecursionError:
         return Item(file, lineno, NOT_PARSED, text, "JSON nested too deeply to decode", "json_too_deep")
     except ValueError as exc:
@@ -312,15 +325,75 @@ def item_from_line(file: str, lineno: int, raw: bytes) -> Item:
         return Item(file, lineno, NOT_PARSED, text, f"not JSON: {msg}", "not_json")
 
 
-def _read_jsonl(stream: BinaryIO, shown: str) -> Iterator[Item]:
-    lineno = 0
+RawBatch = tuple[int, list[bytes], "str | None"]
+"""Consecutive lines of a JSON Lines stream, undecoded: ``(number of the first line, the lines as bytes
+with their newlines, blank ones included, what stopped the reading after them or None)``."""
+
+
+def raw_line_batches(stream: BinaryIO, size: int) -> Iterator[RawBatch]:
+    """The lines of a JSON Lines stream (from :func:`fcdata.inputs.open_binary`) in batches of ``size``.
+
+    Only bytes are cut here; :func:`items_of_raw_batch` decodes, so a reading process can hand batches to
+    workers. A stream that ends early (a cut-off gzip file) or fails to read ends its last batch with the
+    problem, after every complete line it held."""
+    lineno = 1
+    lines: list[bytes] = []
+    append = lines.append
     try:
         for raw in stream:
-            lineno += 1
-            if raw.strip():
-                yield item_from_line(shown, lineno, raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        yield Item(shown, lineno + 1, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
+            append(raw)
+            if len(lines) >= size:
+                yield lineno, lines, None
+                lineno += len(lines)
+                lines = []
+                append = lines.append
+    except (OSError, EOFError) as exc:
+        yield lineno, lines, f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+        return
+    problem = stream_problem(stream)
+    if lines or problem is not None:
+        yield lineno, lines, problem
+
+
+def items_of_raw_batch(shown: str, batch: RawBatch) -> list[Item]:
+    """The records of one :data:`RawBatch` as :class:`Item`\\ s (blank lines are no record).
+
+    When the stream was cut short after the batch: a last line without its newline that does not decode
+    is the record the cut went through (``truncated_file`` on its line); otherwise the cut came after the
+    last complete line, and a ``truncated_file`` item on the next line says so. Either way every complete
+    record before it is kept."""
+    lineno, lines, problem = batch
+    # (most lines start with "{"; a blank line is no record)
+    items = [item_from_line(shown, n, raw) for n, raw in enumerate(lines, lineno) if raw[:1] == b"{" or raw.strip()]
+    if problem is not None:
+        last = lines[-1] if lines else b"\n"
+        if not last.endswith(b"\n") and last.strip() and not items[-1].ok:
+            cut = items.pop()
+            items.append(Item(shown, cut.line, NOT_PARSED, cut.text, f"file cut off inside this record: {problem}", "truncated_file"))
+        else:
+            items.append(Item(shown, lineno + len(lines), NOT_PARSED, None, f"file cut off or unreadable: {problem}", "truncated_file"))
+    return items
+
+
+def open_jsonl_lines(path: str, shown: str | None = None) -> BinaryIO | None:
+    """``path`` opened for :func:`raw_line_batches` when it is a JSON Lines file (plain or gzip; by its
+    name, or by its content as :func:`detect_container` tells), else ``None`` (JSON documents, Parquet,
+    ``datasets`` folders, standard input and unreadable files go through :func:`read_items`). The caller
+    closes the stream."""
+    if path == "-" or not os.path.isfile(path) or path.lower().endswith(".parquet"):
+        return None
+    try:
+        stream, _ = open_binary(path, shown)
+    except InputError:
+        return None
+    try:
+        head = stream.peek(1 << 16)[: 1 << 16]
+    except OSError:
+        head = None
+    if head is None or detect_container(path, head) != "jsonl":
+        stream.close()
+        return None
+    return stream
 
 
 _WS = " \t\r\n"
@@ -332,152 +405,196 @@ _NEXT_DOCUMENT = re.compile(r"\n[\[{]")
 
 def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) -> Iterator[Item]:
     """Decode a JSON document value by value: a top-level array element by element, or a sequence of
-    (pretty-printed) JSON values one after another (a single object is the common case).
-
-    A sliding text buffer holds at least one whole value; ``raw_decode`` parses it and the buffer is cut
-    after it. When a value cannot be decoded even with the rest of the file loaded, the document cannot
-    be resynchronised reliably, so one error item is yielded and reading stops (a truncated file).
-    """
-    decoder = json.JSONDecoder(parse_constant=_reject_constant)
-    data = b""
-    buf = ""
-    pos = 0
-    line = 1  # line number at buf[pos]
-    eof = False
-    first_chunk = True
-
-    def more() -> bool:
-        nonlocal buf, data, eof, first_chunk, pos
-        if eof:
-            return False
-        chunk = stream.read(chunk_size)
-        if not chunk:
-            eof = True
-            if not data:
-                return False
-            cut = len(data)  # a sequence cut off by the end of the file: its bytes are bad bytes
+    (pretty-printed) JSON values one after another (a single object is the common case). See
+    :class:`_DocumentReader`."""
+    reader = _DocumentReader(stream, shown, chunk_size)
+    try:
+        reader.skip_ws()
+        if reader.at("["):
+            reader.pos += 1
+            yield from reader.array_elements()
         else:
-            data += chunk
-            cut = _complete_utf8(data)
+            yield from reader.values()
+    except OSError as exc:
+        yield Item(shown, reader.line, NOT_PARSED, None, f"file cut off or unreadable: {exc.strerror or exc}", "truncated_file")
+
+
+# a value read whole although it is not usable: reading goes on right after it
+_READ_WHOLE = ("not_utf8", "non_finite_number")
+
+
+class _DocumentReader:
+    """A sliding text buffer over a JSON document that holds at least one whole value: ``raw_decode``
+    parses the value at :attr:`pos` and the buffer moves past it, so a multi-GB array needs no more
+    memory than its largest element. When a value cannot be decoded even with the rest of the file
+    loaded, the document cannot be resynchronised reliably: one error item, and reading stops (a
+    truncated file)."""
+
+    def __init__(self, stream: BinaryIO, shown: str, chunk_size: int) -> None:
+        self.stream = stream
+        self.shown = shown
+        self.chunk_size = chunk_size
+        self.decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+        self.data = b""  # bytes read but not decoded yet (a UTF-8 sequence split by the chunk)
+        self.buf = ""
+        self.pos = 0
+        self.line = 1  # line number at buf[pos]
+        self.eof = False
+        self.first_chunk = True
+
+    def at(self, char: str) -> bool:
+        return self.pos < len(self.buf) and self.buf[self.pos] == char
+
+    def more(self) -> bool:
+        """Read the next chunk into the buffer (keeping ``buf[pos:]``, moving ``pos`` to 0); False at the
+        end of the file."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(self.chunk_size)
+        if not chunk:
+            self.eof = True
+            if not self.data:
+                return False
+            cut = len(self.data)  # a sequence cut off by the end of the file: its bytes are bad bytes
+        else:
+            self.data += chunk
+            cut = _complete_utf8(self.data)
         # bytes that are not UTF-8 become lone surrogates (surrogateescape), so decoding never stops
         # here; the value that holds them is reported as not_utf8 and reading goes on after it
-        text = data[:cut].decode("utf-8-sig" if first_chunk else "utf-8", "surrogateescape")
-        data = data[cut:]
-        first_chunk = False
-        buf = buf[pos:] + text
-        pos = 0
+        text = self.data[:cut].decode("utf-8-sig" if self.first_chunk else "utf-8", "surrogateescape")
+        self.data = self.data[cut:]
+        self.first_chunk = False
+        self.buf = self.buf[self.pos :] + text
+        self.pos = 0
         return True
 
-    def skip_ws() -> None:
-        nonlocal pos, line
+    def skip_ws(self) -> None:
         while True:
-            while pos < len(buf) and buf[pos] in _WS:
-                if buf[pos] == "\n":
-                    line += 1
-                pos += 1
-            if pos < len(buf) or not more():
+            buf = self.buf
+            while self.pos < len(buf) and buf[self.pos] in _WS:
+                if buf[self.pos] == "\n":
+                    self.line += 1
+                self.pos += 1
+            if self.pos < len(self.buf) or not self.more():
                 return
 
-    def decode_value() -> Item:
+    def _error(self, line: int, message: str, code: str, text: str | None = None) -> Item:
+        return Item(self.shown, line, NOT_PARSED, text, message, code)
+
+    def decode_value(self) -> Item:
         """Decode the value at ``pos`` (an error item when it cannot be: the caller then resynchronises
         or stops). More of the file is read only while the value runs to the end of the buffer, so a
         malformed value early in a huge file does not pull the rest of it into memory."""
-        nonlocal pos, line
-        start_line = line
+        start_line = self.line
         while True:
             try:
-                value, end = decoder.raw_decode(buf, pos)
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
                 # a number at the end of the buffer may continue in the next chunk
-                if end >= len(buf) and not eof and more():
+                if end >= len(self.buf) and not self.eof and self.more():
                     continue
                 break
             except RecursionError:
-                return Item(shown, start_line, NOT_PARSED, None, "JSON nested too deeply to decode", "json_too_deep")
+                return self._error(start_line, "JSON nested too deeply to decode", "json_too_deep")
+            except NonFiniteNumber as exc:
+                return self._skip_value(start_line, str(exc))
             except ValueError as exc:
                 msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                at = exc.pos if isinstance(exc, json.JSONDecodeError) else len(buf)
-                runs_to_end = msg.startswith("Unterminated string") or at >= len(buf) - 1
-                if runs_to_end and more():
+                at = exc.pos if isinstance(exc, json.JSONDecodeError) else len(self.buf)
+                runs_to_end = msg.startswith("Unterminated string") or at >= len(self.buf) - 1
+                if runs_to_end and self.more():
                     continue
                 if runs_to_end:
-                    return Item(shown, start_line, NOT_PARSED, None, f"file cut off inside a value: {msg}", "truncated_file")
-                return Item(shown, start_line, NOT_PARSED, None, f"not JSON: {msg} (line {start_line + buf.count(chr(10), pos, at)})", "not_json")
-        text = buf[pos:end]
-        line += text.count("\n")
-        pos = end
+                    return self._error(start_line, f"file cut off inside a value: {msg}", "truncated_file")
+                return self._error(start_line, f"not JSON: {msg} (line {start_line + self.buf.count(chr(10), self.pos, at)})", "not_json")
+        text = self._take(end)
         if not text.isascii():
             bad = _first_bad_byte(text)
             if bad is not None:
                 shown_text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 at = start_line + text.count("\n", 0, bad)
-                return Item(shown, start_line, NOT_PARSED, shown_text, f"not valid UTF-8 (line {at}, byte {text[bad].encode('utf-8', 'surrogateescape')!r})", "not_utf8")
-        return Item(shown, start_line, value, text)
+                return self._error(start_line, f"not valid UTF-8 (line {at}, byte {text[bad].encode('utf-8', 'surrogateescape')!r})", "not_utf8", shown_text)
+        return Item(self.shown, start_line, value, text)
 
-    def resync(pattern: re.Pattern[str]) -> bool:
+    def _take(self, end: int) -> str:
+        """The text from ``pos`` to ``end``, moving past it."""
+        text = self.buf[self.pos : end]
+        self.line += text.count("\n")
+        self.pos = end
+        return text
+
+    def _skip_value(self, start_line: int, message: str) -> Item:
+        """A value that is valid JSON but unusable (a number beyond a double): read past it whole, so
+        that reading goes on with the next value, and report it."""
+        while True:
+            try:
+                _, end = _LENIENT.raw_decode(self.buf, self.pos)
+                break
+            except ValueError:
+                if not self.more():
+                    return self._error(start_line, "file cut off inside a value", "truncated_file")
+        return self._error(start_line, message, "non_finite_number", self._take(end))
+
+    def resync(self, pattern: re.Pattern[str]) -> bool:
         """After a malformed value, move to the start of the next one (``pattern`` marks where values
         begin); False when none follows. The skipped text is the bad value's, already reported."""
-        nonlocal pos, line
-        start = pos + 1
+        start = self.pos + 1
         while True:
-            found = pattern.search(buf, start)
+            found = pattern.search(self.buf, start)
             if found is not None:
                 target = found.end() - 1
-                line += buf.count("\n", pos, target)
-                pos = target
+                self.line += self.buf.count("\n", self.pos, target)
+                self.pos = target
                 return True
-            kept = len(buf) - pos  # more() keeps buf[pos:] and moves pos to 0
-            if not more():
+            kept = len(self.buf) - self.pos  # more() keeps buf[pos:] and moves pos to 0
+            if not self.more():
                 return False
             start = max(1, kept - 64)
 
-    try:
-        skip_ws()
-        if pos < len(buf) and buf[pos] == "[":
-            pos += 1
-            expect_value = True
-            first = True
-            while True:
-                skip_ws()
-                if pos >= len(buf):
-                    yield Item(shown, line, NOT_PARSED, None, "file cut off before the closing ']'", "truncated_file")
-                    return
-                ch = buf[pos]
-                if ch == "]" and (first or not expect_value):
-                    pos += 1
-                    skip_ws()
-                    if pos < len(buf):
-                        yield Item(shown, line, NOT_PARSED, None, "text after the closing ']'", "not_json")
-                    return
-                if not expect_value:
-                    if ch != ",":
-                        yield Item(shown, line, NOT_PARSED, None, f"expected ',' or ']', found {ch!r}", "not_json")
-                        if not resync(_NEXT_ELEMENT):
-                            return
-                        expect_value = True
-                        continue
-                    pos += 1
-                    expect_value = True
-                    continue
-                item = decode_value()
-                yield item
-                if item.ok or item.code == "not_utf8":
-                    expect_value = False  # the value was read whole (bad bytes inside a string)
-                elif item.code == "not_json" and resync(_NEXT_ELEMENT):
-                    expect_value = True
+    def array_elements(self) -> Iterator[Item]:
+        """The elements of the top-level array whose ``[`` was just read, up to its ``]``."""
+        expect_value = True
+        first = True
+        while True:
+            self.skip_ws()
+            if self.pos >= len(self.buf):
+                yield self._error(self.line, "file cut off before the closing ']'", "truncated_file")
+                return
+            ch = self.buf[self.pos]
+            if ch == "]" and (first or not expect_value):
+                self.pos += 1
+                self.skip_ws()
+                if self.pos < len(self.buf):
+                    yield self._error(self.line, "text after the closing ']'", "not_json")
+                return
+            if not expect_value:
+                if ch != ",":
+                    yield self._error(self.line, f"expected ',' or ']', found {ch!r}", "not_json")
+                    if not self.resync(_NEXT_ELEMENT):
+                        return
                 else:
-                    return
-                first = False
-        else:
-            while True:
-                skip_ws()
-                if pos >= len(buf):
-                    return
-                item = decode_value()
-                yield item
-                if not item.ok and item.code != "not_utf8" and (item.code != "not_json" or not resync(_NEXT_DOCUMENT)):
-                    return
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        yield Item(shown, line, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
+                    self.pos += 1
+                expect_value = True
+                continue
+            item = self.decode_value()
+            yield item
+            if item.ok or item.code in _READ_WHOLE:
+                expect_value = False
+            elif item.code == "not_json" and self.resync(_NEXT_ELEMENT):
+                expect_value = True
+            else:
+                return
+            first = False
+
+    def values(self) -> Iterator[Item]:
+        """JSON values one after another (pretty-printed objects, or a single one) to the end."""
+        while True:
+            self.skip_ws()
+            if self.pos >= len(self.buf):
+                return
+            item = self.decode_value()
+            yield item
+            if not item.ok and item.code not in _READ_WHOLE and (item.code != "not_json" or not self.resync(_NEXT_DOCUMENT)):
+                return
 
 
 def _complete_utf8(data: bytes) -> int:

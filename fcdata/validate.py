@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from .call_markup import CALL_MARKUP, find_call_markup
 from .errors import format_path
 from .findings import CODES, Finding
+from .rejects import reject_obj
 from .read import Item, loads_strict, read_items
 from .normalize import NEXT_ROLES, merges_with
 from .records import ChatRecord, TextRecord, parse_record
@@ -38,6 +39,7 @@ from .write import dumps_line
 
 __all__ = [
     "reject_line",
+    "FindingsSpool",
     "check_record",
     "validate_records",
     "validate_files",
@@ -251,38 +253,59 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
 
 
 def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
+    """What the conversation means, as mistral-common reads it: turn order, merges, calls and their
+    results, ids, names, arguments against their tool's schema, and how it ends."""
     messages = rec.get("messages")
     declared = _check_tools(rec, c)
-    has_tools_list = isinstance(rec.get("tools"), list)
     if not isinstance(messages, list):
         return
     if not messages:
         c.add("empty_conversation", ["messages"], "the conversation has no messages; drop the record")
         return
-
-    n = len(messages)
-    if n == 1 and isinstance(messages[0], dict) and isinstance(messages[0].get("role"), str) and messages[0]["role"] in _ROLES:
+    if len(messages) == 1 and isinstance(messages[0], dict) and isinstance(messages[0].get("role"), str) and messages[0]["role"] in _ROLES:
         c.add("single_message", ["messages"], "the conversation has a single message; a training record needs a user turn followed by an assistant reply")
         return
-    roles: list[str | None] = []
-    for m in messages:
-        r = m.get("role") if isinstance(m, dict) else None
-        roles.append(r if isinstance(r, str) and r in _ROLES else None)
+    _Conversation(messages, declared, isinstance(rec.get("tools"), list), c).check()
 
-    seen_ids: dict[str, list[Any]] = {}
-    # tool-call pairing state, mirroring mistral-common: calls of the latest assistant turn are pending
-    pending: dict[str, tuple[int, int, str]] = {}  # id -> (message index, call index, function name)
-    answered: set[str] = set()
-    earlier_calls: dict[str, int] = {}  # id -> message index of a call from an earlier assistant turn
-    last_assistant_idx = max((i for i, r in enumerate(roles) if r == "assistant"), default=-1)
 
-    prev: str | None = None
-    trained_turns = 0
-    for i, m in enumerate(messages):
-        role = roles[i]
-        if role is None or not isinstance(m, dict):
-            prev = None
-            continue
+class _Conversation:
+    """One pass over a record's messages, in order, with the call-pairing state mistral-common keeps:
+    the calls of the latest assistant turn are pending until their results arrive."""
+
+    def __init__(self, messages: list[Any], declared: dict[str, Any], has_tools_list: bool, c: _Collector) -> None:
+        self.messages = messages
+        self.declared = declared
+        self.has_tools_list = has_tools_list
+        self.c = c
+        self.roles: list[str | None] = []
+        for m in messages:
+            r = m.get("role") if isinstance(m, dict) else None
+            self.roles.append(r if isinstance(r, str) and r in _ROLES else None)
+        self.seen_ids: dict[str, list[Any]] = {}
+        self.pending: dict[str, tuple[int, int, str]] = {}  # id -> (message index, call index, function name)
+        self.answered: set[str] = set()
+        self.earlier_calls: dict[str, int] = {}  # id -> message index of a call from an earlier assistant turn
+        self.last_assistant = max((i for i, r in enumerate(self.roles) if r == "assistant"), default=-1)
+        self.trained_turns = 0
+
+    def check(self) -> None:
+        prev: str | None = None
+        for i, m in enumerate(self.messages):
+            role = self.roles[i]
+            if role is None or not isinstance(m, dict):
+                prev = None
+                continue
+            self._order(i, role, prev)
+            self._text(i, m, role)
+            if role == "assistant":
+                self._assistant(i, m, prev)
+            elif role == "tool":
+                self._tool_result(i, m)
+            prev = role
+        self._ending()
+
+    def _order(self, i: int, role: str, prev: str | None) -> None:
+        c = self.c
         if prev is not None and role not in _NEXT_ROLES[prev]:
             c.add("role_order", ["messages", i, "role"], f"{_article(role)} {role} message cannot follow {_article(prev)} {prev} message (mistral-common refuses it); allowed after {prev}: {', '.join(sorted(_NEXT_ROLES[prev]))}")
         if i == 0 and role == "assistant":
@@ -290,101 +313,114 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
         if role == "user" and prev == "user":
             c.add("merged_user", ["messages", i], "consecutive user messages are merged into one turn joined by a blank line; merge them yourself if that is not intended")
 
+    def _text(self, i: int, m: dict[str, Any], role: str) -> None:
         content = m.get("content")
         if isinstance(content, str) and role in ("user", "system", "assistant"):
-            _text_checks(content, ["messages", i, "content"], c, role)
+            _text_checks(content, ["messages", i, "content"], self.c, role)
         if role == "user" and content == "":
-            c.add("empty_user", ["messages", i, "content"], "empty user message")
+            self.c.add("empty_user", ["messages", i, "content"], "empty user message")
 
-        if role == "assistant":
-            # every call of the previous assistant turn must be answered before this one
-            for cid, (mi, ci, _) in pending.items():
-                if cid not in answered:
-                    c.add("call_unanswered", ["messages", mi, "tool_calls", ci], f"call {cid!r} gets no tool result before the next assistant turn (messages[{i}]); add its result or drop the call")
-            for cid in pending:
-                earlier_calls[cid] = i
-            pending = {}
-            answered = set()
+    def _assistant(self, i: int, m: dict[str, Any], prev: str | None) -> None:
+        c = self.c
+        # every call of the previous assistant turn must be answered before this one
+        for cid, (mi, ci, _) in self.pending.items():
+            if cid not in self.answered:
+                c.add("call_unanswered", ["messages", mi, "tool_calls", ci], f"call {cid!r} gets no tool result before the next assistant turn (messages[{i}]); add its result or drop the call")
+        for cid in self.pending:
+            self.earlier_calls[cid] = i
+        self.pending = {}
+        self.answered = set()
 
-            calls = m.get("tool_calls")
-            has_calls = isinstance(calls, list) and len(calls) > 0
-            has_text = isinstance(content, str) and content != ""
-            if has_calls and has_text:
-                c.add("content_and_tool_calls", ["messages", i], "an assistant message has both text and tool calls, which Mistral v0.3 cannot encode; drop the text (or move it to its own turn after the results)")
-            elif not has_calls and not has_text and "function_call" not in m:
-                c.add("empty_assistant", ["messages", i], "an assistant message needs text or tool calls (mistral-common refuses an empty one); drop it")
-            weight = m.get("weight")
-            if weight != 0:
-                trained_turns += 1
-            if prev == "assistant" and isinstance(messages[i - 1], dict):
-                before = messages[i - 1]
-                same_weight = merges_with("assistant", before.get("weight"), "assistant", weight)
-                b_calls = isinstance(before.get("tool_calls"), list) and bool(before.get("tool_calls"))
-                b_text = isinstance(before.get("content"), str) and before.get("content") != ""
-                if same_weight and ((b_text and has_calls) or (b_calls and has_text)):
-                    c.add("merged_content_and_calls", ["messages", i], "this assistant message follows another; mistral-common merges them into one turn holding text and tool calls and refuses it; drop the text turn (a preamble before a call teaches the model to stop before calling)")
-                elif same_weight and b_text and has_text:
-                    c.add("merged_assistant", ["messages", i], "consecutive assistant messages are merged into one turn joined by a blank line; merge them yourself (or put a user turn between them) if that is not intended")
-            if isinstance(calls, list):
-                is_last = i == last_assistant_idx and i == n - 1
-                for j, call in enumerate(calls):
-                    if not isinstance(call, dict):
-                        continue
-                    cid = call.get("id")
-                    fn = call.get("function") if isinstance(call.get("function"), dict) else {}
-                    name = fn.get("name")
-                    if cid is None or cid == "null":
-                        if not is_last:
-                            c.add("call_id_missing", ["messages", i, "tool_calls", j], "tool call has no id; Mistral v0.3 needs a 9-character [a-zA-Z0-9] id that its result names (`fcdata convert` assigns deterministic ids)")
-                    elif isinstance(cid, str):
-                        if not CALL_ID_RE.match(cid):
-                            c.add("call_id_format", ["messages", i, "tool_calls", j, "id"], f"must be 9 letters/digits for Mistral v0.3, got {_short(cid)}; remap ids consistently in calls and results (`fcdata convert` does)")
-                        if cid in seen_ids:
-                            c.add("call_id_duplicate", ["messages", i, "tool_calls", j, "id"], f"call id {cid!r} was already used at {format_path(seen_ids[cid])}; ids must be unique in a record")
-                        else:
-                            seen_ids[cid] = ["messages", i, "tool_calls", j]
-                        pending[cid] = (i, j, name if isinstance(name, str) else "")
-                    if isinstance(name, str):
-                        if not FUNCTION_NAME_RE.match(name):
-                            c.add("function_name_format", ["messages", i, "tool_calls", j, "function", "name"], f"{_short(name)} is not a valid Mistral v0.3 function name (^[a-zA-Z0-9_-]{{1,64}}$)")
-                        if name not in declared:
-                            where = "the record declares no tools" if not has_tools_list or not declared else f"declared: {', '.join(sorted(declared))}"
-                            c.add("undeclared_function", ["messages", i, "tool_calls", j, "function", "name"], f"calls {name!r}, which the record's tools do not declare ({where}); declare it or fix the name")
-                            schema_key: str | None = None
-                        else:
-                            schema_key = declared[name][1]
-                        if "arguments" in fn:
-                            _check_arguments(fn["arguments"], schema_key, ["messages", i, "tool_calls", j, "function", "arguments"], c)
+        content = m.get("content")
+        calls = m.get("tool_calls")
+        has_calls = isinstance(calls, list) and len(calls) > 0
+        has_text = isinstance(content, str) and content != ""
+        if has_calls and has_text:
+            c.add("content_and_tool_calls", ["messages", i], "an assistant message has both text and tool calls, which Mistral v0.3 cannot encode; drop the text (or move it to its own turn after the results)")
+        elif not has_calls and not has_text and "function_call" not in m:
+            c.add("empty_assistant", ["messages", i], "an assistant message needs text or tool calls (mistral-common refuses an empty one); drop it")
+        if m.get("weight") != 0:
+            self.trained_turns += 1
+        if prev == "assistant" and isinstance(self.messages[i - 1], dict):
+            self._merge_with_previous(i, m, has_calls, has_text)
+        if isinstance(calls, list):
+            is_last = i == self.last_assistant and i == len(self.messages) - 1
+            for j, call in enumerate(calls):
+                if isinstance(call, dict):
+                    self._call(i, j, call, is_last)
 
-        elif role == "tool":
-            tid = m.get("tool_call_id")
-            if tid is None:
-                c.add("tool_result_no_id", ["messages", i], "tool result has no tool_call_id; set it to the id of the call it answers (`fcdata convert` links results to calls by order)")
-            elif isinstance(tid, str):
-                if not CALL_ID_RE.match(tid):
-                    c.add("call_id_format", ["messages", i, "tool_call_id"], f"must be 9 letters/digits for Mistral v0.3, got {_short(tid)}; remap ids consistently in calls and results (`fcdata convert` does)")
-                if tid in pending:
-                    if tid in answered:
-                        c.add("tool_result_duplicate", ["messages", i, "tool_call_id"], f"call {tid!r} already has a result; drop the duplicate")
-                    answered.add(tid)
-                    called = pending[tid][2]
-                    tname = m.get("name")
-                    if isinstance(tname, str) and called and tname != called:
-                        c.add("tool_result_name_mismatch", ["messages", i, "name"], f"result names {tname!r} but answers a call to {called!r}; fix the result's `name` (or drop it: the call id links the result)")
-                elif tid in earlier_calls:
-                    c.add("call_answered_late", ["messages", i, "tool_call_id"], f"answers call {tid!r} after the next assistant turn (messages[{earlier_calls[tid]}]); move the result right after its call")
-                else:
-                    c.add("tool_result_unlinked", ["messages", i, "tool_call_id"], f"no pending call has id {tid!r}; link the result to its call")
-            tname = m.get("name")
-            if isinstance(tname, str) and not FUNCTION_NAME_RE.match(tname):
-                c.add("function_name_format", ["messages", i, "name"], f"{_short(tname)} is not a valid Mistral v0.3 function name")
-        prev = role
+    def _merge_with_previous(self, i: int, m: dict[str, Any], has_calls: bool, has_text: bool) -> None:
+        """Two assistant messages in a row: mistral-common merges them into one turn when their weights
+        agree, which can make a turn it refuses (text and calls) or join two replies."""
+        before = self.messages[i - 1]
+        same_weight = merges_with("assistant", before.get("weight"), "assistant", m.get("weight"))
+        before_calls = isinstance(before.get("tool_calls"), list) and bool(before.get("tool_calls"))
+        before_text = isinstance(before.get("content"), str) and before.get("content") != ""
+        if same_weight and ((before_text and has_calls) or (before_calls and has_text)):
+            self.c.add("merged_content_and_calls", ["messages", i], "this assistant message follows another; mistral-common merges them into one turn holding text and tool calls and refuses it; drop the text turn (a preamble before a call teaches the model to stop before calling)")
+        elif same_weight and before_text and has_text:
+            self.c.add("merged_assistant", ["messages", i], "consecutive assistant messages are merged into one turn joined by a blank line; merge them yourself (or put a user turn between them) if that is not intended")
 
-    last = messages[-1]
-    if roles[-1] is not None and roles[-1] != "assistant":
-        c.add("last_not_assistant", ["messages", n - 1], f"a training record must end with an assistant turn, this one ends with {roles[-1]!r}; drop the trailing turns or add the reply")
-    elif roles[-1] == "assistant" and trained_turns == 0 and isinstance(last, dict):
-        c.add("no_trainable_turn", ["messages"], "every assistant turn has weight 0, so nothing is trained; drop the record or set weight 1 on the turns to learn")
+    def _call(self, i: int, j: int, call: dict[str, Any], is_last: bool) -> None:
+        c = self.c
+        where = ["messages", i, "tool_calls", j]
+        cid = call.get("id")
+        fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+        name = fn.get("name")
+        if cid is None or cid == "null":
+            if not is_last:
+                c.add("call_id_missing", where, "tool call has no id; Mistral v0.3 needs a 9-character [a-zA-Z0-9] id that its result names (`fcdata convert` assigns deterministic ids)")
+        elif isinstance(cid, str):
+            if not CALL_ID_RE.match(cid):
+                c.add("call_id_format", [*where, "id"], f"must be 9 letters/digits for Mistral v0.3, got {_short(cid)}; remap ids consistently in calls and results (`fcdata convert` does)")
+            if cid in self.seen_ids:
+                c.add("call_id_duplicate", [*where, "id"], f"call id {cid!r} was already used at {format_path(self.seen_ids[cid])}; ids must be unique in a record")
+            else:
+                self.seen_ids[cid] = list(where)
+            self.pending[cid] = (i, j, name if isinstance(name, str) else "")
+        if not isinstance(name, str):
+            return
+        if not FUNCTION_NAME_RE.match(name):
+            c.add("function_name_format", [*where, "function", "name"], f"{_short(name)} is not a valid Mistral v0.3 function name (^[a-zA-Z0-9_-]{{1,64}}$)")
+        schema_key: str | None = None
+        if name not in self.declared:
+            known = "the record declares no tools" if not self.has_tools_list or not self.declared else f"declared: {', '.join(sorted(self.declared))}"
+            c.add("undeclared_function", [*where, "function", "name"], f"calls {name!r}, which the record's tools do not declare ({known}); declare it or fix the name")
+        else:
+            schema_key = self.declared[name][1]
+        if "arguments" in fn:
+            _check_arguments(fn["arguments"], schema_key, [*where, "function", "arguments"], c)
+
+    def _tool_result(self, i: int, m: dict[str, Any]) -> None:
+        c = self.c
+        tid = m.get("tool_call_id")
+        if tid is None:
+            c.add("tool_result_no_id", ["messages", i], "tool result has no tool_call_id; set it to the id of the call it answers (`fcdata convert` links results to calls by order)")
+        elif isinstance(tid, str):
+            if not CALL_ID_RE.match(tid):
+                c.add("call_id_format", ["messages", i, "tool_call_id"], f"must be 9 letters/digits for Mistral v0.3, got {_short(tid)}; remap ids consistently in calls and results (`fcdata convert` does)")
+            if tid in self.pending:
+                if tid in self.answered:
+                    c.add("tool_result_duplicate", ["messages", i, "tool_call_id"], f"call {tid!r} already has a result; drop the duplicate")
+                self.answered.add(tid)
+                called = self.pending[tid][2]
+                tname = m.get("name")
+                if isinstance(tname, str) and called and tname != called:
+                    c.add("tool_result_name_mismatch", ["messages", i, "name"], f"result names {tname!r} but answers a call to {called!r}; fix the result's `name` (or drop it: the call id links the result)")
+            elif tid in self.earlier_calls:
+                c.add("call_answered_late", ["messages", i, "tool_call_id"], f"answers call {tid!r} after the next assistant turn (messages[{self.earlier_calls[tid]}]); move the result right after its call")
+            else:
+                c.add("tool_result_unlinked", ["messages", i, "tool_call_id"], f"no pending call has id {tid!r}; link the result to its call")
+        tname = m.get("name")
+        if isinstance(tname, str) and not FUNCTION_NAME_RE.match(tname):
+            c.add("function_name_format", ["messages", i, "name"], f"{_short(tname)} is not a valid Mistral v0.3 function name")
+
+    def _ending(self) -> None:
+        last, role = self.messages[-1], self.roles[-1]
+        if role is not None and role != "assistant":
+            self.c.add("last_not_assistant", ["messages", len(self.messages) - 1], f"a training record must end with an assistant turn, this one ends with {role!r}; drop the trailing turns or add the reply")
+        elif role == "assistant" and self.trained_turns == 0 and isinstance(last, dict):
+            self.c.add("no_trainable_turn", ["messages"], "every assistant turn has weight 0, so nothing is trained; drop the record or set weight 1 on the turns to learn")
 
 
 def _legacy_findings(rec: dict[str, Any], c: _Collector, covered: set[str]) -> None:
@@ -629,14 +665,42 @@ def validate_files(
 
 
 def reject_line(item: Item, findings: Sequence[Finding]) -> str:
-    """The rejects-file line of a failing record: where it is, its findings, and the record verbatim.
+    """The rejects-file line of a failing record, in the one shape of :mod:`fcdata.rejects`: its findings
+    are the reasons (with severity and JSON path), stage ``read`` when it could not be decoded, else
+    ``validate``."""
+    return dumps_line(reject_obj(item, findings, stage="validate" if item.ok else "read", format="canonical"))
 
-    ``text`` is the input exactly as it was read (numbers, key order, duplicate keys and whitespace
-    untouched; bytes that were not UTF-8 shown as U+FFFD); only rows of containers that have no text
-    (Parquet, ``datasets`` folders) carry the decoded ``record`` instead."""
-    entry: dict[str, Any] = {"file": item.file, "line": item.line, "findings": [f.to_obj() for f in findings]}
-    if item.text is not None or not item.ok:
-        entry["text"] = item.text
-    else:
-        entry["record"] = item.value
-    return dumps_line(entry)
+
+class FindingsSpool:
+    """Every finding of a run, kept in a temporary file rather than in memory, until the JSON report is
+    written (:meth:`write_report`): a multi-GB input can have millions of findings, and the report
+    lists them all while memory stays flat."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._fh = tempfile.TemporaryFile("w+", encoding="utf-8")
+
+    def add(self, finding: Finding) -> None:
+        self._fh.write(dumps_line(finding.to_obj()))
+
+    def write_report(self, path: str, report: ValidationReport) -> None:
+        """Write ``{...report.summary(), "findings": [...]}`` to ``path`` atomically (``-``: stdout),
+        streaming the findings, and close the spool."""
+        from .write import atomic_open
+
+        self._fh.seek(0)
+        with atomic_open(path) as out:
+            out.write("{\n")
+            for key, value in report.summary().items():
+                out.write(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},\n")
+            out.write('  "findings": [')
+            first = True
+            for line in self._fh:
+                out.write(("\n    " if first else ",\n    ") + line.rstrip("\n"))
+                first = False
+            out.write("\n  ]\n}\n" if not first else "]\n}\n")
+        self.close()
+
+    def close(self) -> None:
+        self._fh.close()

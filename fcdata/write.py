@@ -5,6 +5,13 @@ written to a temporary name beside the target, flushed to disk, then renamed ove
 step, so a crash or Ctrl-C never leaves a partial file under the name a user (or the next pipeline stage)
 will read. ``-`` means standard output, which is written directly.
 
+Temporary names hold the writing process's id (``.NAME.<pid>.<random>.tmp``, ``.arrow`` for scratch
+files): an error or a SIGTERM removes them at once; a SIGKILL cannot, so the next write beside the same
+target removes those whose process is gone (:func:`sweep_stale`) and leaves a live writer's alone.
+
+A write that fails for lack of room (``ENOSPC``, a quota, a file size limit) or a read-only file system
+becomes :class:`~fcdata.errors.OutputError` naming the output: one line for a person, exit code 2.
+
 Determinism: JSON Lines use ``json.dumps(obj, ensure_ascii=False)`` without ``sort_keys`` (key order is
 data: it reaches the tokens); Parquet is written with fixed settings and nested fields stored as JSON text
 (one Arrow type per column cannot hold tool schemas that differ from record to record).
@@ -13,6 +20,7 @@ data: it reaches the tokens); Parquet is written with fixed settings and nested 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -24,9 +32,9 @@ import tempfile
 import threading
 from typing import IO, Any, Iterable, Iterator, Sequence
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
-__all__ = ["atomic_path", "atomic_open", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter", "BackgroundWriter", "RECORD_COLUMNS"]
+__all__ = ["atomic_path", "atomic_open", "scratch_file", "sweep_stale", "write_error", "is_special_file", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter", "BackgroundWriter", "RECORD_COLUMNS"]
 
 
 def dumps_line(obj: Any) -> str:
@@ -44,40 +52,138 @@ def dumps_line(obj: Any) -> str:
     return line + "\n"
 
 
+# the errors of a write that has no room or no right to write, worded once for the person
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def write_error(exc: BaseException, target: str) -> OutputError | None:
+    """``exc`` as an :class:`OutputError` naming ``target`` when it is a failed write (disk full, quota,
+    file too large, read-only file system; also as pyarrow words them), else ``None``."""
+    if isinstance(exc, OutputError) or not isinstance(exc, OSError):
+        return None
+    code = exc.errno
+    if code is None:  # pyarrow's IOError carries the errno only in its text
+        text = str(exc)
+        code = next((c for c in _WRITE_ERRNOS if f"errno {c}]" in text or os.strerror(c) in text), None)
+    if code not in _WRITE_ERRNOS:
+        return None
+    return OutputError(f"cannot write: {os.strerror(code)} (nothing was written under this name)", file=target)
+
+
+@contextlib.contextmanager
+def _write_errors(target: str) -> Iterator[None]:
+    """Raise a failed write inside the block as :func:`write_error` words it, naming ``target``."""
+    try:
+        yield
+    except OSError as exc:
+        failed = write_error(exc, target)
+        if failed is not None:
+            raise failed from exc
+        raise
+
+
+def _temp_prefix(base: str) -> str:
+    return f".{base}.{os.getpid()}."
+
+
+def sweep_stale(target: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary files and folders fcdata left beside ``target`` in a run that was killed
+    (``.NAME.<pid>.*.tmp``, ``.old``, ``.arrow`` whose process no longer runs); returns their paths.
+    Temporaries of a process still running (a concurrent writer) are left alone."""
+    target = os.fspath(target)
+    parent = os.path.dirname(os.path.abspath(target)) or "."
+    head = f".{os.path.basename(target.rstrip(os.sep)) or 'out'}."
+    removed: list[str] = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(head) or not name.endswith((".tmp", ".old", ".arrow")):
+            continue
+        pid_text = name[len(head) :].split(".", 1)[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        path = os.path.join(parent, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or a check not allowed here: assume it runs
+        return True
+    return True
+
+
+def is_special_file(path: str) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder: a device (``/dev/null``,
+    ``/dev/stdout`` through its link), a FIFO, a socket. Such an output is written in place: renaming a
+    temporary file over it would replace the device node or the pipe with a plain file (as root,
+    ``-o /dev/null`` would break the system's /dev/null) and the reader would get nothing."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _prepare_parent(target: str) -> str:
+    parent = os.path.dirname(os.path.abspath(target)) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder: {exc.strerror or exc}", file=target) from exc
+    sweep_stale(target)
+    return parent
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> Iterator[str]:
     """Yield a temporary path beside ``target``; on success it replaces ``target`` in one rename.
 
     With ``directory=True`` the temporary path is a fresh directory (for ``datasets.save_to_disk``); an
     existing target directory is replaced only after the new one is complete. On any exception the
-    temporary file or directory is removed and the target is left untouched.
+    temporary file or directory is removed and the target is left untouched; a failed write (disk full...)
+    is raised as :class:`OutputError` naming ``target``.
     """
     target = os.fspath(target)
-    parent = os.path.dirname(os.path.abspath(target)) or "."
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder: {exc.strerror or exc}", file=target) from exc
+    if not directory and is_special_file(target):
+        # a device or a pipe: written in place (nothing to rename; a reader sees the bytes as they come)
+        with _write_errors(target):
+            yield target
+        return
     if not directory and os.path.isdir(target):
         raise InputError("is a directory; give a file name for this output", file=target)
     if directory and os.path.exists(target) and not os.path.isdir(target):
         raise InputError("is a file; give a folder name for this output", file=target)
+    parent = _prepare_parent(target)
     base = os.path.basename(target.rstrip(os.sep)) or "out"
     try:
         if directory:
-            tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+            tmp = tempfile.mkdtemp(prefix=_temp_prefix(base), suffix=".tmp", dir=parent)
         else:
-            fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(base), suffix=".tmp", dir=parent)
             os.close(fd)
     except OSError as exc:
-        raise InputError(f"cannot write here: {exc.strerror or exc}", file=target) from exc
+        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=target) from exc
     try:
         yield tmp
         if directory:
             os.chmod(tmp, 0o777 & ~_umask())
             old = None
             if os.path.exists(target):
-                old = tempfile.mkdtemp(prefix=f".{base}.", suffix=".old", dir=parent)
+                old = tempfile.mkdtemp(prefix=_temp_prefix(base), suffix=".old", dir=parent)
                 os.rmdir(old)
                 os.replace(target, old)
             os.replace(tmp, target)
@@ -86,12 +192,35 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> I
         else:
             os.chmod(tmp, 0o644 & ~_umask())
             os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
         elif os.path.exists(tmp):
             os.unlink(tmp)
+        failed = write_error(exc, target)
+        if failed is not None:
+            raise failed from exc
         raise
+
+
+@contextlib.contextmanager
+def scratch_file(target: str | os.PathLike[str], suffix: str = ".arrow") -> Iterator[str]:
+    """A scratch file beside ``target`` (same file system, so a large intermediate never fills /tmp),
+    named like the temporaries :func:`sweep_stale` knows, removed on leaving, whatever happens."""
+    target = os.fspath(target)
+    parent = _prepare_parent(target)
+    base = os.path.basename(target.rstrip(os.sep)) or "out"
+    try:
+        fd, path = tempfile.mkstemp(prefix=_temp_prefix(base), suffix=suffix, dir=parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"cannot write here: {exc.strerror or exc}", file=target) from exc
+    try:
+        with _write_errors(target):
+            yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _umask() -> int:
@@ -113,7 +242,8 @@ def atomic_open(target: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
         with open(tmp, mode, **kwargs) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if _is_regular_file(fh):  # (a device or a pipe written in place has nothing to sync)
+                os.fsync(fh.fileno())
 
 
 class JsonlWriter:

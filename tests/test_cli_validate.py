@@ -47,7 +47,7 @@ def test_errors_exit_1_with_report_and_rejects(tmp_path: Path) -> None:
     assert [f["line"] for f in report["findings"]] == [2, 3]
     rejects = [json.loads(x) for x in rej.read_text().splitlines()]
     assert rejects[0]["text"] == "not json" and rejects[0]["line"] == 2
-    assert json.loads(rejects[1]["text"]) == bad and rejects[1]["findings"][0]["code"] == "single_message"
+    assert json.loads(rejects[1]["text"]) == bad and rejects[1]["reasons"][0]["code"] == "single_message" and rejects[1]["stage"] == "validate"
 
 
 def test_report_to_stdout_is_pure_json(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_rejects_are_verbatim_and_survive_lone_surrogates(tmp_path: Path) -> Non
     assert r.exit_code == 1
     lines = [json.loads(x) for x in rej.read_text(encoding="utf-8").splitlines()]
     assert [x["text"] for x in lines] == [odd, lone]
-    assert "invalid_unicode" in [f["code"] for f in lines[1]["findings"]]
+    assert "invalid_unicode" in [f["code"] for f in lines[1]["reasons"]]
     assert json.loads(rep.read_text())["invalid"] == 2
 
 

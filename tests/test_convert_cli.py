@@ -77,7 +77,7 @@ def test_rerun_and_num_proc_give_the_same_bytes(shared_data: Path, tmp_path: Pat
 def test_garbage_is_rejected_and_counted(tmp_path: Path) -> None:
     out, report, rej = tmp_path / "out.jsonl", tmp_path / "rep.json", tmp_path / "rej.jsonl"
     res = _run(str(CONVERT / "garbage.jsonl"), "-o", str(out), "--report", str(report), "--rejects", str(rej))
-    assert res.exit_code == 0
+    assert res.exit_code == 1 and "no record was written: every one of" in res.stderr  # nothing written is a finding
     rep = json.loads(report.read_text())
     n = sum(1 for line in (CONVERT / "garbage.jsonl").read_text().splitlines() if line.strip())
     assert rep["read"] == n == rep["written"] + rep["rejected"]
@@ -100,7 +100,9 @@ def test_empty_and_blank_files(tmp_path: Path) -> None:
     blank = tmp_path / "blank.jsonl"
     blank.write_text("\n\n  \n")
     res = _run(str(empty), str(blank), "-o", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "r.json"), "--strict")
-    assert res.exit_code == 0
+    assert res.exit_code == 1  # the one rule for empty inputs: a finding, --strict or not
+    assert f"{empty}: holds no record" in res.stderr and f"{blank}: holds no record" in res.stderr
+    assert (tmp_path / "o.jsonl").read_text() == ""  # still written (empty): the run finished
     rep = json.loads((tmp_path / "r.json").read_text())
     assert (rep["read"], rep["written"], rep["rejected"]) == (0, 0, 0)
     assert "format unknown" in res.stderr

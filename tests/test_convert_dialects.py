@@ -50,6 +50,13 @@ QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
     "hermes_name_inside_arguments": (_hermes(HERMES_SYSTEM, '<tool_call>{"arguments": {"city": "Paris", "name": "get_weather"}}</tool_call>'), None, "call_markup_text"),
     "hermes_bare_turn_list": (_hermes(HERMES_SYSTEM, CALL_TEXT)["conversations"], None, ["bare_conversation_wrapped", "tool_call_tags_parsed"]),
     "hermes_tools_block_not_literal": (_hermes("<tools>\n[{not: python}]\n</tools>", CALL_TEXT), None, "tool_declaration_not_json"),
+    # Hammer (alpaca rows with sections)
+    "hammer_sections_and_fenced_calls": (
+        {"instruction": "[BEGIN OF TASK INSTRUCTION]\nYou are a tool calling assistant.\n[END OF TASK INSTRUCTION]\n\n[BEGIN OF AVAILABLE TOOLS]\n" + json.dumps(XLAM_TOOLS) + "\n[END OF AVAILABLE TOOLS]\n\n[BEGIN OF FORMAT INSTRUCTION]\nThe output MUST strictly adhere to the following JSON format.\n[END OF FORMAT INSTRUCTION]\n\n[BEGIN OF QUERY]\nWeather in Paris?\n[END OF QUERY]\n",
+         "input": "", "output": '```\n[{"name": "get_weather", "arguments": {"city": "Paris"}}]\n```'},
+        None,
+        ["parameters_schema_built", "tools_from_instruction", "format_instructions_dropped", "call_list_fence_removed"],
+    ),
     # ToolACE
     "toolace_tools_in_system_and_python_calls": (
         {"system": "You are an expert in composing functions. Here is a list of functions in JSON format that you can invoke:\n" + json.dumps([{**WEATHER, "name": "Get Weather", "parameters": {"type": "dict", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]) + "\nShould you decide to return the function call(s), Put it in the format of [func1(params_name=params_value)]",

@@ -179,7 +179,7 @@ def test_forced_format_rejects_records_of_another_format() -> None:
     outs = list(convert_records([{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}, {"text": "x"}], "glaive"))
     assert [o.reasons[0][0] for o in outs] == ["format_mismatch", "format_mismatch"]  # type: ignore[union-attr]
     assert "looks like sharegpt" in outs[0].reasons[0][1]  # type: ignore[union-attr]
-    assert set(FORMATS) == {"glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "gorilla", "when2call", "llamafactory", "trajectory", "openai", "canonical"}
+    assert set(FORMATS) == {"glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "trajectory", "openai", "canonical"}
 
 
 def test_library_api_takes_values_or_items_and_keeps_order() -> None:
@@ -251,3 +251,34 @@ def test_a_schema_that_cannot_be_applied_is_rejected_not_written() -> None:
     assert "schema_unusable" in [f.code for f in check_record(rec)[1]]
     (out,) = convert_records([rec])
     assert isinstance(out, Rejected) and "cannot be applied" in out.reasons[0][1]
+
+
+def _alpaca(row: dict[str, Any]) -> Converted | Rejected:
+    return next(convert_records([row]))
+
+
+def test_alpaca_history_system_and_input_become_turns() -> None:
+    out = _alpaca({"instruction": "And in French?", "input": "Good morning", "output": "Bonjour", "system": "You translate.", "history": [["Say hi in German", "Hallo"]]})
+    assert isinstance(out, Converted) and out.format == "alpaca"
+    assert [(m["role"], m["content"]) for m in out.record["messages"]] == [
+        ("system", "You translate."),
+        ("user", "Say hi in German"),
+        ("assistant", "Hallo"),
+        ("user", "And in French?\n\nGood morning"),
+        ("assistant", "Bonjour"),
+    ]
+    _clean(out)
+
+
+@pytest.mark.parametrize(
+    "row,code",
+    [
+        ({"instruction": "hi", "output": 3}, "wrong_type"),
+        ({"instruction": "hi", "output": "ok", "history": [["only one"]]}, "wrong_type"),
+        ({"instruction": "[BEGIN OF AVAILABLE TOOLS][][END OF AVAILABLE TOOLS]", "output": "```\n[]\n```"}, "missing_field"),
+        ({"instruction": "[BEGIN OF AVAILABLE TOOLS][{\"name\": \"f\", \"parameters\": {}}][END OF AVAILABLE TOOLS][BEGIN OF QUERY]go[END OF QUERY]", "output": "```\n[]\n```"}, "empty_call_list"),
+    ],
+)
+def test_alpaca_rows_that_cannot_be_kept_say_why(row: dict[str, Any], code: str) -> None:
+    out = _alpaca(row)
+    assert isinstance(out, Rejected) and out.codes[0] == code, out

@@ -43,6 +43,11 @@ PUBLISHED: dict[str, tuple[str, int, dict[str, int]]] = {
     # four reference calls break their own schemas (True for the enum "True", 2012 for "2012", ...)
     "harvest/when2call_test_llm_judge__nvidia-when2call.jsonl": ("when2call", 296, {"arguments_schema": 4}),
     "harvest/when2call_test_mcq__nvidia-when2call-readme.jsonl": ("when2call", 1, {}),
+    # Hammer's masked SFT rows (alpaca): two abstain with an empty call list (no reply to train), one
+    # carries masked floats where its schema declares booleans, one declares a distractor three times
+    # with different definitions
+    "harvest/hammer_masking_sft__madeagents-hammer.jsonl": ("alpaca", 6, {"empty_call_list": 2, "arguments_schema": 1, "duplicate_tool_conflict": 1}),
+    "harvest/hammer_masking_sft__madeagents-hammer.orig.json": ("alpaca", 6, {"empty_call_list": 2, "arguments_schema": 1, "duplicate_tool_conflict": 1}),
 }
 
 
@@ -188,3 +193,40 @@ def test_llamafactory_v1_reasoning_tool_use_demo(tok: Any) -> None:
         assert not any("Okay, the user" in (m.get("content") or "") for m in out.record["messages"])
     for out in outs[:3]:
         assert render(out.record, tok, mode="last")[-1].input_ids == encode(out.record)
+
+
+def test_hammer_rows_keep_the_task_as_system_and_drop_the_json_format_instructions(published_data: Path) -> None:
+    outs = [o for o in _outs(published_data / "harvest" / "hammer_masking_sft__madeagents-hammer.jsonl") if isinstance(o, Converted)]
+    for out in outs:
+        rec = out.record
+        assert [m["role"] for m in rec["messages"]] == ["system", "user", "assistant"]
+        assert rec["messages"][0]["content"].startswith("You are a tool calling assistant")
+        assert "[BEGIN OF" not in rec["messages"][1]["content"] and "MUST strictly adhere" not in json.dumps(rec["messages"])
+        assert "MUST strictly adhere" in rec["metadata"]["dropped_text"][0]["text"]
+        assert {"tools_from_instruction", "call_list_fence_removed", "format_instructions_dropped", "parameters_schema_built"} <= set(out.repairs)
+    # masked names with a dot are made valid Mistral names, in the declaration and its calls alike
+    dotted = [o for o in outs if "function_name_sanitized" in o.repairs]
+    assert dotted
+    for out in dotted:
+        declared = {t["function"]["name"] for t in out.record["tools"]}
+        called = {c["function"]["name"] for m in out.record["messages"] for c in m.get("tool_calls", [])}
+        assert called <= declared and not any("." in n for n in declared)
+
+
+def test_llamafactory_alpaca_demo() -> None:
+    outs = _outs(_external("alpaca_en_demo.json"))
+    assert len(outs) == 999 and all(isinstance(o, Converted) for o in outs), [o.reasons for o in outs if isinstance(o, Rejected)][:3]
+    for out in outs:
+        _check_written(out)
+        assert out.format == "alpaca" and out.record["tools"] == []
+
+
+
+@pytest.mark.parametrize("name,fmt", [("toolace_zh-tooldata-notes.jsonl", "toolace"), ("apigen-mt_zh-tooldata-notes.jsonl", "sharegpt")])
+def test_single_real_rows_of_toolace_and_apigen_mt(name: str, fmt: str, tok: Any) -> None:
+    [out] = _outs(_external(name))
+    assert isinstance(out, Converted) and out.format == fmt, out
+    _check_written(out)
+    calls = [c for m in out.record["messages"] for c in m.get("tool_calls", [])]
+    assert calls and {c["function"]["name"] for c in calls} <= {t["function"]["name"] for t in out.record["tools"]}
+    assert render(out.record, tok, mode="last")[-1].input_ids == encode(out.record)

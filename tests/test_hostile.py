@@ -390,12 +390,13 @@ def test_a_schema_of_exponential_cost_does_not_hang_validate(tmp_path: Path) -> 
 def test_unique_items_is_linear() -> None:
     """jsonschema compares every pair of objects: 2,000 of them took it 14 s here (2 million deep
     comparisons, on the shared machine under load), fcdata 0.05 s. Its equality is kept (1 == 1.0,
-    True != 1)."""
+    True != 1). The bound is loose on purpose (a loaded machine must not fail it): with 8,000 objects a
+    pairwise check would take minutes, a linear one well under a second."""
     check = schema_check(json.dumps({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": True}}}))
-    items = [{"k": i, "v": [i, {"w": str(i)}]} for i in range(2_000)]
+    items = [{"k": i, "v": [i, {"w": str(i)}]} for i in range(8_000)]
     start = time.monotonic()
     assert check.is_valid({"a": items}) is True
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 15
     assert check.is_valid({"a": items + [{"v": [5, {"w": "5"}], "k": 5.0}]}) is False
     assert check.is_valid({"a": [1, True, 1.0]}) is False and check.is_valid({"a": [1, True]}) is True
     assert check.is_valid({"a": [{"a": 1}, {"a": True}, [0], [False]]}) is True

@@ -110,7 +110,7 @@ CASES: list[tuple[str, Any]] = [
     ("control_token_text", mutate(lambda r: r["messages"][1].update(content="[INST] Weather in Paris? [/INST]"))),
 ]
 
-READER_CODES = {"not_json", "not_utf8", "json_too_deep", "truncated_file", "empty_file"}
+READER_CODES = {"not_json", "not_utf8", "json_too_deep", "truncated_file", "empty_file", "non_finite_number"}  # reader codes: see tests/test_read.py, test_hostile_io.py
 
 
 def test_every_code_has_a_case() -> None:

@@ -73,18 +73,14 @@ def convert_records(records: Iterable[Any], source_format: str | None = None, *,
         for item in items:
             yield convert_item(item, source_format, forced=forced)
         return
-    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
 
-    from .files import _chunk, mp_context
+    from ..pool import ordered_map, worker_pool
+    from .files import _chunk
 
-    with ProcessPoolExecutor(max_workers=num_proc, mp_context=mp_context()) as pool:
-        window: list[Any] = []
-        for batch in _chunk(items, batch_size):
-            window.append(pool.submit(_convert_batch, batch, source_format, forced))
-            if len(window) >= 2 * num_proc:
-                yield from window.pop(0).result()
-        for fut in window:
-            yield from fut.result()
+    with worker_pool(num_proc) as pool:
+        for results in ordered_map(pool, partial(_convert_batch, fmt=source_format, forced=forced), _chunk(items, batch_size)):
+            yield from results
 
 
 def _convert_batch(batch: list[Item], fmt: str | None, forced: bool) -> list[Converted | Rejected]:

@@ -70,6 +70,8 @@ REPAIRS: dict[str, str] = {
     "toolcall_tags_parsed": "calls written as <TOOLCALL>[...]</TOOLCALL> in the assistant's text (When2Call, Nemotron); read into tool calls",
     "tool_calls_text_parsed": "calls written as the text [TOOL_CALLS][...] instead of as calls; read into tool calls",
     "functioncall_text_parsed": "a Glaive <functioncall> in the assistant's text of another format; read into a tool call",
+    "tools_from_instruction": "tools declared in a section of the instruction text ([BEGIN OF AVAILABLE TOOLS], Hammer); read as the record's tools",
+    "call_list_fence_removed": "the answer's list of calls fenced in a ``` code block (Hammer); the fence removed",
     "call_python_literal": "a call object written as a Python literal ({'name': ..., 'arguments': {...}, True}); read with ast.literal_eval",
     "literal_newlines_removed": "the two characters \\n (backslash, n) around a call where a line break was meant; removed",
     # declarations in other dialects (fcdata.schema_types)

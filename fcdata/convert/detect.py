@@ -12,6 +12,8 @@ format id             keys
 ``sharegpt``          ``conversations`` otherwise (LLaMA-Factory's ShareGPT, APIGen-MT, ComplexFuncBench),
                       or a bare list of ``{"from"/"role", ...}`` turns
 ``xlam``              ``query`` + ``answers`` (+ ``tools``): xLAM / APIGen
+``alpaca``            ``instruction`` + ``output`` (LLaMA-Factory's alpaca format), Hammer's tool-calling
+                      rows among them (tools in an ``[BEGIN OF AVAILABLE TOOLS]`` section)
 ``gorilla``           ``question`` + ``function`` + ``model_answer``: Gorilla OpenFunctions v1
 ``when2call``         ``messages`` + ``chosen_response`` (preference rows); ``question`` +
                       ``correct_answer`` + ``answers`` (the MCQ test file); ``messages`` + ``tools`` in
@@ -34,13 +36,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .alpaca import is_alpaca
 from .hermes import is_hermes_text
 from .ids import CALL_ID_RE
 from .toolace import has_tool_list
 
 __all__ = ["FORMATS", "detect_format", "describe_keys", "is_turn_list", "trajectory_messages"]
 
-FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "gorilla", "when2call", "llamafactory", "trajectory", "openai", "canonical")
+FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "trajectory", "openai", "canonical")
 
 
 def _is_canonical(value: dict[str, Any]) -> bool:
@@ -133,6 +136,8 @@ def detect_format(value: Any) -> str | None:
         return "xlam"
     if "question" in value and "function" in value and "model_answer" in value:
         return "gorilla"
+    if is_alpaca(value):
+        return "alpaca"
     if ("messages" in value and "chosen_response" in value) or ("question" in value and "correct_answer" in value and "answers" in value):
         return "when2call"
     if "messages" in value:

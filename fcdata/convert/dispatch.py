@@ -22,6 +22,7 @@ from .sharegpt import convert_sharegpt
 from .trajectory import convert_trajectory
 from .when2call import convert_when2call
 from .xlam import convert_xlam
+from .alpaca import convert_alpaca
 
 __all__ = ["convert_item", "FORMATS"]
 
@@ -34,6 +35,7 @@ _FAMILY: dict[str, frozenset[str]] = {
     **{f: _SHAREGPT for f in _SHAREGPT},
     **{f: _OPENAI for f in _OPENAI},
     "xlam": frozenset({"xlam"}),
+    "alpaca": frozenset({"alpaca"}),
     "gorilla": frozenset({"gorilla"}),
     "trajectory": frozenset({"trajectory"}),
 }
@@ -46,6 +48,7 @@ _WANTS = {
     "hermes": "`conversations`",
     "toolace": "`conversations`",
     "xlam": "`query` and `answers`",
+    "alpaca": "`instruction` and `output`",
     "gorilla": "`question`, `function` and `model_answer`",
     "when2call": "`messages` (or the MCQ test file's `question` and `answers`)",
     "llamafactory": "`messages`",
@@ -62,6 +65,7 @@ _HAS_KEYS = {
     "hermes": ("conversations",),
     "toolace": ("conversations",),
     "xlam": ("query",),
+    "alpaca": ("instruction",),
     "gorilla": ("question",),
     "when2call": ("messages", "question"),
     "llamafactory": ("messages",),
@@ -94,6 +98,8 @@ def _convert(item: Item, value: dict[str, Any], fmt: str, forced: bool) -> Conve
         return convert_sharegpt(item, value, label)
     if own == "xlam":
         return convert_xlam(item, value, label)
+    if own == "alpaca":
+        return convert_alpaca(item, value, label)
     if own == "gorilla":
         return convert_gorilla(item, value, label)
     if own == "trajectory":

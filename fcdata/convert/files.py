@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import gzip
-import io
 import json
 import os
 from collections import Counter, deque
@@ -27,14 +25,16 @@ from itertools import chain
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import InputError, UsageError
-from ..read import NOT_PARSED, Item, detect_container, item_from_line, read_items
+from ..read import NOT_PARSED, Item, items_of_raw_batch, open_jsonl_lines, raw_line_batches, read_items
+from ..paths import check_paths
+from ..pool import ordered_map, worker_pool
 from ..write import BackgroundWriter, JsonlWriter, atomic_open, write_parquet
 from .encoding import ENCODER
 from .detect import FORMATS, detect_format
 from .dispatch import convert_item
 from .outcome import Converted
 
-__all__ = ["convert_files", "ConvertReport", "FileSummary", "run_batch", "mp_context"]
+__all__ = ["convert_files", "ConvertReport", "FileSummary", "run_batch"]
 
 _BATCH = 1000
 
@@ -108,18 +108,12 @@ class BatchResult:
 
 def batch_items(shown: str, kind: str, payload: Any) -> list[Item]:
     """The records of one batch as :class:`Item`\\ s, exactly as :func:`fcdata.read.read_items` makes
-    them. ``kind`` ``items``: ``payload`` is the items. ``raw``: ``payload`` is ``(first line number,
-    lines as bytes, error)`` - consecutive lines of a JSON Lines file, blank ones included (they are no
-    record and are skipped here, in the worker, so the reading process only cuts the file into lines),
-    and ``error``, when reading the file failed after these lines, ``(line number, message)``."""
+    them. ``kind`` ``items``: ``payload`` is the items. ``raw``: ``payload`` is a
+    :data:`fcdata.read.RawBatch` of a JSON Lines file, decoded here, in the worker, so the reading process
+    only cuts the file into lines."""
     if kind != "raw":
         return payload  # type: ignore[no-any-return]
-    lineno, lines, error = payload
-    # (a blank line is no record; most lines start with "{")
-    items = [item_from_line(shown, n, raw) for n, raw in enumerate(lines, lineno) if raw[:1] == b"{" or raw.strip()]
-    if error is not None:
-        items.append(Item(shown, error[0], NOT_PARSED, None, f"file cut off or unreadable: {error[1]}", "truncated_file"))
-    return items
+    return items_of_raw_batch(shown, payload)
 
 
 def run_batch(task: tuple[str, str | None, bool, bool, str, list[Any]]) -> BatchResult:
@@ -184,27 +178,6 @@ class _Source:
     first_value: Any  # the first readable record's value (NOT_PARSED when none), for detection
 
 
-def _raw_batches(stream: Any, size: int) -> Iterator[tuple[int, list[bytes], tuple[int, str] | None]]:
-    """The lines of a JSON Lines stream in batches of ``size`` (see :func:`batch_items`); a read error
-    ends the last batch."""
-    lineno = 1
-    lines: list[bytes] = []
-    append = lines.append
-    try:
-        for raw in stream:
-            append(raw)
-            if len(lines) >= size:
-                yield lineno, lines, None
-                lineno += len(lines)
-                lines = []
-                append = lines.append
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        yield lineno, lines, (lineno + len(lines), str(exc))
-        return
-    if lines:
-        yield lineno, lines, None
-
-
 def _chunk(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for e in entries:
@@ -226,42 +199,28 @@ def _first_value_raw(shown: str, payload: Any) -> Any:
 def _open_source(path: str, batch_size: int) -> _Source:
     """Open one input: raw JSON Lines for plain or gzip JSONL files, items for everything else."""
     shown = "<stdin>" if path == "-" else path
-    if path != "-" and os.path.isfile(path) and not path.lower().endswith(".parquet"):
-        try:
-            fh: Any = open(path, "rb")
-        except OSError as exc:
-            raise InputError(f"cannot open: {exc.strerror or exc}", file=shown) from exc
-        try:
-            stream: Any = fh
-            if fh.peek(2)[:2] == b"\x1f\x8b":
-                stream = io.BufferedReader(gzip.GzipFile(fileobj=fh))  # type: ignore[arg-type]
-            head = stream.peek(256)[:256]
-        except (OSError, EOFError):
-            fh.close()
-            head = None
-        if head is not None and detect_container(path, head) == "jsonl":
-            batches = _raw_batches(stream, batch_size)
-            first = next(batches, None)
-            pending = [] if first is None else [first]
-            value = _first_value_raw(shown, first) if first else NOT_PARSED
-            if value is NOT_PARSED and first is not None:
-                # look further for a readable record to tell the format from (rare: bad first lines)
-                for more in batches:
-                    pending.append(more)
-                    value = _first_value_raw(shown, more)
-                    if value is not NOT_PARSED:
-                        break
+    stream = open_jsonl_lines(path, shown)
+    if stream is not None:
+        batches = raw_line_batches(stream, batch_size)
+        first = next(batches, None)
+        pending = [] if first is None else [first]
+        value = _first_value_raw(shown, first) if first else NOT_PARSED
+        if value is NOT_PARSED and first is not None:
+            # look further for a readable record to tell the format from (rare: bad first lines)
+            for more in batches:
+                pending.append(more)
+                value = _first_value_raw(shown, more)
+                if value is not NOT_PARSED:
+                    break
 
-            def gen() -> Iterator[list[Any]]:
-                try:
-                    yield from pending
-                    yield from batches
-                finally:
-                    fh.close()
+        def gen() -> Iterator[list[Any]]:
+            try:
+                yield from pending
+                yield from batches
+            finally:
+                stream.close()
 
-            return _Source(shown, "raw", gen(), value)
-        if head is not None:
-            fh.close()
+        return _Source(shown, "raw", gen(), value)
     items = read_items(path)
     batches = _chunk(items, batch_size)
     pending = []
@@ -282,33 +241,6 @@ def _open_source(path: str, batch_size: int) -> _Source:
 # ------------------------------------------------------------------------------------------ running
 
 
-def mp_context() -> Any:
-    """How worker processes start: ``fork`` when this process runs a single thread (a fork is then safe
-    and costs milliseconds), else ``spawn`` (half a second per worker on a busy machine, but safe with
-    threads, e.g. a progress bar's monitor). Either way the output is the same bytes."""
-    import multiprocessing
-    import threading
-
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _ordered_map(pool: Any, fn: Callable[[Any], BatchResult], tasks: Iterable[Any], window: int) -> Iterator[BatchResult]:
-    """``map`` in input order with at most ``window`` tasks in flight (bounded memory on huge files)."""
-    if pool is None:
-        for t in tasks:
-            yield fn(t)
-        return
-    pending: deque[Any] = deque()
-    for t in tasks:
-        pending.append(pool.submit(fn, t))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
-
-
 def _check_inputs(inputs: Sequence[str], output: str, source_format: str | None, num_proc: int, rejects: str | None) -> None:
     if not inputs:
         raise UsageError("no input files given")
@@ -321,8 +253,8 @@ def _check_inputs(inputs: Sequence[str], output: str, source_format: str | None,
     for path in inputs:
         if path != "-" and not os.path.exists(path):
             raise InputError("no such file", file=path)
-    if rejects is not None and os.path.abspath(rejects) == os.path.abspath(output) and output != "-":
-        raise UsageError("--rejects must not be the output file")
+    # no output may be an input or the other output (through links and spellings), and both must be writable
+    check_paths(inputs, {"output": output, "rejects": rejects})
 
 
 def convert_files(
@@ -352,12 +284,6 @@ def convert_files(
     repairs: Counter[str] = Counter()
     rejections: Counter[str] = Counter()
 
-    pool: Any = None
-    if num_proc > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(max_workers=num_proc, mp_context=mp_context())
-
     def results() -> Iterator[tuple[FileSummary, BatchResult]]:
         for path in inputs:
             source = _open_source(path, batch_size)
@@ -369,51 +295,48 @@ def convert_files(
             if on_file is not None:
                 on_file(source.shown, fmt, source_format is None)
             tasks = ((source.shown, fmt, source_format is not None, parquet, source.kind, batch) for batch in source.batches)
-            for br in _ordered_map(pool, run_batch, tasks, 2 * num_proc):
+            for br in ordered_map(pool, run_batch, tasks):
                 yield summary, br
 
-    try:
-        with contextlib.ExitStack() as stack:
-            rej_out = stack.enter_context(JsonlWriter(rejects)) if rejects else None
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(worker_pool(num_proc))
+        rej_out = stack.enter_context(JsonlWriter(rejects)) if rejects else None
 
-            def account(summary: FileSummary, br: BatchResult) -> None:
-                n = br.written + br.rejected
-                summary.read += n
-                summary.written += br.written
-                summary.rejected += br.rejected
-                report.read += n
-                report.written += br.written
-                report.rejected += br.rejected
-                formats.update(br.formats)
-                repairs.update(br.repairs)
-                rejections.update(br.rejections)
-                if rej_out is not None:
-                    for line in br.rejects:
-                        rej_out.write_text(line)
-                if on_progress is not None:
-                    on_progress(br.nbytes)
+        def account(summary: FileSummary, br: BatchResult) -> None:
+            n = br.written + br.rejected
+            summary.read += n
+            summary.written += br.written
+            summary.rejected += br.rejected
+            report.read += n
+            report.written += br.written
+            report.rejected += br.rejected
+            formats.update(br.formats)
+            repairs.update(br.repairs)
+            rejections.update(br.rejections)
+            if rej_out is not None:
+                for line in br.rejects:
+                    rej_out.write_text(line)
+            if on_progress is not None:
+                on_progress(br.nbytes)
 
-            if parquet:
+        if parquet:
 
-                def rows() -> Iterator[dict[str, Any]]:
+            def rows() -> Iterator[dict[str, Any]]:
+                for summary, br in results():
+                    account(summary, br)
+                    yield from br.records
+
+            write_parquet(output, rows())
+        else:
+            with atomic_open(output, "w") as out:
+                # on one process, written from a thread while the next batch converts (with a pool, the
+                # workers do the converting)
+                with BackgroundWriter(out) if pool is None else contextlib.nullcontext(out) as sink:
                     for summary, br in results():
                         account(summary, br)
-                        yield from br.records
-
-                write_parquet(output, rows())
-            else:
-                with atomic_open(output, "w") as out:
-                    # on one process, written from a thread while the next batch converts (not with a
-                    # process pool, which may fork while the thread runs)
-                    with BackgroundWriter(out) if pool is None else contextlib.nullcontext(out) as sink:
-                        for summary, br in results():
-                            account(summary, br)
-                            if br.lines:
-                                br.lines.append("")  # (the last line's newline, without copying the batch)
-                                sink.write("\n".join(br.lines))
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+                        if br.lines:
+                            br.lines.append("")  # (the last line's newline, without copying the batch)
+                            sink.write("\n".join(br.lines))
     report.formats = dict(formats)
     report.repairs = dict(repairs)
     report.rejections = dict(rejections)

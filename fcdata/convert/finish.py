@@ -68,6 +68,9 @@ def _metadata(item: Item, fmt: str, repairs: list[str], notes: dict[str, Any], e
         head.update(notes)
     if extra:
         head["source_extra"] = extra
+    if own is not None and not isinstance(own, dict):
+        # validate calls it wrong_type too: metadata that is not an object is refused, never dropped
+        raise Reject("wrong_type", f"metadata must be a JSON object, got {type(own).__name__ if not isinstance(own, list) else 'an array'}")
     if isinstance(own, dict) and own:
         previous = {k: own[k] for k in PROVENANCE_KEYS if k in own}
         for k, v in own.items():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..read import Item
+from ..rejects import reject_obj
 
 __all__ = ["Converted", "Rejected", "Reject"]
 
@@ -83,20 +84,6 @@ class Rejected:
         return list(dict.fromkeys(code for code, _ in self.reasons))
 
     def to_obj(self) -> dict[str, Any]:
-        """The reject-file line: where it came from, why, and the input verbatim (``text``; bytes that
-        are not UTF-8, which JSON cannot carry, shown as U+FFFD; ``null`` when nothing readable is
-        left, e.g. a JSON document cut off inside a value)."""
-        item = self.item
-        if item.text is not None:
-            text: str | None = item.text
-        elif item.ok:
-            text = json.dumps(item.value, ensure_ascii=False)
-        else:
-            text = None
-        return {
-            "file": item.file,
-            "line": item.line,
-            "format": self.format,
-            "reasons": [{"code": c, "message": m} for c, m in self.reasons],
-            "text": text,
-        }
+        """The rejects-file entry, in the one shape of :mod:`fcdata.rejects`: stage ``read`` for a record
+        that could not be decoded, else ``convert``."""
+        return reject_obj(self.item, self.reasons, stage="convert" if self.item.ok else "read", format=self.format)

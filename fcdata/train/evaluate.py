@@ -339,6 +339,10 @@ def write_eval(out_dir: str, result: EvalResult, *, predictions_name: str = "pre
     write_jsonl(os.path.join(out_dir, "references.jsonl"), [it.reference for it in result.items])
 
 
+# what an eval writes into its output folder (an input of that name would be overwritten)
+EVAL_FILES = ("predictions.jsonl", "references.jsonl", "report.json", "rejects.jsonl")
+
+
 def run_eval(
     model_or_run: str,
     data: str,

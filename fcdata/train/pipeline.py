@@ -49,10 +49,11 @@ class TrainEvalResult:
 def load_records(path: str, *, source_format: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Read ``path`` and convert it to canonical records (canonical input passes through), then validate.
 
-    Returns (valid records, rejects, counts). A reject is ``{"file", "line", "stage", "reasons"}`` plus the
-    input; warnings do not reject a record."""
+    Returns (valid records, rejects, counts). A reject is the one rejects entry of :mod:`fcdata.rejects`
+    (stage ``read``, ``convert`` or ``validate``); warnings do not reject a record."""
     from ..convert import convert_records
     from ..read import read_items
+    from ..rejects import reject_obj
     from ..validate import check_record
 
     if path != "-" and not os.path.exists(path):
@@ -65,9 +66,7 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
         counts["records"] += 1
         if not out.ok:
             counts["rejected_convert"] += 1
-            entry = out.to_obj()
-            entry["stage"] = "convert"
-            rejects.append(entry)
+            rejects.append(out.to_obj())
             continue
         counts["converted"] += 1
         formats[out.format] = formats.get(out.format, 0) + 1
@@ -77,7 +76,7 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
         counts["warnings"] += len(findings) - len(errors)
         if errors:
             counts["rejected_validate"] += 1
-            rejects.append({"file": out.item.file, "line": out.item.line, "stage": "validate", "reasons": [{"code": f.code, "message": str(f)} for f in errors], "record": out.record})
+            rejects.append(reject_obj(out.item, errors, stage="validate", format=out.format))
             continue
         records.append(out.record)
     counts["formats"] = formats

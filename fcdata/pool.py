@@ -1,0 +1,105 @@
+"""The one worker pool: ordered results, bounded memory, one start policy, workers that die with their
+parent.
+
+``convert`` and ``prepare`` (files and in-memory records alike) hand batches to :func:`ordered_map`.
+Why a thin layer over :class:`concurrent.futures.ProcessPoolExecutor` rather than ``datasets.map``:
+the inputs are streams of any size and the outputs are written as results arrive, in input order, so
+that memory stays flat and the bytes are the same for any number of workers; ``datasets.map`` needs
+the whole data set materialised as Arrow first.
+
+Start policy: fork when this process runs a single thread (a fork is then safe, costs milliseconds, and
+the workers inherit loaded modules and tokenizers), else spawn (safe with threads; half a second per
+worker). Progress bars run no monitor thread (:mod:`fcdata.cli.common`), so a bar does not force spawn.
+
+Workers die with their parent: a killed ``fcdata`` (SIGTERM, SIGKILL, a closed terminal) must not leave
+processes that hold its standard error open, hanging whoever reads it. On Linux the kernel sends each
+worker SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); elsewhere a watchdog thread in the worker
+checks its parent once a second. Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the
+parent alone decides how to stop (tracebacks from every worker help nobody).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections import deque
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+__all__ = ["ordered_map", "worker_pool", "start_context"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def start_context() -> Any:
+    """The multiprocessing context workers start with (see the module docstring)."""
+    import multiprocessing
+
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initialiser: end this process when ``parent`` ends; leave Ctrl-C to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="fcdata-parent-watch", daemon=True).start()
+
+
+@contextlib.contextmanager
+def worker_pool(num_proc: int) -> Iterator[Any]:
+    """``num_proc`` worker processes, started now (``None`` for 1: the caller's own process does the
+    work), shut down on leaving, queued work cancelled."""
+    if num_proc <= 1:
+        yield None
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=num_proc, mp_context=start_context(), initializer=_die_with_parent, initargs=(os.getpid(),))
+    try:
+        pool.submit(int).result()  # start the workers before the caller opens files or starts threads
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def ordered_map(pool: Any, fn: Callable[[T], R], tasks: Iterable[T], window: int | None = None) -> Iterator[R]:
+    """``fn`` over ``tasks`` in input order; with a pool (from :func:`worker_pool`), at most ``window``
+    tasks in flight (default: twice the workers), so memory stays bounded on inputs of any size.
+    Without one, inline and lazily."""
+    if pool is None:
+        for task in tasks:
+            yield fn(task)
+        return
+    limit = window or 2 * pool._max_workers
+    pending: deque[Any] = deque()
+    for task in tasks:
+        pending.append(pool.submit(fn, task))
+        if len(pending) >= limit:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
