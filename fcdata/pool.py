@@ -28,7 +28,7 @@ import threading
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["ordered_map", "worker_pool", "start_context"]
+__all__ = ["ordered_map", "worker_pool", "start_context", "WorkerPool"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,8 +70,16 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="fcdata-parent-watch", daemon=True).start()
 
 
+class WorkerPool:
+    """Started worker processes (:func:`worker_pool`) and how many there are."""
+
+    def __init__(self, executor: Any, workers: int) -> None:
+        self.executor = executor
+        self.workers = workers
+
+
 @contextlib.contextmanager
-def worker_pool(num_proc: int) -> Iterator[Any]:
+def worker_pool(num_proc: int) -> Iterator[WorkerPool | None]:
     """``num_proc`` worker processes, started now (``None`` for 1: the caller's own process does the
     work), shut down on leaving, queued work cancelled."""
     if num_proc <= 1:
@@ -79,15 +87,15 @@ def worker_pool(num_proc: int) -> Iterator[Any]:
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=num_proc, mp_context=start_context(), initializer=_die_with_parent, initargs=(os.getpid(),))
+    executor = ProcessPoolExecutor(max_workers=num_proc, mp_context=start_context(), initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
-        pool.submit(int).result()  # start the workers before the caller opens files or starts threads
-        yield pool
+        executor.submit(int).result()  # start the workers before the caller opens files or starts threads
+        yield WorkerPool(executor, num_proc)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
-def ordered_map(pool: Any, fn: Callable[[T], R], tasks: Iterable[T], window: int | None = None) -> Iterator[R]:
+def ordered_map(pool: WorkerPool | None, fn: Callable[[T], R], tasks: Iterable[T], window: int | None = None) -> Iterator[R]:
     """``fn`` over ``tasks`` in input order; with a pool (from :func:`worker_pool`), at most ``window``
     tasks in flight (default: twice the workers), so memory stays bounded on inputs of any size.
     Without one, inline and lazily."""
@@ -95,10 +103,10 @@ def ordered_map(pool: Any, fn: Callable[[T], R], tasks: Iterable[T], window: int
         for task in tasks:
             yield fn(task)
         return
-    limit = window or 2 * pool._max_workers
+    limit = window or 2 * pool.workers
     pending: deque[Any] = deque()
     for task in tasks:
-        pending.append(pool.submit(fn, task))
+        pending.append(pool.executor.submit(fn, task))
         if len(pending) >= limit:
             yield pending.popleft().result()
     while pending:
