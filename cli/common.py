@@ -44,17 +44,12 @@ def check_outputs(*, inputs: Sequence[str] = (), files: dict[str, str | None] | 
         fail(str(exc))
 
 
-EMPTY_INPUT_RULE = (
-    "An input that holds no record, and a run that writes no record, are findings (exit 1) in convert, "
-    "validate, prepare and score, with or without --strict."
-)
-
-
 def nothing_read_or_written(empty_inputs: Iterable[str], written: int, *, what: str = "record", done: str = "written", why: str = "") -> bool:
-    """The one rule for empty inputs (:data:`EMPTY_INPUT_RULE`): an ``error:`` line on stderr for each
-    input that held no record, and one when nothing was ``written`` (``what``: the unit counted,
-    ``done``: what was done to it, ``why``: what became of the records); True when there was anything to say (the command then exits
-    1)."""
+    """The one rule for empty inputs: an input that holds no record, and a run that writes no record,
+    are findings (exit 1) in convert, validate, prepare and score, with or without --strict (validate
+    reports the first as its ``empty_file`` error). Says ``error:`` on stderr for each input that held no
+    record and when nothing was ``written`` (``what``: the unit counted, ``done``: what was done to it,
+    ``why``: what became of the records); True when there was anything to say."""
     found = False
     for name in empty_inputs:
         echo_err(f"error: {name}: holds no record (empty_file: a wrong path, or an export that failed)")

@@ -79,7 +79,7 @@ class LazyGroup(click.Group):
                 ctx.exit(2)
             except KeyboardInterrupt:
                 # 130 (128 + SIGINT), as shells report it; never 1, which means "findings"
-                click.echo("Interrupted; nothing was written under the output names.", err=True)
+                click.echo("Interrupted (files being written were removed).", err=True)
                 ctx.exit(130)
             except FcdataError as exc:
                 raise FcdataClickError(str(exc)) from exc

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 from .errors import InputError
 
-__all__ = ["GunzipReader", "open_binary", "stream_problem", "input_size", "is_gzip"]
+__all__ = ["GunzipReader", "open_binary", "stream_problem", "input_size"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 _IN_CHUNK = 1 << 16
@@ -99,15 +99,6 @@ def stream_problem(stream: Any) -> str | None:
     it to the end."""
     raw = getattr(stream, "raw", None)
     return getattr(raw, "problem", None)
-
-
-def is_gzip(path: str) -> bool:
-    """Whether the file at ``path`` starts with the gzip magic bytes (its name does not matter)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(2) == GZIP_MAGIC
-    except OSError:
-        return False
 
 
 def open_binary(name: str, shown: str | None = None) -> tuple[io.BufferedReader, bool]:

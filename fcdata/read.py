@@ -24,6 +24,7 @@ cannot be opened at all raises :class:`~fcdata.errors.InputError`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from typing import Any, BinaryIO, Iterator
@@ -139,14 +140,12 @@ class NonFiniteNumber(ValueError):
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if value in (_INF, -_INF):
+    if math.isinf(value):
         # Python reads it as infinity, which no JSON writer can write back (and orjson, most readers
         # and mistral-common's JSON refuse): one rule for every command, refused where it is read
         raise NonFiniteNumber(f"the number {text[:40]} is beyond what a double holds (it reads as infinity)")
     return value
 
-
-_INF = float("inf")
 
 
 def loads_strict(text: str) -> Any:
