@@ -252,9 +252,29 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background job may have inherited "ignore"
 
 
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test() -> Any:
+    """Whatever a test asserts, the fcdata it started (and that one's workers: its own process group)
+    is gone when the test ends; a failing probe must not leave a run behind."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+
+
 def _start_and_wait(argv: list[str], folder: Path, min_children: int) -> tuple[subprocess.Popen[bytes], list[int]]:
-    """Start fcdata, wait until its temporary output exists beside the target and its workers run."""
-    proc = subprocess.Popen([*FCDATA, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_default_sigint)
+    """Start fcdata (in a session of its own, so that the test can end it and its workers whatever
+    happens), wait until its temporary output exists beside the target and its workers run."""
+    proc = subprocess.Popen([*FCDATA, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_default_sigint, start_new_session=True)
+    _STARTED.append(proc)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         kids = _children(proc.pid)
@@ -323,7 +343,8 @@ def _into_pipe(argv: list[str], *, read_lines: int | None, unbuffered: bool) -> 
     reader = os.fdopen(rfd, "rb")
     if read_lines == 0:
         reader.close()
-    proc = subprocess.Popen([*FCDATA, *argv], stdout=wfd, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([*FCDATA, *argv], stdout=wfd, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    _STARTED.append(proc)
     os.close(wfd)
     if read_lines:
         for _ in range(read_lines):
