@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
 
 from fcdata.convert import FORMATS, ConvertReport, convert_files
+from fcdata.paths import same_place
 from fcdata.write import write_json
 
 from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table, nothing_read_or_written
@@ -72,7 +74,8 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     with --strict; 2 usage or I/O error (see `fcdata --help`).
     """
     check_outputs(inputs=inputs, files={"-o": output, "--report": report_path, "--rejects": rejects})
-    data_to_stdout = output == "-"
+    # the summary goes to stderr when the data goes to stdout (`-o -`, or `-o /dev/stdout`)
+    data_to_stdout = output == "-" or (os.path.exists(output) and same_place(output, "/dev/stdout"))
 
     with ByteProgress([p for p in inputs if p != "-"], desc="converting") as bar:
 

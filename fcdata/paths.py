@@ -87,6 +87,8 @@ def check_paths(
     sources = [p for p in inputs if p != "-"]
     outputs = [(k, v, False) for k, v in files.items() if v != "-"] + [(k, v, True) for k, v in folders.items()]
     for option, path, is_folder in outputs:
+        if is_special_file(path):
+            continue  # a device or a pipe is written in place, never replaced: no input can be lost
         for source in sources:
             if same_place(path, source):
                 raise UsageError(f"{option} {path} is also an input ({source}): it would be overwritten; write somewhere else")
