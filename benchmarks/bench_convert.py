@@ -173,7 +173,7 @@ def bench_formats(tmp: Path, n: int, repeat: int, only: list[str] | None = None)
         f, c = min(floors), min(converts)
         rounds = statistics.median(cv / fl for cv, fl in zip(converts, floors))
         rep = reports[-1]
-        print(f"  {fmt:14}{rows:6}{n / f:13,.0f}{n / c:15,.0f}{rounds:8.1f}x   {rep.written:,} / {rep.rejected:,}")
+        print(f"  {fmt:14}{rows:6}{n / f:13,.0f}{n / c:15,.0f}{rounds:8.1f}x   {rep.kept:,} / {rep.rejected:,}")
         corpus.unlink()
         out.unlink()
 
@@ -237,7 +237,7 @@ def show(title: str, r: dict[str, Any], target: bool) -> None:
     fw, fc, fr = r["floor"]
     ow, oc, orr = r["one"]
     mw, mr = r["many"]
-    print(f"\n{title}: {n:,} records, {r['size'] / 1e6:.1f} MB; written {rep.written:,}, rejected {rep.rejected:,} {dict(sorted(rep.rejections.items()))}")
+    print(f"\n{title}: {n:,} records, {r['size'] / 1e6:.1f} MB; written {rep.kept:,}, rejected {rep.rejected:,} {dict(sorted(rep.rejections.items()))}")
     print(f"  {'':30}{'best s':>8}{'records/s':>11}{'x floor':>9}{'cpu x floor':>13}   wall of each run (s)")
     print(f"  {'read + json.loads (floor)':30}{fw:8.2f}{n / fw:11,.0f}{1:9.2f}{1:13.2f}   {', '.join(f'{t:.2f}' for t in fr)}")
     print(f"  {'convert, 1 process':30}{ow:8.2f}{n / ow:11,.0f}{ow / fw:9.2f}{oc / fc:13.2f}   {', '.join(f'{t:.2f}' for t in orr)}")

@@ -367,7 +367,7 @@ def _prepared(work: str, max_length: int, inputs: list[str] | None = None) -> An
 
     out = os.path.join(work, "prepared")
     report = prepare(inputs or FIXTURE_INPUTS, out, max_length=max_length, rejects=os.path.join(work, "prepare_rejects.jsonl"))
-    log(f"[qlora] prepared {report.records} records -> {report.samples} samples, {report.tokens} tokens ({report.trained_tokens} trained)")
+    log(f"[qlora] prepared {report.read} records -> {report.samples} samples, {report.tokens} tokens ({report.trained_tokens} trained)")
     return load_prepared(out)
 
 

@@ -78,10 +78,10 @@ def main() -> None:
         took = time.perf_counter() - t0
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         rep = json.load(open(report))
-        assert rep["records"] == args.records, rep
+        assert rep["read"] == args.records, rep
         print(f"floor (read + json.loads):  {n / floor:>10,.0f} records/s  ({floor:.1f} s)")
         print(f"fcdata validate:            {args.records / took:>10,.0f} records/s  ({took:.1f} s, {took / floor:.1f}x the floor)")
-        print(f"records {rep['records']:,}  valid {rep['valid']:,}  invalid {rep['invalid']:,}  exit code {proc.returncode}")
+        print(f"records {rep['read']:,}  kept {rep['kept']:,}  rejected {rep['rejected']:,}  exit code {proc.returncode}")
         print(f"peak RSS of fcdata validate: {peak_mb:,.0f} MB (target < 500 MB)")
 
 

@@ -15,10 +15,10 @@ from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs
 
 
 def _summary(report: ConvertReport) -> str:
-    rows: list[list[Any]] = [[f.file, f.format or "?", f.read, f.written, f.rejected] for f in report.files]
+    rows: list[list[Any]] = [[f.file, f.format or "?", f.read, f.kept, f.rejected] for f in report.files]
     if len(report.files) > 1:
-        rows.append(["total", "", report.read, report.written, report.rejected])
-    parts = [format_table(["file", "format", "read", "written", "rejected"], rows, align="llrrr")]
+        rows.append(["total", "", report.read, report.kept, report.rejected])
+    parts = [format_table(["file", "format", "read", "kept", "rejected"], rows, align="llrrr")]
     if report.repairs:
         parts.append(counts_table("repair", report.repairs))
     if report.rejections:
@@ -31,7 +31,7 @@ def _summary(report: ConvertReport) -> str:
 @click.option("-o", "--output", required=True, metavar="PATH", help="Output: JSON Lines, Parquet when the name ends in .parquet, '-' for stdout.")
 @click.option("--from", "source_format", type=click.Choice(FORMATS), help="Read every input as this format instead of detecting it per file.")
 @click.option("--rejects", metavar="PATH", help="Write each rejected input verbatim (field `text`) with its reasons, as JSON Lines.")
-@click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {read, written, rejected, formats, repairs, rejections, files}.")
+@click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {read, kept, rejected, formats, repairs, rejections, empty_inputs, inputs, per_input, output, rejects}.")
 @click.option("--num-proc", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes; the output is byte-identical for any value.")
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any record was rejected.")
 def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rejects: str | None, report_path: str | None, num_proc: int, strict: bool) -> None:
@@ -62,7 +62,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     is read into calls, or the record is rejected: it is never trained as text.
 
     Every repair is named in the record's metadata and counted; every record that cannot be repaired
-    is rejected with a reason code (docs/convert.md lists them all). Records read = written + rejected.
+    is rejected with a reason code (docs/convert.md lists them all). Records read = kept (written) + rejected.
 
     \b
     Examples:
@@ -95,7 +95,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     if report_path is not None:
         write_json(report_path, report.to_dict())
     click.echo(_summary(report), err=data_to_stdout)
-    if nothing_read_or_written([f.file for f in report.files if f.read == 0], report.written, why=f"every one of the {report.read:,} record(s) was rejected" if report.read else ""):
+    if nothing_read_or_written(report.empty_inputs, report.kept, why=f"every one of the {report.read:,} record(s) was rejected" if report.read else ""):
         raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)

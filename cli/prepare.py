@@ -18,8 +18,8 @@ def _summary(report: PrepareReport) -> str:
     obj = report.to_obj()
     share = f"{report.trained_tokens / report.tokens:.1%}" if report.tokens else "-"
     rows: list[list[Any]] = [
-        ["records read", report.records],
-        ["  rendered", report.rendered],
+        ["records read", report.read],
+        ["  kept (rendered)", report.kept],
         ["  rejected", report.rejected],
         ["samples", report.samples],
         ["tokens", report.tokens],
@@ -122,7 +122,7 @@ def prepare(
     click.echo(_summary(report), err=report_path == "-")
     # nothing to train on is a finding even without --strict
     why = f"rejected or too long for --max-length {max_length}" if max_length is not None else "rejected or without a trained turn"
-    if nothing_read_or_written(report.empty_inputs, report.samples, what="sample", why=f"every one of the {report.records:,} record(s) was {why}" if report.records else ""):
+    if nothing_read_or_written(report.empty_inputs, report.samples, what="sample", why=f"every one of the {report.read:,} record(s) was {why}" if report.read else ""):
         raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)

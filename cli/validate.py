@@ -78,13 +78,14 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
     bar.close()
     if rejects is not None:
         rejects.close()
+    report.rejects = rejects_path
     if spool is not None and report_path:
         spool.write_report(report_path, report)
 
     if not quiet and report_path != "-":
         for f in shown:
             click.echo(str(f))
-        total = report.errors + report.warnings
+        total = report.error_count + report.warning_count
         if total > len(shown):
             click.echo(f"... {total - len(shown):,} more findings (see --report, or raise --max-findings)")
         if shown:
@@ -97,14 +98,14 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
 
 def _summary(report: ValidationReport) -> str:
     rows: list[tuple[Any, ...]] = [
-        ("records", report.records),
-        ("valid", report.valid),
-        ("invalid", report.invalid),
-        ("errors", report.errors),
-        ("warnings", report.warnings),
+        ("records read", report.read),
+        ("  kept (valid)", report.kept),
+        ("  rejected", report.rejected),
+        ("error findings", report.error_count),
+        ("warning findings", report.warning_count),
     ]
     out = format_table(["", "count"], rows, align="lr")
-    if report.counts:
-        by_code = sorted(report.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    by_code = sorted({**report.warnings, **report.errors}.items(), key=lambda kv: (-kv[1], kv[0]))
+    if by_code:
         out += "\n\n" + format_table(["code", "severity", "count"], [(c, CODES[c][0], n) for c, n in by_code], align="llr")
     return out

@@ -4,7 +4,7 @@ Each input record goes read -> convert (:func:`fcdata.convert.convert_item`, so 
 OpenAI or hackathon data is converted on the fly) -> validate (:func:`fcdata.validate.check_record`; any
 *error* finding rejects the record) -> render (:func:`fcdata.render.render_records`). A canonical record
 that validates skips the converter (which passes such records through unchanged); one that does not goes
-through it, so its repairs apply before the record is judged. Nothing is lost silently: ``records == rendered + rejected``,
+through it, so its repairs apply before the record is judged. Nothing is lost silently: ``read == kept + rejected``,
 every rejection is counted by code and, with ``rejects``, written out with its reasons and the input
 verbatim. Records that give no sample (every turn has weight 0, or every sample was too long) are
 counted too.
@@ -68,10 +68,11 @@ CHUNK = 256  # records per unit of work (also the determinism unit: independent 
 
 @dataclass
 class PrepareReport:
-    """Totals of a preparation run (:meth:`to_obj` is the JSON report)."""
+    """Totals of a preparation run (:meth:`to_obj` is the JSON report), in the vocabulary every stage
+    report shares (docs/architecture.md, "Rejects and reports"): ``read == kept + rejected``."""
 
-    records: int = 0  # records read
-    rendered: int = 0  # records that passed conversion, validation and rendering
+    read: int = 0  # records read
+    kept: int = 0  # records that passed conversion, validation and rendering
     rejected: int = 0
     samples: int = 0
     tokens: int = 0
@@ -91,8 +92,8 @@ class PrepareReport:
 
     def to_obj(self) -> dict[str, Any]:
         return {
-            "records": self.records,
-            "rendered": self.rendered,
+            "read": self.read,
+            "kept": self.kept,
             "rejected": self.rejected,
             "samples": self.samples,
             "tokens": self.tokens,
@@ -108,7 +109,7 @@ class PrepareReport:
             "rejected_by_stage": dict(sorted(self.rejected_by_stage.items())),
             "warnings": dict(sorted(self.warnings.items())),
             "formats": dict(sorted(self.formats.items())),
-            **({"empty_inputs": self.empty_inputs} if self.empty_inputs else {}),
+            "empty_inputs": list(self.empty_inputs),
             **self.settings,
         }
 
@@ -149,7 +150,7 @@ def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]
     kept: list[tuple[int, Item, Any, str, int]] = []  # (record index, item, model, source file, source line)
     nbytes = 0
     for offset, item in enumerate(items):
-        rep.records += 1
+        rep.read += 1
         nbytes += len(item.text) if item.text is not None else 0
         if not item.ok:
             _reject(rep, rejects, item, "read", [(item.code or "not_json", item.error or "unreadable")])
@@ -188,7 +189,7 @@ def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]
         if isinstance(result, RecordError):
             _reject(rep, rejects, item, "render", [(result.code or "render", result.reason)])
             continue
-        rep.rendered += 1
+        rep.kept += 1
         for d in result.dropped:
             rep.dropped_for_length += 1
             rep.tokens_dropped += d.full_length
@@ -490,7 +491,7 @@ def prepare(
                     for line in chunk.rejects:
                         reject_out.write_text(line)
                 digest.update(chunk.table)
-                done += chunk.report.records
+                done += chunk.report.read
                 nbytes += chunk.nbytes
                 if on_progress is not None:
                     on_progress(done, nbytes)

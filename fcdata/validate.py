@@ -542,37 +542,53 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None, 
 
 @dataclass
 class ValidationReport:
-    """Totals of a validation run, plus the findings kept in memory.
+    """Totals of a validation run, in the vocabulary every stage report shares (docs/architecture.md,
+    "Rejects and reports"), plus the findings kept in memory.
 
-    ``findings`` holds every finding unless the run was told not to keep them (the CLI streams them to
-    disk instead, so validating a multi-GB file keeps memory flat).
+    ``read == kept + rejected``: a record is rejected when it has an error finding (with ``strict``, any
+    finding). ``rejections`` counts rejected records by code (a record once per code); ``errors`` and
+    ``warnings`` count findings by code, every record's (``empty_file``, an input with no record, is an
+    error of no record). ``findings`` holds every finding unless the run was told not to keep them (the
+    CLI streams them to disk instead, so validating a multi-GB file keeps memory flat).
     """
 
-    files: list[str] = field(default_factory=list)
-    records: int = 0
-    valid: int = 0
-    invalid: int = 0
-    errors: int = 0
-    warnings: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    read: int = 0
+    kept: int = 0
+    rejected: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    warnings: dict[str, int] = field(default_factory=dict)
+    empty_inputs: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     strict: bool = False
+    rejects: str | None = None
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def warning_count(self) -> int:
+        return sum(self.warnings.values())
 
     @property
     def ok(self) -> bool:
         """True when nothing fails: no errors (and, with ``strict``, no warnings)."""
-        return self.errors == 0 and (not self.strict or self.warnings == 0)
+        return self.error_count == 0 and (not self.strict or self.warning_count == 0)
 
     def summary(self) -> dict[str, Any]:
         return {
-            "files": list(self.files),
-            "records": self.records,
-            "valid": self.valid,
-            "invalid": self.invalid,
-            "errors": self.errors,
-            "warnings": self.warnings,
+            "read": self.read,
+            "kept": self.kept,
+            "rejected": self.rejected,
+            "rejections": dict(sorted(self.rejections.items())),
+            "errors": dict(sorted(self.errors.items())),
+            "warnings": dict(sorted(self.warnings.items())),
             "strict": self.strict,
-            "counts": dict(sorted(self.counts.items())),
+            "empty_inputs": list(self.empty_inputs),
+            "inputs": list(self.inputs),
+            "rejects": self.rejects,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -602,35 +618,36 @@ def validate_records(
     """
     rep = report or ValidationReport(strict=strict)
     rep.strict = strict
-    if file and file not in rep.files:
-        rep.files.append(file)
-    counts: Counter[str] = Counter(rep.counts)
+    if file and file not in rep.inputs:
+        rep.inputs.append(file)
+    errors: Counter[str] = Counter(rep.errors)
+    warnings: Counter[str] = Counter(rep.warnings)
+    rejections: Counter[str] = Counter(rep.rejections)
     for index, rec in enumerate(records, start=1):
         item = _as_item(rec, index, file)
-        if item.file not in rep.files:
-            rep.files.append(item.file)
+        if item.file not in rep.inputs:
+            rep.inputs.append(item.file)
         if not item.ok:
             code = item.code if item.code in CODES else "not_json"
             findings = [Finding.make(code, "$", f"{item.error}; fix or remove the line", file=item.file, line=item.line)]
         else:
             _, findings = check_record(item.value, file=item.file, line=item.line, text=item.text)
-        rep.records += 1
-        n_err = sum(1 for f in findings if f.severity == "error")
-        n_warn = len(findings) - n_err
-        rep.errors += n_err
-        rep.warnings += n_warn
-        failed = n_err > 0 or (strict and n_warn > 0)
+        rep.read += 1
+        error_codes = [f.code for f in findings if f.severity == "error"]
+        warning_codes = [f.code for f in findings if f.severity != "error"]
+        errors.update(error_codes)
+        warnings.update(warning_codes)
+        failed = bool(error_codes) or (strict and bool(warning_codes))
         if failed:
-            rep.invalid += 1
+            rep.rejected += 1
+            rejections.update(set(error_codes) | (set(warning_codes) if strict else set()))
         else:
-            rep.valid += 1
-        for f in findings:
-            counts[f.code] += 1
+            rep.kept += 1
         if keep_findings:
             rep.findings.extend(findings)
         if on_record is not None:
             on_record(item, findings, failed)
-    rep.counts = dict(counts)
+    rep.errors, rep.warnings, rep.rejections = dict(errors), dict(warnings), dict(rejections)
     return rep
 
 
@@ -650,13 +667,13 @@ def validate_files(
     rep = ValidationReport(strict=strict)
     for path in paths:
         shown = "<stdin>" if path == "-" else path
-        before = rep.records
+        before = rep.read
         items: Iterator[Item] = read_items(path)
         validate_records(items, file=shown, strict=strict, keep_findings=keep_findings, on_record=on_record, report=rep)
-        if rep.records == before:
+        if rep.read == before:
             finding = Finding.make("empty_file", "$", "the file holds no record; check the path (or the export that wrote it)", file=shown)
-            rep.errors += 1
-            rep.counts["empty_file"] = rep.counts.get("empty_file", 0) + 1
+            rep.errors["empty_file"] = rep.errors.get("empty_file", 0) + 1
+            rep.empty_inputs.append(shown)
             if keep_findings:
                 rep.findings.append(finding)
             if on_file_finding is not None:

@@ -22,13 +22,13 @@ def test_clean_file_exits_0(tmp_path: Path) -> None:
     r = run("validate", str(p))
     assert r.exit_code == 0
     assert r.output == (
-        "          count\n"
-        "--------  -----\n"
-        "records       1\n"
-        "valid         1\n"
-        "invalid       0\n"
-        "errors        0\n"
-        "warnings      0\n"
+        "                  count\n"
+        "----------------  -----\n"
+        "records read          1\n"
+        "  kept (valid)        1\n"
+        "  rejected            0\n"
+        "error findings        0\n"
+        "warning findings      0\n"
     )
 
 
@@ -42,8 +42,8 @@ def test_errors_exit_1_with_report_and_rejects(tmp_path: Path) -> None:
     assert f"{p}:2: $: error[not_json]" in r.output
     assert f"{p}:3: messages: error[single_message]" in r.output
     report = json.loads(rep.read_text())
-    assert (report["records"], report["valid"], report["invalid"]) == (3, 1, 2)
-    assert report["counts"] == {"not_json": 1, "single_message": 1}
+    assert (report["read"], report["kept"], report["rejected"]) == (3, 1, 2)
+    assert {**report["errors"], **report["warnings"]} == {"not_json": 1, "single_message": 1}
     assert [f["line"] for f in report["findings"]] == [2, 3]
     rejects = [json.loads(x) for x in rej.read_text().splitlines()]
     assert rejects[0]["text"] == "not json" and rejects[0]["line"] == 2
@@ -54,7 +54,7 @@ def test_report_to_stdout_is_pure_json(tmp_path: Path) -> None:
     p = tmp_path / "ok.jsonl"
     p.write_text(json.dumps(GOOD) + "\n")
     r = run("validate", str(p), "--report", "-")
-    assert json.loads(r.output)["valid"] == 1
+    assert json.loads(r.output)["kept"] == 1
 
 
 def test_stdin(tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_bad_input_never_tracebacks(tmp_path: Path) -> None:
         assert r.exception is None or isinstance(r.exception, SystemExit), (name, r.output)
         assert r.exit_code == 1, (name, r.output)
         report = json.loads((tmp_path / (name + ".r.json")).read_text())
-        assert report["records"] == report["valid"] + report["invalid"]
+        assert report["read"] == report["kept"] + report["rejected"]
 
 
 def test_empty_file_is_a_finding(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_rejects_are_verbatim_and_survive_lone_surrogates(tmp_path: Path) -> Non
     lines = [json.loads(x) for x in rej.read_text(encoding="utf-8").splitlines()]
     assert [x["text"] for x in lines] == [odd, lone]
     assert "invalid_unicode" in [f["code"] for f in lines[1]["reasons"]]
-    assert json.loads(rep.read_text())["invalid"] == 2
+    assert json.loads(rep.read_text())["rejected"] == 2
 
 
 def test_bad_bytes_in_a_json_array_do_not_stop_the_file(tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_bad_bytes_in_a_json_array_do_not_stop_the_file(tmp_path: Path) -> None:
     r = run("validate", str(p), "--report", str(rep))
     assert r.exit_code == 1
     report = json.loads(rep.read_text())
-    assert (report["records"], report["valid"], report["invalid"]) == (4, 3, 1)
+    assert (report["read"], report["kept"], report["rejected"]) == (4, 3, 1)
     assert [(f["code"], f["line"]) for f in report["findings"]] == [("not_utf8", 2)]
 
 

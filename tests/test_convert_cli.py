@@ -42,18 +42,18 @@ def test_every_shared_sample_converts_and_validates(shared_data: Path, tmp_path:
     res = _run(*inputs, "-o", str(out), "--report", str(report), "--rejects", str(rejects))
     assert res.exit_code == 0, res.output
     rep = json.loads(report.read_text())
-    assert rep["read"] == rep["written"] + rep["rejected"]
-    assert (rep["read"], rep["written"], rep["rejected"]) == (73 + 300 + 1 + 2 + 3 + 2 + 2, 382, 1)
+    assert rep["read"] == rep["kept"] + rep["rejected"]
+    assert (rep["read"], rep["kept"], rep["rejected"]) == (73 + 300 + 1 + 2 + 3 + 2 + 2, 382, 1)
     assert rep["formats"] == {"canonical": 1, "glaive": 73, "hackathon": 2, "openai": 5, "sharegpt": 300, "text": 2}
     assert rep["rejections"] == {"arguments_schema": 1}
-    assert [f["format"] for f in rep["files"]] == ["glaive", "sharegpt", "canonical", "openai", "openai", "openai", "openai", "hackathon", "text"]
-    assert sum(f["read"] for f in rep["files"]) == rep["read"]
+    assert [f["format"] for f in rep["per_input"]] == ["glaive", "sharegpt", "canonical", "openai", "openai", "openai", "openai", "hackathon", "text"]
+    assert sum(f["read"] for f in rep["per_input"]) == rep["read"]
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == rep["written"]
+    assert len(lines) == rep["kept"]
     for line in lines:
         assert [f for f in check_record(json.loads(line))[1] if f.severity == "error"] == []
     vrep = validate_files([str(out)])
-    assert (vrep.records, vrep.errors) == (rep["written"], 0)
+    assert (vrep.read, vrep.error_count) == (rep["kept"], 0)
     [reject] = [json.loads(x) for x in rejects.read_text().splitlines()]
     assert reject["line"] == 8001 and reject["reasons"][0]["code"] == "arguments_schema"
     assert json.loads(reject["text"])["tools"].startswith('[{"name": "track_calories"')
@@ -80,8 +80,8 @@ def test_garbage_is_rejected_and_counted(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no record was written: every one of" in res.stderr  # nothing written is a finding
     rep = json.loads(report.read_text())
     n = sum(1 for line in (CONVERT / "garbage.jsonl").read_text().splitlines() if line.strip())
-    assert rep["read"] == n == rep["written"] + rep["rejected"]
-    assert rep["written"] == 0
+    assert rep["read"] == n == rep["kept"] + rep["rejected"]
+    assert rep["kept"] == 0
     codes = rep["rejections"]
     assert codes["not_json"] >= 2 and codes["not_object"] == 3 and "internal_error" not in codes
     assert codes["invalid_unicode"] == 1
@@ -104,7 +104,7 @@ def test_empty_and_blank_files(tmp_path: Path) -> None:
     assert f"{empty}: holds no record" in res.stderr and f"{blank}: holds no record" in res.stderr
     assert (tmp_path / "o.jsonl").read_text() == ""  # still written (empty): the run finished
     rep = json.loads((tmp_path / "r.json").read_text())
-    assert (rep["read"], rep["written"], rep["rejected"]) == (0, 0, 0)
+    assert (rep["read"], rep["kept"], rep["rejected"]) == (0, 0, 0)
     assert "format unknown" in res.stderr
 
 
@@ -115,7 +115,7 @@ def test_stdin_to_stdout_with_forced_format() -> None:
     recs = [json.loads(x) for x in res.stdout.splitlines()]
     assert [r["text"] for r in recs] == ["hello", "world"]
     assert recs[0]["metadata"] == {"source_file": "<stdin>", "source_line": 1, "format": "text", "repairs": []}
-    assert "written" in res.stderr and "forced by --from" in res.stderr  # the table goes to stderr when data is on stdout
+    assert "kept" in res.stderr and "forced by --from" in res.stderr  # the table goes to stderr when data is on stdout
 
 
 def test_parquet_and_gzip(tmp_path: Path, shared_data: Path) -> None:

@@ -91,4 +91,4 @@ def test_file_path_and_library_path_agree(shared_data: Path, tmp_path: Path) -> 
     report = convert_files([str(src)], str(out))
     lib = [o.line for o in convert_records(read_items(src)) if isinstance(o, Converted)]
     assert out.read_text(encoding="utf-8").splitlines() == lib
-    assert report.written == len(lib) and report.read == report.written + report.rejected
+    assert report.kept == len(lib) and report.read == report.kept + report.rejected

@@ -92,7 +92,7 @@ def test_reruns_and_two_processes_are_byte_identical(published_data: Path, tmp_p
     for k, procs in enumerate((1, 1, 2)):
         out, rej = tmp_path / f"o{k}.jsonl", tmp_path / f"r{k}.jsonl"
         report = convert_files(inputs, str(out), rejects=str(rej), num_proc=procs)
-        assert report.read == report.written + report.rejected
+        assert report.read == report.kept + report.rejected
         outputs.append((out.read_bytes(), rej.read_bytes()))
     assert outputs[0] == outputs[1] == outputs[2]
 

@@ -188,16 +188,16 @@ def test_a_cut_off_gzip_keeps_every_complete_record_then_says_where_it_was_cut(t
     r = run("convert", str(cut), "-o", str(tmp_path / "c.jsonl"), "--report", str(tmp_path / "c.json"))
     rep = json.loads((tmp_path / "c.json").read_text())
     assert rep["read"] == complete + 1 and rep["rejections"].get("truncated_file") == 1, rep
-    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == rep["written"]
+    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == rep["kept"]
     r = run("validate", str(cut), "--report", str(tmp_path / "v.json"))
     rep = json.loads((tmp_path / "v.json").read_text())
-    assert rep["records"] == complete + 1 and rep["counts"]["truncated_file"] == 1, r.output
+    assert rep["read"] == complete + 1 and rep["errors"]["truncated_file"] == 1 and rep["rejections"] == {"truncated_file": 1}, r.output
     truncated = [f for f in rep["findings"] if f["code"] == "truncated_file"]
     assert truncated[0]["line"] == complete + 1
     for procs in ("1", "2"):
         r = run("prepare", str(cut), "-o", str(tmp_path / f"P{procs}"), "--report", str(tmp_path / f"p{procs}.json"), "--num-proc", procs)
         rep = json.loads((tmp_path / f"p{procs}.json").read_text())
-        assert rep["records"] == complete + 1 and rep["rejections"] == {"truncated_file": 1}, (procs, rep)
+        assert rep["read"] == complete + 1 and rep["rejections"] == {"truncated_file": 1}, (procs, rep)
 
 
 def test_a_cut_inside_a_record_reports_that_records_line(tmp_path: Path) -> None:
@@ -387,7 +387,7 @@ def test_non_object_metadata_is_wrong_type_in_convert_as_in_validate(tmp_path: P
     r = run("convert", str(path), "-o", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "c.json"))
     assert json.loads((tmp_path / "c.json").read_text())["rejections"] == {"wrong_type": 2}
     r = run("validate", str(path), "--report", str(tmp_path / "v.json"))
-    assert r.exit_code == 1 and json.loads((tmp_path / "v.json").read_text())["counts"] == {"wrong_type": 2}
+    assert r.exit_code == 1 and json.loads((tmp_path / "v.json").read_text())["rejections"] == {"wrong_type": 2}
 
 
 def test_a_number_beyond_a_double_is_refused_alike_everywhere(tmp_path: Path) -> None:
@@ -398,7 +398,7 @@ def test_a_number_beyond_a_double_is_refused_alike_everywhere(tmp_path: Path) ->
     r = run("convert", str(path), "-o", str(tmp_path / "o.jsonl"), "--report", str(tmp_path / "c.json"))
     assert json.loads((tmp_path / "c.json").read_text())["rejections"] == {"non_finite_number": 1}
     r = run("validate", str(path), "--report", str(tmp_path / "v.json"))
-    assert r.exit_code == 1 and json.loads((tmp_path / "v.json").read_text())["counts"] == {"non_finite_number": 1}
+    assert r.exit_code == 1 and json.loads((tmp_path / "v.json").read_text())["rejections"] == {"non_finite_number": 1}
     r = run("prepare", str(path), "-o", str(tmp_path / "P"), "--report", str(tmp_path / "p.json"))
     assert json.loads((tmp_path / "p.json").read_text())["rejections"] == {"non_finite_number": 1}
     # and in a JSON document, the next value is still read
@@ -461,5 +461,5 @@ def test_dev_stdin_to_dev_stdout_is_no_collision_and_the_summary_stays_off_the_d
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = run("convert", str(data), "-o", str(tmp_path / "plain.jsonl"))
     assert proc.stdout == (tmp_path / "plain.jsonl").read_bytes().replace(str(data).encode(), b"/dev/stdin")
-    assert b"written" in proc.stderr  # the summary table
+    assert b"kept" in proc.stderr  # the summary table
 

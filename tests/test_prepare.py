@@ -69,7 +69,7 @@ def test_dataset_columns_and_contents(prepared):
     assert len(ds) == report.samples
     assert sum(ds["length"]) == report.tokens and sum(ds["num_trained"]) == report.trained_tokens
     # nothing lost: records in = rendered + rejected
-    assert report.records == report.rendered + report.rejected == 6 + 40 + 20 + 2
+    assert report.read == report.kept + report.rejected == 6 + 40 + 20 + 2
     tok = load_tokenizer()
     first = [r for r in ds if r["record_index"] == 0]
     expected = render(readme_record(), tok)
@@ -98,7 +98,7 @@ def test_rejects_are_counted_and_written(prepared):
     assert [(x["line"], x["stage"]) for x in lines] == [(2, "read"), (3, "convert"), (4, "convert")]
     assert lines[0]["reasons"][0]["code"] == "not_json" and lines[0]["text"] == "{not json"
     assert json.loads(lines[2]["text"])["messages"][0]["content"] == "hi"  # verbatim input
-    assert set(obj) >= {"records", "samples", "rejected", "tokens", "trained_tokens", "dropped_for_length"}
+    assert set(obj) >= {"read", "kept", "rejected", "rejections", "warnings", "empty_inputs", "inputs", "output", "rejects", "samples", "tokens", "trained_tokens", "dropped_for_length"}
 
 
 def test_deterministic_bytes_and_num_proc(inputs, prepared, tmp_path):
@@ -163,7 +163,7 @@ def test_cli(inputs, tmp_path):
     res = runner.invoke(cli, ["prepare", inputs["sharegpt"], "-o", str(out), "--report", str(report), "--mode", "single"])
     assert res.exit_code == 0, res.output
     obj = json.loads(report.read_text())
-    assert obj["mode"] == "single" and obj["samples"] == obj["rendered"] == obj["records"] == 40 and obj["rejected"] == 0
+    assert obj["mode"] == "single" and obj["samples"] == obj["kept"] == obj["read"] == 40 and obj["rejected"] == 0
     assert "trained share" in res.output
     res = runner.invoke(cli, ["prepare", inputs["mixed"], "-o", str(tmp_path / "strict"), "--strict"])
     assert res.exit_code == 1

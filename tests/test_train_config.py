@@ -50,6 +50,9 @@ def test_precedence_and_set_option() -> None:
     assert cfg.architecture == {"num_hidden_layers": 3} and cfg.tokenizer == "/x"
     assert cfg.to_dict()["model_config"] == {"num_hidden_layers": 3}
     assert merge_overrides(cfg, {"learning_rate": "3e-4"}).learning_rate == 3e-4
+    # a whole section given as JSON text on --set is applied, never dropped
+    whole = merge_overrides(cfg, parse_set_option(['model_config={"hidden_size": 256, "num_attention_heads": 8}', 'lora={"r": 8}']))
+    assert whole.architecture == {"num_hidden_layers": 3, "hidden_size": 256, "num_attention_heads": 8} and whole.lora.r == 8
 
 
 @pytest.mark.parametrize(
@@ -65,6 +68,8 @@ def test_precedence_and_set_option() -> None:
         ({"learning_rate": 0}, "learning_rate must be > 0"),
         ({"model_config": {"hidden_size": 128}, "modelconfig": 1}, "unknown setting 'modelconfig'"),
         ({"eval_size": True}, "expected an integer"),
+        ({"model_config": "7"}, "model_config must be a mapping"),
+        ({"lora": "[8]"}, "lora must be a mapping"),
         ({"render_mode": "full"}, "render_mode"),
         ({"bf16": "maybe"}, "true, false or 'auto'"),
         ({"attn_implementation": "magic"}, "attn_implementation"),

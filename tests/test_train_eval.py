@@ -131,7 +131,7 @@ def test_load_records_accounts_for_every_record(tmp_path) -> None:
     lines = [json.dumps(good), "{not json", json.dumps({"foo": 1}), json.dumps(bad_call), json.dumps(good)]
     path.write_text("\n".join(lines) + "\n")
     records, rejects, counts = load_records(str(path))
-    assert counts["records"] == 5 == len(records) + counts["rejected_convert"] + counts["rejected_validate"]
+    assert counts["read"] == 5 == len(records) + counts["rejected"] == counts["kept"] + sum(counts["rejected_by_stage"].values())
     assert len(records) == 2 and len(rejects) == 3
     assert {r["stage"] for r in rejects} >= {"convert"}
     assert all(r["line"] for r in rejects)
@@ -159,7 +159,7 @@ def test_train_eval_end_to_end_on_the_bundled_example_on_cpu(tmp_path) -> None:
     assert train["loss"]["first"] is not None and train["loss"]["last"] is not None
     assert train["tokens_per_second"] > 0 and train["trained_tokens_per_second"] > 0 and train["peak_memory_bytes"] > 0
     inp = report["input"]
-    assert inp["records"] == 280 == inp["valid"] + inp["rejected_convert"] + inp["rejected_validate"]
+    assert inp["read"] == 280 == inp["kept"] + inp["rejected"] == inp["kept"] + sum(inp["rejected_by_stage"].values())
     assert report["split"] == {"method": "metadata.split", "train": 240, "held_out": 40}
     assert report["config"]["lora"]["r"] == 32 and report["config"]["optim"] == "adamw_torch_fused"
     for name in ("report.md", "loss_curve.png", "predictions_before.jsonl", "predictions_after.jsonl", "references.jsonl", "adapter/adapter_config.json", "base_model/config.json", "data/train.jsonl", "data/heldout.jsonl", "prepared/dataset_info.json", "config.yaml", "metrics.json", "rejects.jsonl"):
@@ -184,7 +184,7 @@ def test_train_eval_end_to_end_on_the_bundled_example_on_cpu(tmp_path) -> None:
 def test_report_md_renders_every_section() -> None:
     summary = {"n": 4, "accuracy": 0.5, "call_accuracy": 0.25, "name_accuracy": 0.75, "decision": {"accuracy": 1.0}, "arguments": {"f1": 0.6}, "parse_failures": 0, "unfinished_replies": 1, "categories": {"single": {"n": 4, "accuracy": 0.5}}}
     report = {
-        "input": {"path": "x.jsonl", "records": 10, "valid": 9, "rejected_convert": 1, "rejected_validate": 0},
+        "input": {"path": "x.jsonl", "read": 10, "kept": 9, "rejected": 1, "rejected_by_stage": {"convert": 1}},
         "split": {"method": "content hash", "train": 8, "held_out": 1},
         "before": {**summary, "accuracy": 0.0},
         "after": summary,

@@ -168,19 +168,21 @@ def test_arguments_schema_path_points_inside_the_arguments() -> None:
 def test_functionary_cases_report_missing_ids_and_legacy_form(shared_data: Any) -> None:
     base = shared_data / "messages" / "functionary_tests"
     v2 = validate_files([str(base / "test_case_v2.json")])
-    assert v2.records == 1 and v2.invalid == 1
-    assert v2.counts["call_id_missing"] == 5 and v2.counts["tool_result_no_id"] == 5
+    assert v2.read == 1 and v2.rejected == 1
+    counts = {**v2.errors, **v2.warnings}
+    assert counts["call_id_missing"] == 5 and counts["tool_result_no_id"] == 5
+    assert set(v2.rejections) == set(v2.errors)  # a rejected record counts once per error code
     assert any("fcdata convert" in f.message for f in v2.findings if f.code == "call_id_missing")
-    assert v2.counts["content_and_tool_calls"] == 3
+    assert counts["content_and_tool_calls"] == 3
     assert any(f.code == "bad_value" and f.path == "tools[2].type" and "code_interpreter" in f.message for f in v2.findings)
     v1 = validate_files([str(base / "test_case_v1.json")])
-    assert set(v1.counts) == {"legacy_functions"} and v1.counts["legacy_functions"] == 5
+    assert set(v1.errors) | set(v1.warnings) == {"legacy_functions"} and {**v1.errors, **v1.warnings}["legacy_functions"] == 5
     assert all("fcdata convert" in f.message for f in v1.findings)
 
 
 def test_shared_canonical_sample_is_clean(shared_data: Any) -> None:
     rep = validate_files([str(shared_data / "messages" / "mistral_finetune_readme_function_calling_example.jsonl")])
-    assert (rep.records, rep.valid, rep.errors, rep.warnings) == (1, 1, 0, 0)
+    assert (rep.read, rep.kept, rep.error_count, rep.warning_count) == (1, 1, 0, 0)
 
 
 @pytest.mark.parametrize("rel,fmt", [
@@ -191,14 +193,14 @@ def test_shared_canonical_sample_is_clean(shared_data: Any) -> None:
 ])
 def test_raw_formats_are_named_with_the_fix(shared_data: Any, rel: str, fmt: str) -> None:
     rep = validate_files([str(shared_data / rel)])
-    assert rep.records > 0 and rep.invalid == rep.records
-    assert set(rep.counts) == {"not_canonical"}
+    assert rep.read > 0 and rep.rejected == rep.read
+    assert set(rep.errors) | set(rep.warnings) == {"not_canonical"} and rep.rejections == {"not_canonical": rep.read}
     assert all(fmt in f.message and "fcdata convert" in f.message for f in rep.findings)
 
 
 def test_pretraining_records_are_valid(shared_data: Any) -> None:
     rep = validate_files([str(shared_data / "interactions" / "hackathon_readme_pretrain_examples.jsonl")])
-    assert (rep.records, rep.valid, rep.errors) == (2, 2, 0)
+    assert (rep.read, rep.kept, rep.error_count) == (2, 2, 0)
 
 
 def test_strict_makes_warnings_fail() -> None:
@@ -206,15 +208,17 @@ def test_strict_makes_warnings_fail() -> None:
     rec["messages"][1]["content"] = ""
     assert validate_records([rec]).ok
     rep = validate_records([rec], strict=True)
-    assert not rep.ok and rep.invalid == 1
+    assert not rep.ok and rep.rejected == 1 and rep.rejections == {code: 1 for code in rep.warnings} != {}
 
 
 def test_report_json_shape() -> None:
     rep = validate_records([good(), [1], mutate(lambda r: r["messages"].pop())], file="x.jsonl")
     obj = rep.to_json()
-    assert list(obj)[:4] == ["files", "records", "valid", "invalid"]
-    assert obj["records"] == 3 and obj["valid"] == 1 and obj["invalid"] == 2
-    assert obj["counts"] == {"not_object": 1, "last_not_assistant": 1}
+    # the vocabulary every stage report shares (convert, validate, prepare)
+    assert list(obj)[:4] == ["read", "kept", "rejected", "rejections"]
+    assert obj["read"] == 3 and obj["kept"] == 1 and obj["rejected"] == 2
+    assert obj["rejections"] == obj["errors"] == {"not_object": 1, "last_not_assistant": 1}
+    assert obj["inputs"] == ["x.jsonl"] and obj["empty_inputs"] == [] and obj["rejects"] is None
     assert {f["code"] for f in obj["findings"]} >= {"not_object"}
     assert all(set(f) == {"code", "severity", "file", "line", "path", "message"} for f in obj["findings"])
     json.dumps(obj)

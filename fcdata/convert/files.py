@@ -9,7 +9,7 @@ depends only on the record (ids come from its content), so the output is byte-id
 ``num_proc``. The same batch function runs inline when ``num_proc`` is 1.
 
 Conservation: every record read is either written or rejected; :class:`ConvertReport` counts both and
-``read == written + rejected`` holds by construction (each outcome is counted once, where it is
+``read == kept + rejected`` holds by construction (each outcome is counted once, where it is
 written).
 """
 
@@ -47,20 +47,22 @@ class FileSummary:
     format: str | None
     detected: bool
     read: int = 0
-    written: int = 0
+    kept: int = 0
     rejected: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "format": self.format, "detected": self.detected, "read": self.read, "written": self.written, "rejected": self.rejected}
+        return {"input": self.file, "format": self.format, "detected": self.detected, "read": self.read, "kept": self.kept, "rejected": self.rejected}
 
 
 @dataclass
 class ConvertReport:
-    """Totals of a conversion. ``formats`` counts records read per format (``unknown`` when none could be
-    told), ``repairs`` and ``rejections`` count records per code (a record counts once per code)."""
+    """Totals of a conversion, in the vocabulary every stage report shares (docs/architecture.md,
+    "Rejects and reports"): ``read == kept + rejected`` (kept: written to the output). ``formats`` counts
+    records read per format (``unknown`` when none could be told), ``repairs`` and ``rejections`` count
+    records per code (a record counts once per code)."""
 
     read: int = 0
-    written: int = 0
+    kept: int = 0
     rejected: int = 0
     formats: dict[str, int] = field(default_factory=dict)
     repairs: dict[str, int] = field(default_factory=dict)
@@ -69,17 +71,25 @@ class ConvertReport:
     output: str | None = None
     rejects: str | None = None
 
+    @property
+    def empty_inputs(self) -> list[str]:
+        """Inputs that held no record (each a finding)."""
+        return [f.file for f in self.files if f.read == 0]
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report: ``{"read", "written", "rejected", "formats", "repairs", "rejections", "files",
-        "output", "rejects"}`` (count maps sorted by code, so reruns give the same bytes)."""
+        """The JSON report: ``{"read", "kept", "rejected", "formats", "repairs", "rejections",
+        "empty_inputs", "inputs", "per_input", "output", "rejects"}`` (count maps sorted by code, so
+        reruns give the same bytes)."""
         return {
             "read": self.read,
-            "written": self.written,
+            "kept": self.kept,
             "rejected": self.rejected,
             "formats": dict(sorted(self.formats.items())),
             "repairs": dict(sorted(self.repairs.items())),
             "rejections": dict(sorted(self.rejections.items())),
-            "files": [f.to_dict() for f in self.files],
+            "empty_inputs": self.empty_inputs,
+            "inputs": [f.file for f in self.files],
+            "per_input": [f.to_dict() for f in self.files],
             "output": self.output,
             "rejects": self.rejects,
         }
@@ -305,10 +315,10 @@ def convert_files(
         def account(summary: FileSummary, br: BatchResult) -> None:
             n = br.written + br.rejected
             summary.read += n
-            summary.written += br.written
+            summary.kept += br.written
             summary.rejected += br.rejected
             report.read += n
-            report.written += br.written
+            report.kept += br.written
             report.rejected += br.rejected
             formats.update(br.formats)
             repairs.update(br.repairs)

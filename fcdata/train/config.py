@@ -257,14 +257,17 @@ def merge_overrides(base: TrainConfig, overrides: Mapping[str, Any], *, source: 
     lora = dict(data["lora"])
     shape = dict(data["model_config"])
     for key, value in overrides.items():
-        if key == "lora" and isinstance(value, Mapping):
-            lora.update({str(k): v for k, v in value.items()})
+        if key in ("lora", "model_config"):
+            # a whole section: a mapping (config file) or its JSON text (`--set model_config={...}`);
+            # anything else is refused, never dropped (it used to vanish under the section's old value)
+            value = _decode_string(value, None)
+            if not isinstance(value, Mapping):
+                raise UsageError(f"{source}: {key} must be a mapping of settings (e.g. {key}.KEY=VALUE, or {key}={{\"KEY\": VALUE}} as JSON), got {value!r}")
+            (lora if key == "lora" else shape).update({str(k): v for k, v in value.items()})
         elif key.startswith("lora."):
             lora[key[5:]] = value
         elif key.startswith("model_config."):
             shape[key[len("model_config.") :]] = _decode_string(value, None)
-        elif key == "model_config" and isinstance(value, Mapping):
-            shape.update(value)
         else:
             data[key] = value
     data["lora"] = lora

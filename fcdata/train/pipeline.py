@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -49,7 +50,8 @@ class TrainEvalResult:
 def load_records(path: str, *, source_format: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Read ``path`` and convert it to canonical records (canonical input passes through), then validate.
 
-    Returns (valid records, rejects, counts). A reject is the one rejects entry of :mod:`fcdata.rejects`
+    Returns (valid records, rejects, counts: ``read``, ``kept``, ``rejected``, ``rejected_by_stage``,
+    ``warnings`` and ``formats``, as in every stage report). A reject is the one rejects entry of :mod:`fcdata.rejects`
     (stage ``read``, ``convert`` or ``validate``); warnings do not reject a record."""
     from ..convert import convert_records
     from ..read import read_items
@@ -60,27 +62,35 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
         raise InputError("no such file or folder", file=path)
     records: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
-    counts = {"records": 0, "converted": 0, "rejected_convert": 0, "rejected_validate": 0, "warnings": 0, "formats": {}}
-    formats: dict[str, int] = {}
+    # the vocabulary of every stage report (docs/architecture.md): read == kept + rejected
+    read = 0
+    by_stage: Counter[str] = Counter()
+    warnings: Counter[str] = Counter()
+    formats: Counter[str] = Counter()
     for out in convert_records(read_items(path), source_format):
-        counts["records"] += 1
+        read += 1
         if not out.ok:
-            counts["rejected_convert"] += 1
+            by_stage["convert" if out.item.ok else "read"] += 1
             rejects.append(out.to_obj())
             continue
-        counts["converted"] += 1
-        formats[out.format] = formats.get(out.format, 0) + 1
+        formats[out.format] += 1
         meta = out.record.get("metadata") or {}
         _, findings = check_record(out.record, file=meta.get("source_file") or out.item.file, line=meta.get("source_line") or out.item.line, text=out.line)
         errors = [f for f in findings if f.severity == "error"]
-        counts["warnings"] += len(findings) - len(errors)
+        warnings.update(f.code for f in findings if f.severity != "error")
         if errors:
-            counts["rejected_validate"] += 1
+            by_stage["validate"] += 1
             rejects.append(reject_obj(out.item, errors, stage="validate", format=out.format))
             continue
         records.append(out.record)
-    counts["formats"] = formats
-    counts["valid"] = len(records)
+    counts = {
+        "read": read,
+        "kept": len(records),
+        "rejected": read - len(records),
+        "rejected_by_stage": dict(sorted(by_stage.items())),
+        "warnings": dict(sorted(warnings.items())),
+        "formats": dict(sorted(formats.items())),
+    }
     return records, rejects, counts
 
 
@@ -261,7 +271,7 @@ def train_eval(
     dataset, prep_report = prepare_training_data(os.path.join(run_dir, "data", "train.jsonl"), run_dir, cfg)
     if len(dataset) == 0:
         raise UsageError(f"no training sample: {prep_report.get('rejected', 0)} record(s) rejected, {prep_report.get('dropped_for_length', 0)} sample(s) longer than max_length {cfg.max_length}")
-    emit("prepared", **{k: prep_report[k] for k in ("records", "samples", "rejected", "tokens", "trained_tokens", "dropped_for_length") if k in prep_report})
+    emit("prepared", **{k: prep_report[k] for k in ("read", "kept", "rejected", "samples", "tokens", "trained_tokens", "dropped_for_length") if k in prep_report})
 
     if not main:
         # under accelerate launch / torchrun the other processes only train (evaluation runs once, on rank 0)
@@ -335,6 +345,11 @@ _MEANINGS = [
 ]
 
 
+def _by_stage(by_stage: dict[str, int]) -> str:
+    """``{"convert": 1, "validate": 2}`` -> "1 by convert, 2 by validate" (every stage, in pipeline order)."""
+    return ", ".join(f"{by_stage.get(stage, 0)} by {stage}" for stage in ("read", "convert", "validate") if stage != "read" or by_stage.get(stage))
+
+
 def render_report_md(report: dict[str, Any]) -> str:
     """The human-readable report: before/after scores and what each line means, training figures, the
     loss curve."""
@@ -343,8 +358,8 @@ def render_report_md(report: dict[str, Any]) -> str:
     lines = [
         "# fcdata train-eval report",
         "",
-        f"Input `{inp['path']}`: {inp['records']} records, {inp['valid']} valid "
-        f"({inp['rejected_convert']} rejected by convert, {inp['rejected_validate']} by validate; see `rejects.jsonl`).",
+        f"Input `{inp['path']}`: {inp['read']} records read, {inp['kept']} kept, {inp['rejected']} rejected "
+        f"({_by_stage(inp.get('rejected_by_stage') or {})}; see `rejects.jsonl`).",
         f"Split ({split['method']}): {split['train']} records to train on, {split['held_out']} held out; "
         f"{b.get('n', 0)} held-out assistant turns scored, by the same scorer, before and after training.",
         "",
