@@ -53,6 +53,8 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       when2call     NVIDIA When2Call SFT, preference, and the MCQ test file
                     (made scoring references for `fcdata score --references`)
       llamafactory  LLaMA-Factory v1 messages (typed content parts, tools as JSON text)
+      responses     OpenAI Responses API requests ({"input": [items], "tools"}); Nemotron
+                    RL rows (responses_create_params + expected_action)
       trajectory    messages under another key: tau-bench traj, ToolBench train_messages
       openai        {"messages", "tools"} (tools as JSON text too), legacy
                     functions/function_call, reasoning_content, request dumps

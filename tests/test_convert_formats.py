@@ -167,6 +167,9 @@ def test_hackathon_edge_cases() -> None:
         ({"messages": [{"role": "user", "content": "a"}], "functions": []}, "openai"),
         ({"messages": [{"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}, "openai"),
         ({"request": {"messages": []}, "message": {}}, "openai"),
+        ({"input": [{"type": "message", "role": "user", "content": "hi"}]}, "responses"),
+        ({"responses_create_params": {"input": [{"type": "function_call_output", "call_id": "a", "output": ""}]}}, "responses"),
+        ({"input": ["plain text, not Responses items"]}, None),
         ({"foo": 1}, None),
         ([1], None),
     ],
@@ -179,7 +182,7 @@ def test_forced_format_rejects_records_of_another_format() -> None:
     outs = list(convert_records([{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}, {"text": "x"}], "glaive"))
     assert [o.reasons[0][0] for o in outs] == ["format_mismatch", "format_mismatch"]  # type: ignore[union-attr]
     assert "looks like sharegpt" in outs[0].reasons[0][1]  # type: ignore[union-attr]
-    assert set(FORMATS) == {"glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "trajectory", "openai", "canonical"}
+    assert set(FORMATS) == {"glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "responses", "trajectory", "openai", "canonical"}
 
 
 def test_library_api_takes_values_or_items_and_keeps_order() -> None:
@@ -282,3 +285,58 @@ def test_alpaca_history_system_and_input_become_turns() -> None:
 def test_alpaca_rows_that_cannot_be_kept_say_why(row: dict[str, Any], code: str) -> None:
     out = _alpaca(row)
     assert isinstance(out, Rejected) and out.codes[0] == code, out
+
+
+# --- OpenAI Responses API requests (the real rows: tests/test_convert_published.py, Nemotron RL / NeMo Gym)
+
+_FLAT_TOOL = {"type": "function", "name": "get_weather", "description": "weather", "strict": True,
+              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False}}
+
+
+def _responses(value: dict[str, Any]) -> Any:
+    [out] = convert_records([value])
+    return out
+
+
+def test_responses_parallel_calls_results_instructions_and_reasoning() -> None:
+    out = _responses({
+        "instructions": "Be brief.",
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Oslo and Rome?"}]},
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "two cities: two calls"}]},
+            {"type": "function_call", "name": "get_weather", "arguments": '{"city": "Oslo"}', "call_id": "fc_1"},
+            {"type": "function_call", "name": "get_weather", "arguments": '{"city": "Rome"}', "call_id": "fc_2"},
+            {"type": "function_call_output", "call_id": "fc_2", "output": "sun"},
+            {"type": "function_call_output", "call_id": "fc_1", "output": "rain"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Oslo: rain. Rome: sun."}]},
+        ],
+        "tools": [_FLAT_TOOL],
+        "model": "gpt-x",
+    })
+    assert out.ok and out.format == "responses", out
+    rec = out.record
+    assert [m["role"] for m in rec["messages"]] == ["system", "user", "assistant", "tool", "tool", "assistant"]
+    assert rec["messages"][0]["content"] == "Be brief."
+    calls = rec["messages"][2]["tool_calls"]
+    assert [c["function"]["arguments"] for c in calls] == [{"city": "Oslo"}, {"city": "Rome"}]  # one turn of parallel calls
+    # each result carries its own call's id (linked by call_id, in the order given)
+    assert [(m["tool_call_id"], m["content"]) for m in rec["messages"][3:5]] == [(calls[1]["id"], "sun"), (calls[0]["id"], "rain")]
+    assert rec["tools"][0]["function"]["name"] == "get_weather" and "strict" not in json.dumps(rec["tools"])
+    assert rec["metadata"]["reasoning"] == [{"message": 2, "text": "two cities: two calls"}]
+    assert {"instructions_as_system", "responses_tools_nested", "reasoning_dropped"} <= set(out.repairs)
+    assert rec["metadata"]["source_extra"] == {"model": "gpt-x"}
+    assert [f for f in check_record(rec)[1] if f.severity == "error"] == []
+
+
+@pytest.mark.parametrize(
+    "items,code",
+    [
+        ([{"type": "message", "role": "user", "content": "find it"}, {"type": "web_search_call", "id": "ws_1"}], "unsupported_content"),
+        ([{"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": "x"}]}], "unsupported_content"),
+        ([{"type": "message", "role": "user", "content": "hi"}, {"type": "function_call", "arguments": "{}"}], "wrong_type"),
+        ([{"type": "message", "role": "user", "content": "hi"}, {"type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}]}], "bad_value"),
+    ],
+)
+def test_responses_items_that_cannot_be_trained_say_why(items: list[Any], code: str) -> None:
+    out = _responses({"input": items, "tools": [_FLAT_TOOL]})
+    assert not out.ok and out.codes[0] == code, out

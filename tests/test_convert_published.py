@@ -230,3 +230,39 @@ def test_single_real_rows_of_toolace_and_apigen_mt(name: str, fmt: str, tok: Any
     calls = [c for m in out.record["messages"] for c in m.get("tool_calls", [])]
     assert calls and {c["function"]["name"] for c in calls} <= {t["function"]["name"] for t in out.record["tools"]}
     assert render(out.record, tok, mode="last")[-1].input_ids == encode(out.record)
+
+
+def test_nemotron_rl_rows_in_the_responses_api_shape(tok: Any) -> None:
+    """NVIDIA's Nemotron RL conversational tool-use rows as NeMo Gym ships them: a Responses API request
+    (message, reasoning, function_call, function_call_output items; flat tools) and the expected action."""
+    path = _external("nemotron-rl-conversational-tool-use-pivot_gym-example.jsonl")
+    outs = _outs(path)
+    sources = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(outs) == 5 and all(isinstance(o, Converted) for o in outs), [o.reasons for o in outs if isinstance(o, Rejected)]
+    for out, src in zip(outs, sources):
+        _check_written(out)
+        assert out.format == "responses"
+        assert {"responses_tools_nested", "expected_action_as_reply", "reasoning_dropped"} <= set(out.repairs)
+        rec = out.record
+        # every input item is kept (reasoning apart, in metadata), in order, and the expected action is the last turn
+        items = [i for i in src["responses_create_params"]["input"] if i.get("type") != "reasoning"]
+        outputs = sum(1 for i in items if i["type"] == "function_call_output")
+        assert sum(1 for m in rec["messages"] if m["role"] == "tool") == outputs
+        calls = [c for m in rec["messages"] for c in m.get("tool_calls", [])]
+        assert len(calls) == sum(1 for i in items if i["type"] == "function_call") + (src["expected_action"]["type"] == "function_call")
+        last = rec["messages"][-1]
+        expected = src["expected_action"]
+        if expected["type"] == "function_call":
+            assert last["tool_calls"][-1]["function"] == {"name": expected["name"], "arguments": json.loads(expected["arguments"])}
+        else:
+            assert last["content"] == expected["content"]
+        assert {t["function"]["name"] for t in rec["tools"]} == {t["name"] for t in src["responses_create_params"]["tools"]}
+        assert len(rec["metadata"]["reasoning"]) == sum(1 for i in src["responses_create_params"]["input"] if i.get("type") == "reasoning")
+        assert render(rec, tok, mode="last")[-1].input_ids == encode(rec)
+
+
+def test_nemotron_agentic_row_with_reasoning_content() -> None:
+    [out] = _outs(_external("nemotron-agentic-v1-tool_calling_masters-module-1-readme.jsonl"))
+    assert isinstance(out, Converted) and out.format == "openai", out
+    _check_written(out)
+    assert out.repairs == ["reasoning_dropped"] and "Okay, let's see" in out.record["metadata"]["reasoning"][0]["text"]

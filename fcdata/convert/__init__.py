@@ -3,7 +3,8 @@
 Formats (ids as on the command line): ``glaive`` (Glaive function-calling v2 raw), ``hackathon``
 (legacy Mistral hackathon ``interactions``), ``text`` (pretraining ``{"text"}``, passed on as text
 records), ``sharegpt`` (LLaMA-Factory, APIGen-MT, ComplexFuncBench shapes), ``hermes``, ``toolace``,
-``xlam``, ``gorilla``, ``when2call``, ``llamafactory`` (v1 messages), ``trajectory`` (messages under
+``xlam``, ``alpaca``, ``gorilla``, ``when2call``, ``llamafactory`` (v1 messages), ``responses`` (OpenAI Responses
+API requests), ``trajectory`` (messages under
 another key), ``openai`` (``messages`` + ``tools``, legacy ``functions``, request dumps) and
 ``canonical`` (fcdata's own records, passed through with their ids checked); :mod:`.detect` tells them
 apart. Call markup in an assistant's text is read into calls or the record rejected (:mod:`.markup`).

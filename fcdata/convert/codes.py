@@ -95,6 +95,10 @@ REPAIRS: dict[str, str] = {
     "bare_conversation_wrapped": "a record that is a bare list of ShareGPT turns (data-genie's Hermes files); read as its conversations",
     "tool_call_parts_read": "LLaMA-Factory v1 tool_call content parts; read into tool calls",
     "reasoning_dropped": "reasoning (reasoning_content, v1 reasoning parts): Mistral v0.3 has no reasoning channel; not trained, kept in metadata.reasoning",
+    # OpenAI Responses API requests (Nemotron RL / NeMo Gym)
+    "responses_tools_nested": "tools in the Responses API's flat shape (name beside type); nested as chat tools, strict dropped",
+    "expected_action_as_reply": "NeMo Gym's expected_action (the reply the row trains) appended as the last assistant turn",
+    "instructions_as_system": "the Responses API's instructions (its system prompt beside the input) read as the system message",
     "loss_weight_as_weight": "LLaMA-Factory v1 loss_weight 0.0 on an assistant turn; kept with weight 0 (not trained)",
     "loss_weight_dropped": "a loss_weight other than 0 on a user, system or tool turn, which Mistral v0.3 never trains; dropped",
     "preference_chosen_as_target": "a When2Call preference row: the chosen response is the trained turn (the pair kept in metadata.preference)",

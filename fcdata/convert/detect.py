@@ -20,6 +20,9 @@ format id             keys
                       BFCL's dialect (bare functions, ``"type": "dict"``: the SFT rows)
 ``llamafactory``      ``messages`` whose content is a list of typed parts ``{"type", "value"}``
                       (LLaMA-Factory v1)
+``responses``         an OpenAI Responses API request: ``input`` items (``message``, ``function_call``,
+                      ``function_call_output``, ``reasoning``), at the top or under
+                      ``responses_create_params`` with ``expected_action`` (NVIDIA Nemotron RL / NeMo Gym)
 ``trajectory``        OpenAI-style messages under another key: ``traj`` / ``trajectory`` (tau-bench,
                       APIGen-MT dumps), ``answer_generation.train_messages`` (ToolBench)
 ``canonical``         ``messages`` and already canonical: every tool typed, every call typed with a
@@ -39,11 +42,12 @@ from typing import Any
 from .alpaca import is_alpaca
 from .hermes import is_hermes_text
 from .ids import CALL_ID_RE
+from .responses import responses_request
 from .toolace import has_tool_list
 
 __all__ = ["FORMATS", "detect_format", "describe_keys", "is_turn_list", "trajectory_messages"]
 
-FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "trajectory", "openai", "canonical")
+FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "responses", "trajectory", "openai", "canonical")
 
 
 def _is_canonical(value: dict[str, Any]) -> bool:
@@ -150,6 +154,8 @@ def detect_format(value: Any) -> str | None:
         return "openai"
     if isinstance(value.get("request"), dict) and "messages" in value["request"]:
         return "openai"
+    if responses_request(value) is not None:
+        return "responses"
     if trajectory_messages(value) is not None or isinstance(value.get("answer_generation"), dict):
         return "trajectory"
     if "text" in value:

@@ -21,6 +21,7 @@ from .outcome import Converted, Rejected, Reject
 from .sharegpt import convert_sharegpt
 from .trajectory import convert_trajectory
 from .when2call import convert_when2call
+from .responses import convert_responses, responses_request
 from .xlam import convert_xlam
 from .alpaca import convert_alpaca
 
@@ -38,6 +39,7 @@ _FAMILY: dict[str, frozenset[str]] = {
     "alpaca": frozenset({"alpaca"}),
     "gorilla": frozenset({"gorilla"}),
     "trajectory": frozenset({"trajectory"}),
+    "responses": frozenset({"responses"}),
 }
 
 _WANTS = {
@@ -53,6 +55,7 @@ _WANTS = {
     "when2call": "`messages` (or the MCQ test file's `question` and `answers`)",
     "llamafactory": "`messages`",
     "trajectory": "messages under `traj`, `trajectory` or `answer_generation.train_messages`",
+    "responses": "Responses API `input` items (at the top or under `responses_create_params`)",
     "openai": "`messages`",
     "canonical": "`messages`",
 }
@@ -104,6 +107,8 @@ def _convert(item: Item, value: dict[str, Any], fmt: str, forced: bool) -> Conve
         return convert_gorilla(item, value, label)
     if own == "trajectory":
         return convert_trajectory(item, value, label)
+    if own == "responses":
+        return convert_responses(item, value, label)
     if own == "when2call":
         return convert_when2call(item, value, label)
     return convert_openai(item, value, label)
@@ -112,6 +117,8 @@ def _convert(item: Item, value: dict[str, Any], fmt: str, forced: bool) -> Conve
 def _has_keys(value: dict[str, Any], fmt: str) -> bool:
     if fmt == "trajectory":
         return trajectory_messages(value) is not None or isinstance(value.get("answer_generation"), dict)
+    if fmt == "responses":
+        return responses_request(value) is not None or "input" in value or "responses_create_params" in value
     return any(k in value for k in _HAS_KEYS[fmt])
 
 
