@@ -148,7 +148,7 @@ def train(data: str, run_dir: str, source_format: str | None, quiet: bool, **kwa
     dataset, prep = training_data(data, run_dir, cfg, source_format=source_format)
     if speak and prep is not None:
         echo_err(
-            f"prepared {prep['records']} records: {prep['samples']} samples, {prep['rejected']} rejected "
+            f"prepared {prep['read']} records: {prep['samples']} samples, {prep['rejected']} rejected "
             f"({os.path.join(run_dir, 'prepare_rejects.jsonl')}), {prep['dropped_for_length']} samples over max_length"
         )
     said = notes + resolved.notes

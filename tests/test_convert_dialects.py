@@ -100,6 +100,14 @@ QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
     "tau_bench_traj": ({"task_id": 3, "reward": 1.0, "info": {"task": {}}, "tools": [{"type": "function", "function": WEATHER}], "traj": [USER, {"role": "assistant", "content": "Sunny."}]}, None, []),
     "toolbench_search_steps": ({"answer_generation": {"function": [WEATHER], "train_messages": [[USER, {"role": "assistant", "content": None, "function_call": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}], [USER, {"role": "assistant", "content": None, "function_call": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}, {"role": "function", "name": "get_weather", "content": "21"}, {"role": "assistant", "content": "21."}]]}}, None, ["trajectory_last_path_kept", "legacy_functions", "legacy_function_call", "legacy_function_role"]),
     "toolbench_invalid_search": ({"answer_generation": {"valid_data": False, "function": [WEATHER]}}, None, "missing_field"),
+    # OpenAI Responses API requests (Nemotron RL rows as NeMo Gym ships them)
+    "responses_gym_expected_action": (
+        {"responses_create_params": {"input": [{"type": "message", "role": "user", "content": "Weather in Paris?"}], "tools": [{"type": "function", "strict": True, **WEATHER}]},
+         "expected_action": {"type": "function_call", "name": "get_weather", "arguments": '{"city": "Paris"}'}},
+        None,
+        ["responses_tools_nested", "expected_action_as_reply"],
+    ),
+    "responses_instructions": ({"instructions": "Be brief.", "input": [{"type": "message", "role": "user", "content": "Hi"}, {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello."}]}]}, None, ["instructions_as_system", "content_parts_joined"]),
     # Gorilla
     "gorilla_api_call_name": ({"question": "Weather in Paris?", "function": {"name": "Weather Finder", "api_call": "weather.get", "description": "W.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}, "model_answer": 'weather.get(city="Paris")'}, None, ["api_call_as_name", "function_name_sanitized", "python_call_syntax_parsed"]),
     "gorilla_bare_word_value": ({"question": "q", "function": {"name": "T", "api_call": "t.order", "parameters": {"type": "object", "properties": {"loc": {"type": "string"}}}}, "model_answer": "t.order(loc=Berkeley)"}, None, "arguments_not_json"),

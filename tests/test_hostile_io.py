@@ -191,7 +191,7 @@ def test_a_cut_off_gzip_keeps_every_complete_record_then_says_where_it_was_cut(t
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == rep["kept"]
     r = run("validate", str(cut), "--report", str(tmp_path / "v.json"))
     rep = json.loads((tmp_path / "v.json").read_text())
-    assert rep["read"] == complete + 1 and rep["errors"]["truncated_file"] == 1 and rep["rejections"] == {"truncated_file": 1}, r.output
+    assert rep["read"] == complete + 1 and rep["errors"]["truncated_file"] == 1 and rep["rejections"]["truncated_file"] == 1, r.output
     truncated = [f for f in rep["findings"] if f["code"] == "truncated_file"]
     assert truncated[0]["line"] == complete + 1
     for procs in ("1", "2"):
