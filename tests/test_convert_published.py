@@ -266,3 +266,10 @@ def test_nemotron_agentic_row_with_reasoning_content() -> None:
     assert isinstance(out, Converted) and out.format == "openai", out
     _check_written(out)
     assert out.repairs == ["reasoning_dropped"] and "Okay, let's see" in out.record["metadata"]["reasoning"][0]["text"]
+
+
+def test_toolalpaca_rows_are_refused_by_name(published_data: Path) -> None:
+    """ToolAlpaca's API rows hold one conversation per instruction: refused by name (not unknown_format)."""
+    outs = _outs(published_data / "harvest" / "toolalpaca_eval__tangqiaoyu-toolalpaca-simulated.jsonl")
+    assert len(outs) == 10 and all(isinstance(o, Rejected) and o.codes == ["several_records_per_row"] for o in outs)
+    assert "ToolAlpaca evaluation row" in outs[0].reasons[0][1] and "10 instructions" in outs[0].reasons[0][1]

@@ -117,6 +117,7 @@ REJECTIONS: dict[str, str] = {
     "truncated_file": "the file ends in the middle of a record",
     "not_object": "the record is not a JSON object",
     "unknown_format": "the record's keys match no known format",
+    "several_records_per_row": "a published shape that holds several conversations in one row (ToolAlpaca's API rows); not split",
     "format_mismatch": "the record does not have the keys of the format its file is read as",
     "missing_field": "a field the format needs is missing",
     "wrong_type": "a field has the wrong type",

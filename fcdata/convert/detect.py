@@ -45,7 +45,7 @@ from .ids import CALL_ID_RE
 from .responses import responses_request
 from .toolace import has_tool_list
 
-__all__ = ["FORMATS", "detect_format", "describe_keys", "is_turn_list", "trajectory_messages"]
+__all__ = ["FORMATS", "detect_format", "describe_keys", "is_turn_list", "known_unsupported", "trajectory_messages"]
 
 FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "responses", "trajectory", "openai", "canonical")
 
@@ -160,6 +160,20 @@ def detect_format(value: Any) -> str | None:
         return "trajectory"
     if "text" in value:
         return "text"
+    return None
+
+
+def known_unsupported(value: Any) -> str | None:
+    """What a record of a published shape fcdata knowingly does not convert is, or ``None``: so that it is
+    refused with its name rather than as a record of no known format."""
+    if not isinstance(value, dict):
+        return None
+    if "Instructions" in value and ("Golden_Answers" in value or "Instances" in value):
+        # ToolAlpaca (tangqiaoyu/ToolAlpaca): one API per row, several instructions, each its own
+        # conversation; a converter that yields one record per row cannot write them
+        kind = "evaluation row (golden call sequences)" if "Golden_Answers" in value else "training row (instances)"
+        n = len(value["Instructions"]) if isinstance(value["Instructions"], list) else "several"
+        return f"a ToolAlpaca {kind}: one API with {n} instructions, each its own conversation; a row that holds several records is not split"
     return None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..read import Item
-from .detect import FORMATS, describe_keys, detect_format, is_turn_list, trajectory_messages
+from .detect import FORMATS, describe_keys, detect_format, is_turn_list, known_unsupported, trajectory_messages
 from .glaive import convert_glaive
 from .gorilla import convert_gorilla
 from .hackathon import convert_interactions, convert_text
@@ -147,6 +147,9 @@ def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) ->
         if fmt is None:
             label = detect_format(value)
             if label is None:
+                unsupported = known_unsupported(value)
+                if unsupported is not None:
+                    return Rejected(item, [("several_records_per_row", unsupported)], None)
                 known = ", ".join(FORMATS)
                 return Rejected(item, [("unknown_format", f"no known format has these keys ({describe_keys(value)}); known formats: {known}")], None)
             return _convert(item, value, label, False)
