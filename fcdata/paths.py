@@ -50,6 +50,9 @@ def _writable(option: str, path: str, *, folder: bool) -> None:
     and removing a file there: ``os.access`` says yes to root on a read-only file system)."""
     if not folder and os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a directory; give a file name")
+    if not folder and path.endswith(("/", os.sep)):
+        # `-o out/` where no folder `out` exists: writing a file named `out` is not what was asked
+        raise UsageError(f"{option} {path}: ends with '/', which names a folder; give a file name")
     if folder and os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a file; give a folder name")
     if is_special_file(path):

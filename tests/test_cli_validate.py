@@ -128,6 +128,11 @@ def test_outputs_are_checked_before_any_work(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "would all write to stdout" in r.output
     r = CliRunner().invoke(cli, ["validate", str(p), "--report", str(tmp_path)])
     assert r.exit_code == 2 and "is a directory" in r.output
+    # a name ending in / means a folder, even where none exists yet: never a file of that name
+    for command in (["validate", str(p), "--report"], ["convert", str(p), "-o"], ["prepare", str(p), "--rejects"]):
+        r = CliRunner().invoke(cli, [*command, str(tmp_path / "new") + "/"] + (["-o", str(tmp_path / "prep")] if command[0] == "prepare" else []))
+        assert r.exit_code == 2 and "ends with '/'" in r.output, (command, r.output)
+        assert not (tmp_path / "new").exists()
 
 
 def test_rejects_are_verbatim_and_survive_lone_surrogates(tmp_path: Path) -> None:
