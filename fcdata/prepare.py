@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, RecordError, UsageError
 from .read import Item, item_from_line, items_of_raw_batch, open_jsonl_lines, raw_line_batches, read_items
+from .reports import RecordCounts
 from .paths import check_paths
 from .pool import ordered_map, worker_pool
 from .render import MODES, render_records
@@ -67,13 +68,11 @@ CHUNK = 256  # records per unit of work (also the determinism unit: independent 
 
 
 @dataclass
-class PrepareReport:
+class PrepareReport(RecordCounts):
     """Totals of a preparation run (:meth:`to_obj` is the JSON report), in the vocabulary every stage
     report shares (docs/architecture.md, "Rejects and reports"): ``read == kept + rejected``."""
 
-    read: int = 0  # records read
-    kept: int = 0  # records that passed conversion, validation and rendering
-    rejected: int = 0
+    # read, kept (records that passed conversion, validation and rendering), rejected: RecordCounts
     samples: int = 0
     tokens: int = 0
     trained_tokens: int = 0
@@ -83,7 +82,7 @@ class PrepareReport:
     tokens_dropped: int = 0  # tokens of the dropped samples (each counted as rendered before trimming)
     trained_tokens_dropped: int = 0
     records_without_samples: int = 0  # rendered records that gave no sample (nothing to train, or all too long)
-    rejections: Counter[str] = field(default_factory=Counter)  # by reason code (a record counts once per code)
+    rejections: Counter[str] = field(default_factory=Counter)  # type: ignore[assignment]  # a Counter, so chunks add up
     rejected_by_stage: Counter[str] = field(default_factory=Counter)  # read / convert / validate / render
     warnings: Counter[str] = field(default_factory=Counter)  # validation warnings of the kept records, by code
     formats: Counter[str] = field(default_factory=Counter)  # input format of each converted record
@@ -92,9 +91,7 @@ class PrepareReport:
 
     def to_obj(self) -> dict[str, Any]:
         return {
-            "read": self.read,
-            "kept": self.kept,
-            "rejected": self.rejected,
+            **self.counts(),
             "samples": self.samples,
             "tokens": self.tokens,
             "trained_tokens": self.trained_tokens,
@@ -105,7 +102,6 @@ class PrepareReport:
             "tokens_dropped": self.tokens_dropped,
             "trained_tokens_dropped": self.trained_tokens_dropped,
             "records_without_samples": self.records_without_samples,
-            "rejections": dict(sorted(self.rejections.items())),
             "rejected_by_stage": dict(sorted(self.rejected_by_stage.items())),
             "warnings": dict(sorted(self.warnings.items())),
             "formats": dict(sorted(self.formats.items())),

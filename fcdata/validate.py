@@ -31,6 +31,7 @@ from .errors import format_path
 from .findings import CODES, Finding
 from .rejects import reject_obj
 from .read import Item, loads_strict, read_items
+from .reports import RecordCounts
 from .normalize import NEXT_ROLES, merges_with
 from .records import ChatRecord, TextRecord, parse_record
 from .schema_check import schema_check
@@ -541,7 +542,7 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None, 
 
 
 @dataclass
-class ValidationReport:
+class ValidationReport(RecordCounts):
     """Totals of a validation run, in the vocabulary every stage report shares (docs/architecture.md,
     "Rejects and reports"), plus the findings kept in memory.
 
@@ -553,10 +554,6 @@ class ValidationReport:
     """
 
     inputs: list[str] = field(default_factory=list)
-    read: int = 0
-    kept: int = 0
-    rejected: int = 0
-    rejections: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     warnings: dict[str, int] = field(default_factory=dict)
     empty_inputs: list[str] = field(default_factory=list)
@@ -579,10 +576,7 @@ class ValidationReport:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "read": self.read,
-            "kept": self.kept,
-            "rejected": self.rejected,
-            "rejections": dict(sorted(self.rejections.items())),
+            **self.counts(),
             "errors": dict(sorted(self.errors.items())),
             "warnings": dict(sorted(self.warnings.items())),
             "strict": self.strict,

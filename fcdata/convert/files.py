@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import InputError, UsageError
 from ..read import NOT_PARSED, Item, items_of_raw_batch, open_jsonl_lines, raw_line_batches, read_items
+from ..reports import RecordCounts
 from ..paths import check_paths
 from ..pool import ordered_map, worker_pool
 from ..write import BackgroundWriter, JsonlWriter, atomic_open, write_parquet
@@ -55,18 +56,14 @@ class FileSummary:
 
 
 @dataclass
-class ConvertReport:
+class ConvertReport(RecordCounts):
     """Totals of a conversion, in the vocabulary every stage report shares (docs/architecture.md,
     "Rejects and reports"): ``read == kept + rejected`` (kept: written to the output). ``formats`` counts
     records read per format (``unknown`` when none could be told), ``repairs`` and ``rejections`` count
     records per code (a record counts once per code)."""
 
-    read: int = 0
-    kept: int = 0
-    rejected: int = 0
     formats: dict[str, int] = field(default_factory=dict)
     repairs: dict[str, int] = field(default_factory=dict)
-    rejections: dict[str, int] = field(default_factory=dict)
     files: list[FileSummary] = field(default_factory=list)
     output: str | None = None
     rejects: str | None = None
@@ -77,16 +74,13 @@ class ConvertReport:
         return [f.file for f in self.files if f.read == 0]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report: ``{"read", "kept", "rejected", "formats", "repairs", "rejections",
+        """The JSON report: ``{"read", "kept", "rejected", "rejections", "formats", "repairs",
         "empty_inputs", "inputs", "per_input", "output", "rejects"}`` (count maps sorted by code, so
         reruns give the same bytes)."""
         return {
-            "read": self.read,
-            "kept": self.kept,
-            "rejected": self.rejected,
+            **self.counts(),
             "formats": dict(sorted(self.formats.items())),
             "repairs": dict(sorted(self.repairs.items())),
-            "rejections": dict(sorted(self.rejections.items())),
             "empty_inputs": self.empty_inputs,
             "inputs": [f.file for f in self.files],
             "per_input": [f.to_dict() for f in self.files],

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..errors import InputError, UsageError
+from ..reports import RecordCounts
 from .config import Resolved, TrainConfig, resolve
 
 __all__ = ["TrainEvalResult", "split_records", "load_records", "prepare_training_data", "training_data", "train_eval", "render_report_md"]
@@ -50,7 +51,7 @@ class TrainEvalResult:
 def load_records(path: str, *, source_format: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Read ``path`` and convert it to canonical records (canonical input passes through), then validate.
 
-    Returns (valid records, rejects, counts: ``read``, ``kept``, ``rejected``, ``rejected_by_stage``,
+    Returns (valid records, rejects, counts: ``read``, ``kept``, ``rejected``, ``rejections``, ``rejected_by_stage``,
     ``warnings`` and ``formats``, as in every stage report). A reject is the one rejects entry of :mod:`fcdata.rejects`
     (stage ``read``, ``convert`` or ``validate``); warnings do not reject a record."""
     from ..convert import convert_records
@@ -65,12 +66,14 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
     # the vocabulary of every stage report (docs/architecture.md): read == kept + rejected
     read = 0
     by_stage: Counter[str] = Counter()
+    rejections: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
     formats: Counter[str] = Counter()
     for out in convert_records(read_items(path), source_format):
         read += 1
         if not out.ok:
             by_stage["convert" if out.item.ok else "read"] += 1
+            rejections.update(out.codes)
             rejects.append(out.to_obj())
             continue
         formats[out.format] += 1
@@ -80,13 +83,12 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
         warnings.update(f.code for f in findings if f.severity != "error")
         if errors:
             by_stage["validate"] += 1
+            rejections.update({f.code for f in errors})
             rejects.append(reject_obj(out.item, errors, stage="validate", format=out.format))
             continue
         records.append(out.record)
     counts = {
-        "read": read,
-        "kept": len(records),
-        "rejected": read - len(records),
+        **RecordCounts(read, len(records), read - len(records), dict(rejections)).counts(),
         "rejected_by_stage": dict(sorted(by_stage.items())),
         "warnings": dict(sorted(warnings.items())),
         "formats": dict(sorted(formats.items())),
