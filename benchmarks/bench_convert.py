@@ -116,6 +116,7 @@ FORMAT_SOURCES: dict[str, list[str]] = {
     "trajectory": ["harvest/toolbench_answer__openbmb-toolbench-data_example.jsonl"],
     "llamafactory": ["$FCDATA_EXTERNAL_DATA/reason_tool_use_demo_50.jsonl"],
     "alpaca": ["harvest/hammer_masking_sft__madeagents-hammer.jsonl"],
+    "responses": ["$FCDATA_EXTERNAL_DATA/nemotron-rl-conversational-tool-use-pivot_gym-example.jsonl"],
 }
 # where a record's first declaration description sits, in the spellings the formats use (plain JSON,
 # JSON text inside a string, a Python repr inside the system text)
@@ -263,7 +264,7 @@ def main() -> None:
     ap.add_argument("-n", "--records", type=int, default=100_000)
     ap.add_argument("--num-proc", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (odd, for the median)")
-    ap.add_argument("--corpus", choices=["repeated", "distinct", "both", "formats", "all"], default="all", help="repeated: the sample rows' own declarations (the brief's corpus); distinct: every record its own declarations, as in the full file; formats: the published formats' real rows (xLAM, Hermes, When2Call, Gorilla, ToolBench, LLaMA-Factory v1, Hammer alpaca)")
+    ap.add_argument("--corpus", choices=["repeated", "distinct", "both", "formats", "all"], default="all", help="repeated: the sample rows' own declarations (the brief's corpus); distinct: every record its own declarations, as in the full file; formats: the published formats' real rows (xLAM, Hermes, When2Call, Gorilla, ToolBench, LLaMA-Factory v1, Hammer alpaca, Nemotron RL Responses)")
     ap.add_argument("--format-records", type=int, default=20_000, help="records per published format (--corpus formats)")
     ap.add_argument("--format", dest="formats", action="append", choices=sorted(FORMAT_SOURCES), help="only this published format (repeatable; --corpus formats)")
     args = ap.parse_args()
