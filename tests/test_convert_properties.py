@@ -70,6 +70,68 @@ def test_openai_like_conversations(messages: list[dict[str, Any]], with_tools: b
     _check(out)
 
 
+_ITEM = st.one_of(
+    st.fixed_dictionaries({"type": st.just("message"), "role": st.sampled_from(["user", "assistant", "system", "developer", "tool", None])},
+                          optional={"content": st.none() | st.sampled_from(["", "hi"]) | st.lists(st.fixed_dictionaries({"type": st.sampled_from(["input_text", "output_text", "refusal", "input_image"]), "text": st.sampled_from(["a", "b"])}), max_size=2)}),
+    st.fixed_dictionaries({"type": st.just("function_call"), "name": st.sampled_from(["get_weather", "other", 3])},
+                          optional={"arguments": st.sampled_from(['{"location": "Paris"}', "{}", "not json", '{"location": 3}']), "call_id": st.sampled_from(["fc_1", "fc_2", "None", ""])}),
+    st.fixed_dictionaries({"type": st.just("function_call_output")}, optional={"call_id": st.sampled_from(["fc_1", "fc_2", 7]), "output": st.none() | st.sampled_from(["", "21", '{"t": 1}']) | st.lists(st.fixed_dictionaries({"type": st.just("input_text"), "text": st.just("x")}), max_size=1)}),
+    st.fixed_dictionaries({"type": st.just("reasoning")}, optional={"summary": st.none() | st.sampled_from(["", "think", "None"]) | st.lists(st.fixed_dictionaries({"type": st.just("summary_text"), "text": st.sampled_from(["", "t"])}), max_size=2)}),
+    st.fixed_dictionaries({"type": st.sampled_from(["web_search_call", "item_reference", None])}),
+    _SCALAR,
+)
+_FLAT_WEATHER = {"type": "function", "name": "get_weather", "description": "", "parameters": _WEATHER["function"]["parameters"], "strict": True}
+
+
+@settings(max_examples=300)
+@given(st.lists(_ITEM, min_size=1, max_size=7), st.booleans(), st.booleans(), st.none() | _ITEM)
+def test_responses_api_requests(items: list[Any], flat_tools: bool, nested: bool, expected: Any) -> None:
+    """Any Responses API request converts (what converts validates, every call and result kept) or is
+    rejected with a reason; never an internal error."""
+    request: dict[str, Any] = {"input": items, "tools": [_FLAT_WEATHER if flat_tools else _WEATHER]}
+    record: dict[str, Any] = {"responses_create_params": request} if nested else request
+    if expected is not None:
+        record["expected_action"] = expected
+    [out] = convert_records([record], "responses")
+    _check(out)
+    if isinstance(out, Converted):
+        given_items = [*items, *([expected] if expected is not None else [])]
+        calls = [c for m in out.record["messages"] for c in m.get("tool_calls", [])]
+        assert len(calls) == sum(1 for i in given_items if isinstance(i, dict) and i.get("type") == "function_call")
+
+
+@st.composite
+def _well_formed_request(draw: Any) -> tuple[list[dict[str, Any]], int]:
+    """A Responses API conversation that must convert: user turns, rounds of (reasoning?) parallel calls
+    and their outputs, assistant replies; returns the items and the number of calls."""
+    items: list[dict[str, Any]] = [{"type": "message", "role": "user", "content": draw(st.sampled_from(["Weather in Paris?", [{"type": "input_text", "text": "Weather?"}]]))}]
+    calls = 0
+    for round_ in range(draw(st.integers(0, 3))):
+        if draw(st.booleans()):
+            items.append({"type": "reasoning", "summary": [{"type": "summary_text", "text": "think"}]})
+        n = draw(st.integers(1, 3))
+        ids = [f"fc_{round_}_{k}" for k in range(n)]
+        items += [{"type": "function_call", "name": "get_weather", "arguments": draw(st.sampled_from(['{"location": "Paris"}', '{"location": "Rome"}'])), "call_id": i} for i in ids]
+        items += [{"type": "function_call_output", "call_id": i, "output": draw(st.sampled_from(["21", '{"t": 1}', ""]))} for i in draw(st.permutations(ids))]
+        calls += n
+    items.append({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Sunny."}]})
+    return items, calls
+
+
+@settings(max_examples=200)
+@given(_well_formed_request(), st.booleans())
+def test_well_formed_responses_requests_convert_keeping_every_call_and_result(request: tuple[list[dict[str, Any]], int], flat_tools: bool) -> None:
+    items, n_calls = request
+    [out] = convert_records([{"input": items, "tools": [_FLAT_WEATHER if flat_tools else _WEATHER]}])
+    assert isinstance(out, Converted) and out.format == "responses", getattr(out, "reasons", None)
+    _check(out)
+    messages = out.record["messages"]
+    calls = {c["id"]: c for m in messages for c in m.get("tool_calls", [])}
+    results = [m for m in messages if m["role"] == "tool"]
+    assert len(calls) == n_calls == len(results) and {m["tool_call_id"] for m in results} == set(calls)
+    assert messages[-1] == {"role": "assistant", "content": "Sunny."}
+
+
 @settings(max_examples=200)
 @given(st.lists(st.binary(max_size=30) | st.sampled_from([b'{"text": "a"}', b"\xef\xbb\xbf{}", b'{"a": NaN}', b"[" * 3000, b" \t", b'{"text": "\\ud800"}']), max_size=6))
 def test_fast_line_reader_matches_fcdata_read(tmp_path_factory: Any, lines: list[bytes]) -> None:
