@@ -55,6 +55,8 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       llamafactory  LLaMA-Factory v1 messages (typed content parts, tools as JSON text)
       responses     OpenAI Responses API requests ({"input": [items], "tools"}); Nemotron
                     RL rows (responses_create_params + expected_action)
+      toolalpaca    ToolAlpaca evaluation rows (an API's OpenAPI document, instructions,
+                    golden actions): one record per instruction
       trajectory    messages under another key: tau-bench traj, ToolBench train_messages
       openai        {"messages", "tools"} (tools as JSON text too), legacy
                     functions/function_call, reasoning_content, request dumps

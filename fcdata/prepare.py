@@ -123,7 +123,7 @@ class _Chunk:
     nbytes: int
 
 
-def _process(task: tuple[list[Any], int, str | None, str, int | None, str]) -> _Chunk:
+def _process(task: tuple[list[Any], str | None, str, int | None, str]) -> _Chunk:
     """Convert, validate and render one chunk of items (inline or in a worker process)."""
     was_enabled = gc.isenabled()
     gc.disable()  # many small objects and no reference cycles: the collector would only cost time
@@ -134,12 +134,14 @@ def _process(task: tuple[list[Any], int, str | None, str, int | None, str]) -> _
             gc.enable()
 
 
-def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]) -> _Chunk:
-    from .convert import convert_item, detect_format
+def _process_chunk(task: tuple[list[Any], str | None, str, int | None, str]) -> _Chunk:
+    from .convert import convert_item, detect_format, expand_items
     from .validate import check_record
 
-    entries, first_index, source_format, mode, max_length, tokenizer_path = task
-    items = [_item_of(e) for e in entries]
+    entries, source_format, mode, max_length, tokenizer_path = task
+    # record indices are local to the chunk (a row may hold several records: expand_items); the main
+    # process adds the number of records before the chunk (:func:`_placed`)
+    items = list(expand_items((_item_of(e) for e in entries), source_format))
     tok = load_tokenizer(tokenizer_path)
     rep = PrepareReport()
     rejects: list[str] = []
@@ -177,7 +179,7 @@ def _process_chunk(task: tuple[list[Any], int, str | None, str, int | None, str]
         meta = (record.get("metadata") if isinstance(record, dict) else None) or {}
         source_file = meta.get("source_file") if isinstance(meta.get("source_file"), str) else item.file
         source_line = meta.get("source_line") if isinstance(meta.get("source_line"), int) else item.line
-        kept.append((first_index + offset, item, model, source_file, source_line))
+        kept.append((offset, item, model, source_file, source_line))
 
     results = render_records([k[2] for k in kept], tok, mode=mode, max_length=max_length)
     rows: list[tuple[int, str, int, Any, tuple[str, ...]]] = []
@@ -330,25 +332,34 @@ def _item_of(entry: Item | _Raw) -> Item:
     return item_from_line(shown, lineno, raw)
 
 
-def _chunks(inputs: Sequence[str], size: int, raw: bool, empty: list[str]) -> Iterator[tuple[list[Item | _Raw], int]]:
-    """Fixed-size chunks of records in input order (the unit of work); with ``raw``, plain JSON Lines
+def _chunks(inputs: Sequence[str], size: int, raw: bool, empty: list[str]) -> Iterator[list[Item | _Raw]]:
+    """Fixed-size chunks of input rows in input order (the unit of work); with ``raw``, plain JSON Lines
     files come as undecoded lines. Inputs that held no record are added to ``empty``."""
     batch: list[Item | _Raw] = []
-    first = 0
-    index = 0
     for path in inputs:
         source: Iterable[Item | _Raw] | None = _raw_lines(path) if raw else None
-        before = index
+        seen = False
         for entry in source if source is not None else read_items(path):
+            seen = True
             batch.append(entry)
-            index += 1
             if len(batch) >= size:
-                yield batch, first
-                batch, first = [], index
-        if index == before:
+                yield batch
+                batch = []
+        if not seen:
             empty.append("<stdin>" if path == "-" else path)
     if batch:
-        yield batch, first
+        yield batch
+
+
+def _placed(table: Any, base: int) -> Any:
+    """A chunk's rows with their ``record_index`` counted from the start of the run: ``base`` is the
+    number of records of the chunks before it (the chunk numbers its records from 0)."""
+    if base == 0 or table.num_rows == 0:
+        return table
+    import pyarrow.compute as pc
+
+    i = table.schema.get_field_index("record_index")
+    return table.set_column(i, table.schema.field(i), pc.add(table.column(i), base))
 
 
 def _merge(total: PrepareReport, part: PrepareReport) -> None:
@@ -473,7 +484,7 @@ def prepare(
         "rejects": os.fspath(rejects) if rejects is not None else None,
     }
     description = json.dumps({k: report.settings[k] for k in ("format", "mode", "max_length", "tokenizer", "tokenizer_sha256")}, ensure_ascii=False)
-    tasks = ((items, first, source_format, mode, max_length, tokenizer_path) for items, first in _chunks(paths, chunk_size, num_proc > 1, report.empty_inputs))
+    tasks = ((items, source_format, mode, max_length, tokenizer_path) for items in _chunks(paths, chunk_size, num_proc > 1, report.empty_inputs))
     digest = _Fingerprint(description)
     done = nbytes = 0
 
@@ -486,12 +497,13 @@ def prepare(
                 if reject_out is not None:
                     for line in chunk.rejects:
                         reject_out.write_text(line)
-                digest.update(chunk.table)
+                table = _placed(chunk.table, report.read - chunk.report.read)
+                digest.update(table)
                 done += chunk.report.read
                 nbytes += chunk.nbytes
                 if on_progress is not None:
                     on_progress(done, nbytes)
-                yield _with_labels(chunk.table)
+                yield _with_labels(table)
         except BaseException as exc:
             if reject_out is not None:
                 reject_out.close(exc)

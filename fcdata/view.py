@@ -100,11 +100,11 @@ def _records(path: str, index: int, count: int, tok: MistralV3Tokenizer, mode: s
     warnings too), and goes to the converter only when it has errors (the converter may repair them);
     raw input is converted, then validated. A record the converter refuses shows its reason and, when it
     is written as chat messages (canonical or OpenAI), every finding of the validator on it as it is."""
-    from .convert import convert_item, detect_format
+    from .convert import convert_item, detect_format, expand_items
     from .records import ChatRecord, parse_record
     from .validate import check_record
 
-    for position, item in enumerate(read_items(path)):
+    for position, item in enumerate(expand_items(read_items(path), source_format)):
         if position < index:
             continue
         if position >= index + count:

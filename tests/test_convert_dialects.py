@@ -41,6 +41,19 @@ HERMES_SYSTEM = "You are a function calling AI model. <tools> </tools> XML tags.
 CALL_TEXT = "<tool_call>\n{'arguments': {'city': 'Paris'}, 'name': 'get_weather'}\n</tool_call>\n"
 XLAM_TOOLS = [{"name": "get_weather", "description": "Weather.", "parameters": {"city": {"description": "City.", "type": "str", "default": ""}, "days": {"description": "Days.", "type": "int, optional", "default": 3}}}]
 
+
+
+def _toolalpaca(steps: list[tuple[str, str]], parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A ToolAlpaca evaluation row with one instruction (so one record) and an OpenAPI document."""
+    params = parameters if parameters is not None else [
+        {"name": "city", "in": "query", "required": True, "schema": {"type": "string"}},
+        {"name": "unit", "in": "query", "required": False, "schema": {"type": "string", "enum": ["C", "F"]}},
+    ]
+    doc = {"openapi": "3.0.0", "paths": {"/weather": {"get": {"operationId": "getWeather", "description": "Weather.", "parameters": params}}}}
+    return {"Name": "Weather", "Documentation": json.dumps(doc), "Instructions": ["Weather in Paris and Rome?"],
+            "Golden_Answers": [[{"Action": a, "Action_Input": i} for a, i in steps]]}
+
+
 # quirk -> (record, format or None, the repairs expected among the record's, or the rejection code)
 QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
     # Hermes
@@ -108,6 +121,11 @@ QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
         ["responses_tools_nested", "expected_action_as_reply"],
     ),
     "responses_instructions": ({"instructions": "Be brief.", "input": [{"type": "message", "role": "user", "content": "Hi"}, {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello."}]}]}, None, ["instructions_as_system", "content_parts_joined"]),
+    # ToolAlpaca evaluation rows
+    "toolalpaca_independent_steps_are_parallel_calls": (_toolalpaca([("getWeather", '{"city": "Paris", "unit": ""}'), ("getWeather", '{"city": "Rome"}')]), None, ["openapi_operations_as_tools", "empty_optional_argument_dropped"]),
+    "toolalpaca_get_details_then_a_dependent_step": (_toolalpaca([("getDetails", '{"Question": "Which city?"}'), ("getWeather", '{"city": ${city from getDetails}}')]), None, ["get_details_as_question", "later_steps_dropped"]),
+    "toolalpaca_placeholder_in_the_first_call": (_toolalpaca([("getWeather", '{"city": ${a city}}')]), None, "argument_placeholder"),
+    "toolalpaca_ref_outside_the_document": (_toolalpaca([("getWeather", '{"city": "Paris"}')], [{"$ref": "other.json#/parameters/city"}]), None, "openapi_ref_unresolved"),
     # Gorilla
     "gorilla_api_call_name": ({"question": "Weather in Paris?", "function": {"name": "Weather Finder", "api_call": "weather.get", "description": "W.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}, "model_answer": 'weather.get(city="Paris")'}, None, ["api_call_as_name", "function_name_sanitized", "python_call_syntax_parsed"]),
     "gorilla_bare_word_value": ({"question": "q", "function": {"name": "T", "api_call": "t.order", "parameters": {"type": "object", "properties": {"loc": {"type": "string"}}}}, "model_answer": "t.order(loc=Berkeley)"}, None, "arguments_not_json"),

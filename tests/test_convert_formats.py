@@ -182,7 +182,7 @@ def test_forced_format_rejects_records_of_another_format() -> None:
     outs = list(convert_records([{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}, {"text": "x"}], "glaive"))
     assert [o.reasons[0][0] for o in outs] == ["format_mismatch", "format_mismatch"]  # type: ignore[union-attr]
     assert "looks like sharegpt" in outs[0].reasons[0][1]  # type: ignore[union-attr]
-    assert set(FORMATS) == {"glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "responses", "trajectory", "openai", "canonical"}
+    assert set(FORMATS) == {"glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "responses", "toolalpaca", "trajectory", "openai", "canonical"}
 
 
 def test_library_api_takes_values_or_items_and_keeps_order() -> None:

@@ -48,6 +48,11 @@ PUBLISHED: dict[str, tuple[str, int, dict[str, int]]] = {
     # with different definitions
     "harvest/hammer_masking_sft__madeagents-hammer.jsonl": ("alpaca", 6, {"empty_call_list": 2, "arguments_schema": 1, "duplicate_tool_conflict": 1}),
     "harvest/hammer_masking_sft__madeagents-hammer.orig.json": ("alpaca", 6, {"empty_call_list": 2, "arguments_schema": 1, "duplicate_tool_conflict": 1}),
+    # ToolAlpaca's evaluation rows, one record per instruction (10 rows, 100 instructions): eight first
+    # calls hold a placeholder where a value belongs (`${a certain year}`), one omits its required query
+    # and names an undeclared `filter`
+    "harvest/toolalpaca_eval__tangqiaoyu-toolalpaca-simulated.jsonl": ("toolalpaca", 91, {"argument_placeholder": 8, "arguments_schema": 1}),
+    "harvest/toolalpaca_eval__tangqiaoyu-toolalpaca-simulated.orig.json": ("toolalpaca", 91, {"argument_placeholder": 8, "arguments_schema": 1}),
 }
 
 
@@ -268,8 +273,25 @@ def test_nemotron_agentic_row_with_reasoning_content() -> None:
     assert out.repairs == ["reasoning_dropped"] and "Okay, let's see" in out.record["metadata"]["reasoning"][0]["text"]
 
 
-def test_toolalpaca_rows_are_refused_by_name(published_data: Path) -> None:
-    """ToolAlpaca's API rows hold one conversation per instruction: refused by name (not unknown_format)."""
-    outs = _outs(published_data / "harvest" / "toolalpaca_eval__tangqiaoyu-toolalpaca-simulated.jsonl")
-    assert len(outs) == 10 and all(isinstance(o, Rejected) and o.codes == ["several_records_per_row"] for o in outs)
-    assert "ToolAlpaca evaluation row" in outs[0].reasons[0][1] and "10 instructions" in outs[0].reasons[0][1]
+def test_toolalpaca_rows_become_one_record_per_instruction(published_data: Path, tmp_path: Path) -> None:
+    """ToolAlpaca's evaluation rows: one record per instruction, the API's OpenAPI operations as tools,
+    independent golden steps as parallel calls, getDetails as the question, later steps kept aside."""
+    path = published_data / "harvest" / "toolalpaca_eval__tangqiaoyu-toolalpaca-simulated.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    report = convert_files([str(path)], str(tmp_path / "out.jsonl"))
+    assert (report.read, report.kept, report.rejected) == (sum(len(r["Instructions"]) for r in rows), 91, 9)
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    # every record says which row and which instruction it came from, in input order
+    where = [(r["metadata"]["source_line"], r["metadata"]["source_extra"]["Instruction_Index"]) for r in records]
+    assert where == sorted(where) and len(set(where)) == 91
+    axolotl = {t["function"]["name"] for t in records[0]["tools"]}
+    assert axolotl == set(rows[0]["Function_Projection"])
+    by_index = {r["metadata"]["source_extra"]["Instruction_Index"]: r for r in records if r["metadata"]["source_line"] == 1}
+    sizes = by_index[6]["messages"][1]["tool_calls"]  # small, medium and large: three independent searches
+    assert [c["function"]["arguments"] for c in sizes] == [{"color": "wild", "size": s, "page": 1} for s in ("small", "medium", "large")]
+    assert "empty_optional_argument_dropped" in by_index[6]["metadata"]["repairs"]  # "gender": "" outside its enum
+    asked = [r for r in records if "get_details_as_question" in r["metadata"]["repairs"]]
+    assert asked and all("tool_calls" not in r["messages"][-1] and r["messages"][-1]["content"].endswith("?") for r in asked)
+    chained = [r for r in records if "later_steps_dropped" in r["metadata"]["repairs"]]
+    assert chained and all(r["metadata"]["dropped_steps"] for r in chained)
+    assert all("${" not in json.dumps(r["messages"]) for r in records)

@@ -114,6 +114,26 @@ def test_deterministic_bytes_and_num_proc(inputs, prepared, tmp_path):
     assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "parallel.jsonl").read_bytes() == Path(prepared[2]).read_bytes()
 
 
+def test_rows_holding_several_records_keep_record_indices_in_input_order(published_data, tmp_path):
+    """A ToolAlpaca row is one record per instruction: record_index counts records, not rows, whatever
+    the chunks (of input rows) and the processes."""
+    import datasets
+
+    src = published_data / "harvest" / "toolalpaca_eval__tangqiaoyu-toolalpaca-simulated.jsonl"
+    outs = []
+    for k, (procs, chunk) in enumerate(((1, 256), (1, 3), (2, 3))):
+        rep = prepare([str(src)], tmp_path / f"p{k}", num_proc=procs, chunk_size=chunk, rejects=tmp_path / f"r{k}.jsonl")
+        assert (rep.read, rep.kept + rep.rejected) == (100, 100)
+        outs.append(tmp_path / f"p{k}")
+    ds = datasets.load_from_disk(str(outs[0]))
+    index = ds["record_index"]
+    assert index == sorted(index) and len(set(index)) == len(index) == 91 and index[-1] == 99
+    assert [(line, i) for line, i in zip(ds["source_line"], index)][:11] == [(1, i) for i in range(10)] + [(2, 10)]
+    for name in sorted(os.listdir(outs[0])):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes() == (outs[2] / name).read_bytes(), name
+    assert (tmp_path / "r0.jsonl").read_bytes() == (tmp_path / "r1.jsonl").read_bytes() == (tmp_path / "r2.jsonl").read_bytes()
+
+
 def test_parquet_output(inputs, prepared, tmp_path):
     import datasets
     import pyarrow.parquet as pq

@@ -4,7 +4,7 @@ Formats (ids as on the command line): ``glaive`` (Glaive function-calling v2 raw
 (legacy Mistral hackathon ``interactions``), ``text`` (pretraining ``{"text"}``, passed on as text
 records), ``sharegpt`` (LLaMA-Factory, APIGen-MT, ComplexFuncBench shapes), ``hermes``, ``toolace``,
 ``xlam``, ``alpaca``, ``gorilla``, ``when2call``, ``llamafactory`` (v1 messages), ``responses`` (OpenAI Responses
-API requests), ``trajectory`` (messages under
+API requests), ``toolalpaca`` (ToolAlpaca evaluation rows, one record per instruction), ``trajectory`` (messages under
 another key), ``openai`` (``messages`` + ``tools``, legacy ``functions``, request dumps) and
 ``canonical`` (fcdata's own records, passed through with their ids checked); :mod:`.detect` tells them
 apart. Call markup in an assistant's text is read into calls or the record rejected (:mod:`.markup`).
@@ -25,13 +25,14 @@ from typing import Any, Iterable, Iterator
 
 from ..read import Item
 from .detect import FORMATS, detect_format
-from .dispatch import convert_item
+from .dispatch import convert_item, expand_items
 from .files import ConvertReport, FileSummary, convert_files
 from .outcome import Converted, Rejected
 
 __all__ = [
     "convert_records",
     "convert_item",
+    "expand_items",
     "convert_files",
     "detect_format",
     "Converted",
@@ -57,7 +58,8 @@ def clear_caches() -> None:
 
 def convert_records(records: Iterable[Any], source_format: str | None = None, *, file: str | None = None, num_proc: int = 1, batch_size: int = 1000) -> Iterator[Converted | Rejected]:
     """Convert records (decoded JSON values or :class:`~fcdata.read.Item`\\ s), yielding one
-    :class:`Converted` or :class:`Rejected` per input, in input order.
+    :class:`Converted` or :class:`Rejected` per record, in input order (one per input, except that a
+    ToolAlpaca row holds one record per instruction: :func:`.dispatch.expand_items`).
 
     ``source_format`` reads every record as that format (a record that does not fit it is rejected with
     ``format_mismatch``); without it each record's format is told from its keys. Plain values are
@@ -69,7 +71,7 @@ def convert_records(records: Iterable[Any], source_format: str | None = None, *,
 
         raise UsageError(f"unknown format {source_format!r}; known formats: {', '.join(FORMATS)}")
     forced = source_format is not None
-    items = (rec if isinstance(rec, Item) else Item(file or "", index, rec) for index, rec in enumerate(records, start=1))
+    items = expand_items((rec if isinstance(rec, Item) else Item(file or "", index, rec) for index, rec in enumerate(records, start=1)), source_format)
     if num_proc <= 1:
         for item in items:
             yield convert_item(item, source_format, forced=forced)

@@ -23,6 +23,8 @@ format id             keys
 ``responses``         an OpenAI Responses API request: ``input`` items (``message``, ``function_call``,
                       ``function_call_output``, ``reasoning``), at the top or under
                       ``responses_create_params`` with ``expected_action`` (NVIDIA Nemotron RL / NeMo Gym)
+``toolalpaca``        ToolAlpaca evaluation rows: ``Instructions`` + ``Golden_Answers`` (+ the OpenAPI
+                      ``Documentation``), split into one record per instruction
 ``trajectory``        OpenAI-style messages under another key: ``traj`` / ``trajectory`` (tau-bench,
                       APIGen-MT dumps), ``answer_generation.train_messages`` (ToolBench)
 ``canonical``         ``messages`` and already canonical: every tool typed, every call typed with a
@@ -44,10 +46,11 @@ from .hermes import is_hermes_text
 from .ids import CALL_ID_RE
 from .responses import responses_request
 from .toolace import has_tool_list
+from .toolalpaca import is_toolalpaca_row
 
 __all__ = ["FORMATS", "detect_format", "describe_keys", "is_turn_list", "known_unsupported", "trajectory_messages"]
 
-FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "responses", "trajectory", "openai", "canonical")
+FORMATS: tuple[str, ...] = ("glaive", "hackathon", "text", "sharegpt", "hermes", "toolace", "xlam", "alpaca", "gorilla", "when2call", "llamafactory", "responses", "toolalpaca", "trajectory", "openai", "canonical")
 
 
 def _is_canonical(value: dict[str, Any]) -> bool:
@@ -156,6 +159,8 @@ def detect_format(value: Any) -> str | None:
         return "openai"
     if responses_request(value) is not None:
         return "responses"
+    if ("Instruction" in value and "Golden_Answer" in value) or is_toolalpaca_row(value):
+        return "toolalpaca"
     if trajectory_messages(value) is not None or isinstance(value.get("answer_generation"), dict):
         return "trajectory"
     if "text" in value:
@@ -168,12 +173,11 @@ def known_unsupported(value: Any) -> str | None:
     refused with its name rather than as a record of no known format."""
     if not isinstance(value, dict):
         return None
-    if "Instructions" in value and ("Golden_Answers" in value or "Instances" in value):
-        # ToolAlpaca (tangqiaoyu/ToolAlpaca): one API per row, several instructions, each its own
-        # conversation; a converter that yields one record per row cannot write them
-        kind = "evaluation row (golden call sequences)" if "Golden_Answers" in value else "training row (instances)"
+    if "Instructions" in value and "Instances" in value and "Golden_Answers" not in value:
+        # ToolAlpaca's training rows: instances in ReAct text, no real row of which was found to test a
+        # converter on (its evaluation rows are converted: format toolalpaca)
         n = len(value["Instructions"]) if isinstance(value["Instructions"], list) else "several"
-        return f"a ToolAlpaca {kind}: one API with {n} instructions, each its own conversation; a row that holds several records is not split"
+        return f"a ToolAlpaca training row (instances): one API with {n} instructions, each its own conversation; not converted"
     return None
 
 

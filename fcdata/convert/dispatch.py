@@ -9,7 +9,7 @@ converter: ``openai``/``canonical`` (labelled by what the record itself is) and 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from ..read import Item
 from .detect import FORMATS, describe_keys, detect_format, is_turn_list, known_unsupported, trajectory_messages
@@ -22,10 +22,11 @@ from .sharegpt import convert_sharegpt
 from .trajectory import convert_trajectory
 from .when2call import convert_when2call
 from .responses import convert_responses, responses_request
+from .toolalpaca import convert_toolalpaca, is_toolalpaca_row, split_row
 from .xlam import convert_xlam
 from .alpaca import convert_alpaca
 
-__all__ = ["convert_item", "FORMATS"]
+__all__ = ["convert_item", "expand_items", "FORMATS"]
 
 _SHAREGPT = frozenset({"sharegpt", "hermes", "toolace"})
 _OPENAI = frozenset({"openai", "canonical", "llamafactory", "when2call"})
@@ -40,6 +41,7 @@ _FAMILY: dict[str, frozenset[str]] = {
     "gorilla": frozenset({"gorilla"}),
     "trajectory": frozenset({"trajectory"}),
     "responses": frozenset({"responses"}),
+    "toolalpaca": frozenset({"toolalpaca"}),
 }
 
 _WANTS = {
@@ -56,6 +58,7 @@ _WANTS = {
     "llamafactory": "`messages`",
     "trajectory": "messages under `traj`, `trajectory` or `answer_generation.train_messages`",
     "responses": "Responses API `input` items (at the top or under `responses_create_params`)",
+    "toolalpaca": "`Instructions` and `Golden_Answers`",
     "openai": "`messages`",
     "canonical": "`messages`",
 }
@@ -109,6 +112,8 @@ def _convert(item: Item, value: dict[str, Any], fmt: str, forced: bool) -> Conve
         return convert_trajectory(item, value, label)
     if own == "responses":
         return convert_responses(item, value, label)
+    if own == "toolalpaca":
+        return convert_toolalpaca(item, value, label)
     if own == "when2call":
         return convert_when2call(item, value, label)
     return convert_openai(item, value, label)
@@ -119,7 +124,21 @@ def _has_keys(value: dict[str, Any], fmt: str) -> bool:
         return trajectory_messages(value) is not None or isinstance(value.get("answer_generation"), dict)
     if fmt == "responses":
         return responses_request(value) is not None or "input" in value or "responses_create_params" in value
+    if fmt == "toolalpaca":
+        return "Instruction" in value or "Instructions" in value
     return any(k in value for k in _HAS_KEYS[fmt])
+
+
+def expand_items(items: Iterable[Item], fmt: str | None = None) -> Iterator[Item]:
+    """The records of ``items``: each item is one record, except a row of a shape that holds several
+    (ToolAlpaca's evaluation rows: one per instruction, :func:`.toolalpaca.split_row`). Every stage
+    counts the records this gives, so ``read == kept + rejected`` holds for them, and so does one
+    outcome per record."""
+    for item in items:
+        if fmt in (None, "toolalpaca") and item.error is None and is_toolalpaca_row(item.value):
+            yield from split_row(item)
+        else:
+            yield item
 
 
 def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) -> Converted | Rejected:

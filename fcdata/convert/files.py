@@ -32,7 +32,7 @@ from ..pool import ordered_map, worker_pool
 from ..write import BackgroundWriter, JsonlWriter, atomic_open, write_parquet
 from .encoding import ENCODER
 from .detect import FORMATS, detect_format
-from .dispatch import convert_item
+from .dispatch import convert_item, expand_items
 from .outcome import Converted
 
 __all__ = ["convert_files", "ConvertReport", "FileSummary", "run_batch"]
@@ -151,7 +151,7 @@ def _run_batch(shown: str, fmt: str | None, forced: bool, want_records: bool, ki
     else:
         nbytes = sum(len(item.text) for item in payload if item.text is not None)
     convert = convert_item
-    for item in batch_items(shown, kind, payload):
+    for item in expand_items(batch_items(shown, kind, payload), fmt):
         out = convert(item, fmt, forced=forced)
         if type(out) is Converted:
             seen_formats.append(out.format)
