@@ -120,6 +120,9 @@ QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
         None,
         ["responses_tools_nested", "expected_action_as_reply"],
     ),
+    "responses_text_input_easy_items": ({"model": "m", "instructions": "Be brief.", "input": "Weather in Paris?", "tools": [{"type": "function", **WEATHER}], "expected_action": {"type": "function_call", "name": "get_weather", "arguments": '{"city": "Paris"}'}}, None, ["text_input_as_user", "instructions_as_system", "responses_tools_nested"]),
+    "responses_easy_form_under_gym_params": ({"responses_create_params": {"input": [{"role": "user", "content": "Weather in Paris?"}], "tools": [{"type": "function", **WEATHER}]}, "expected_action": {"type": "function_call", "name": "get_weather", "arguments": '{"city": "Paris"}'}}, None, ["expected_action_as_reply"]),
+    "responses_expected_action_after_a_reply": ({"responses_create_params": {"input": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}, "expected_action": {"type": "message", "content": "Hi again."}}, None, "bad_value"),
     "responses_instructions": ({"instructions": "Be brief.", "input": [{"type": "message", "role": "user", "content": "Hi"}, {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello."}]}]}, None, ["instructions_as_system", "content_parts_joined"]),
     # ToolAlpaca evaluation rows
     "toolalpaca_independent_steps_are_parallel_calls": (_toolalpaca([("getWeather", '{"city": "Paris", "unit": ""}'), ("getWeather", '{"city": "Rome"}')]), None, ["openapi_operations_as_tools", "empty_optional_argument_dropped"]),

@@ -335,6 +335,10 @@ def test_responses_parallel_calls_results_instructions_and_reasoning() -> None:
         ([{"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": "x"}]}], "unsupported_content"),
         ([{"type": "message", "role": "user", "content": "hi"}, {"type": "function_call", "arguments": "{}"}], "wrong_type"),
         ([{"type": "message", "role": "user", "content": "hi"}, {"type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}]}], "bad_value"),
+        ([{"type": "message", "role": "user", "content": "hi"}, {"type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}]}, {"type": "message", "role": "user", "content": "?"}], "bad_value"),
+        ([{"type": "message", "role": "user", "content": [{"type": ["input_text"], "text": "hi"}]}], "wrong_type"),
+        ([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": 5}]}], "wrong_type"),
+        ([{"type": "message", "role": "user", "content": "hi"}, {"type": "function_call", "name": "get_weather"}], "missing_field"),
     ],
 )
 def test_responses_items_that_cannot_be_trained_say_why(items: list[Any], code: str) -> None:

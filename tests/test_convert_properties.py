@@ -72,7 +72,7 @@ def test_openai_like_conversations(messages: list[dict[str, Any]], with_tools: b
 
 _ITEM = st.one_of(
     st.fixed_dictionaries({"type": st.just("message"), "role": st.sampled_from(["user", "assistant", "system", "developer", "tool", None])},
-                          optional={"content": st.none() | st.sampled_from(["", "hi"]) | st.lists(st.fixed_dictionaries({"type": st.sampled_from(["input_text", "output_text", "refusal", "input_image"]), "text": st.sampled_from(["a", "b"])}), max_size=2)}),
+                          optional={"content": st.none() | st.sampled_from(["", "hi"]) | st.lists(st.fixed_dictionaries({"type": st.sampled_from(["input_text", "output_text", "refusal", "input_image"]) | _SCALAR | st.lists(_SCALAR, max_size=1)}, optional={"text": _SCALAR, "refusal": _SCALAR}), max_size=2)}),
     st.fixed_dictionaries({"type": st.just("function_call"), "name": st.sampled_from(["get_weather", "other", 3])},
                           optional={"arguments": st.sampled_from(['{"location": "Paris"}', "{}", "not json", '{"location": 3}']), "call_id": st.sampled_from(["fc_1", "fc_2", "None", ""])}),
     st.fixed_dictionaries({"type": st.just("function_call_output")}, optional={"call_id": st.sampled_from(["fc_1", "fc_2", 7]), "output": st.none() | st.sampled_from(["", "21", '{"t": 1}']) | st.lists(st.fixed_dictionaries({"type": st.just("input_text"), "text": st.just("x")}), max_size=1)}),

@@ -98,6 +98,7 @@ REPAIRS: dict[str, str] = {
     # OpenAI Responses API requests (Nemotron RL / NeMo Gym)
     "responses_tools_nested": "tools in the Responses API's flat shape (name beside type); nested as chat tools, strict dropped",
     "expected_action_as_reply": "NeMo Gym's expected_action (the reply the row trains) appended as the last assistant turn",
+    "text_input_as_user": "the Responses API's input given as plain text; read as the user's message",
     "instructions_as_system": "the Responses API's instructions (its system prompt beside the input) read as the system message",
     # ToolAlpaca evaluation rows
     "openapi_operations_as_tools": "every operation of the API's OpenAPI document declared as a function (parameters and JSON body as its parameters, $refs resolved)",

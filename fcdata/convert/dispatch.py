@@ -123,7 +123,7 @@ def _has_keys(value: dict[str, Any], fmt: str) -> bool:
     if fmt == "trajectory":
         return trajectory_messages(value) is not None or isinstance(value.get("answer_generation"), dict)
     if fmt == "responses":
-        return responses_request(value) is not None or "input" in value or "responses_create_params" in value
+        return responses_request(value) is not None or "responses_create_params" in value
     if fmt == "toolalpaca":
         return "Instruction" in value or "Instructions" in value
     return any(k in value for k in _HAS_KEYS[fmt])

@@ -21,7 +21,12 @@ repair of the OpenAI path applies. What is particular to this shape:
   Mistral v0.3 has no reasoning channel, so they are not trained (``reasoning_dropped``, kept in
   ``metadata.reasoning``).
 * ``instructions`` (the API's system prompt beside the input) becomes the system message
-  (``instructions_as_system``).
+  (``instructions_as_system``); an ``input`` given as plain text is the user's message
+  (``text_input_as_user``). Items may be typed (``{"type": "message", ...}``) or in the easy form
+  (``{"role", "content"}``).
+* Reasoning followed by a user message or a tool result (not by the assistant turn it leads to), and an
+  ``expected_action`` after an input that already ends with an assistant reply (two replies would be
+  trained as one) are refused (``bad_value``).
 * ``expected_action`` (NeMo Gym) is the reply the row trains: appended as the last assistant turn.
 * Tools in the Responses API's flat shape (``name`` beside ``type``, no nested ``function``) are nested
   as chat tools (``responses_tools_nested``); ``strict`` has no Mistral equivalent and is dropped.
@@ -40,17 +45,26 @@ from .outcome import Converted, Reject
 __all__ = ["convert_responses", "responses_request"]
 
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text", "summary_text", "reasoning_text"})
+_ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
 
 
 def responses_request(value: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     """The Responses API request a record holds and where (``"responses_create_params"`` or ``""``:
     the record itself), or ``None``. A request is an object whose ``input`` is a list of items, at least
-    one of them typed as a Responses item (``message``, ``function_call``, ``function_call_output``,
-    ``reasoning``), so chat ``messages`` under another key are not mistaken for one."""
-    for where, request in (("responses_create_params", value.get("responses_create_params")), ("", value)):
-        if isinstance(request, dict) and isinstance(request.get("input"), list) and "messages" not in request:
-            if any(isinstance(i, dict) and i.get("type") in ("message", "function_call", "function_call_output", "reasoning") for i in request["input"]):
-                return request, where
+    one of them a Responses item (typed ``message``, ``function_call``, ``function_call_output`` or
+    ``reasoning``, or the API's easy form ``{"role", "content"}``), or the API's plain-text input. Under
+    ``responses_create_params`` any such input counts; at the top, a text input or items of the easy
+    form only beside another key of the API (``instructions``, ``tools``, ``model``), so that other
+    formats' ``input`` fields (alpaca's) are not mistaken for one."""
+    nested = value.get("responses_create_params")
+    for where, request in (("responses_create_params", nested), ("", value)):
+        if not isinstance(request, dict) or "messages" in request:
+            continue
+        items = request.get("input")
+        typed = isinstance(items, list) and any(isinstance(i, dict) and i.get("type") in _ITEM_TYPES for i in items)
+        easy = isinstance(items, str) or (isinstance(items, list) and bool(items) and all(isinstance(i, dict) and "role" in i and "content" in i for i in items))
+        if typed or (easy and (where or any(k in request for k in ("instructions", "tools", "model")))):
+            return request, where
     return None
 
 
@@ -59,10 +73,14 @@ def _content(content: Any, where: str, repairs: list[str]) -> Any:
     if isinstance(content, list):
         out: list[Any] = []
         for k, part in enumerate(content):
-            if isinstance(part, dict) and part.get("type") == "refusal" and isinstance(part.get("refusal"), str):
-                out.append({"type": "text", "text": part["refusal"]})
-            elif isinstance(part, dict) and part.get("type") in _TEXT_PARTS:
-                out.append({"type": "text", "text": part.get("text")})
+            kind = part.get("type") if isinstance(part, dict) else None
+            if not isinstance(kind, (str, type(None))):
+                raise Reject("wrong_type", f"{where}[{k}].type: expected a string, got {type(kind).__name__}")
+            if kind == "refusal" or kind in _TEXT_PARTS:
+                text = part.get("refusal" if kind == "refusal" else "text")
+                if not isinstance(text, str):
+                    raise Reject("wrong_type", f"{where}[{k}]: a {kind!r} part needs its text as a string")
+                out.append({"type": "text", "text": text})
             else:
                 shown = part.get("type") if isinstance(part, dict) else type(part).__name__
                 raise Reject("unsupported_content", f"{where}[{k}]: a {shown!r} content part; Mistral v0.3 (text only) cannot train on it")
@@ -88,7 +106,9 @@ def _call(item: dict[str, Any], where: str) -> dict[str, Any]:
     name = item.get("name")
     if not isinstance(name, str):
         raise Reject("wrong_type", f"{where}.name: a function_call needs its function's name")
-    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": item.get("arguments", "{}")}}
+    if "arguments" not in item:
+        raise Reject("missing_field", f"{where}.arguments: a function_call needs its arguments (the JSON text of an object)")
+    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": item["arguments"]}}
     call_id = item.get("call_id")
     if isinstance(call_id, str) and call_id not in ("", "None"):
         call["id"] = call_id
@@ -105,6 +125,8 @@ def _messages(items: list[Any], where: str, repairs: list[str]) -> list[dict[str
         if not isinstance(item, dict):
             raise Reject("wrong_type", f"{at}: an input item must be an object")
         kind = item.get("type", "message" if "role" in item else None)
+        if reasoning and kind in ("message", "function_call_output") and item.get("role") != "assistant":
+            raise Reject("bad_value", f"{at}: reasoning followed by a {item.get('role') or 'tool'} turn, not by the assistant turn it leads to")
         if kind == "message":
             role = item.get("role")
             message: dict[str, Any] = {"role": role, "content": _content(item.get("content"), at + ".content", repairs)}
@@ -166,11 +188,19 @@ def convert_responses(item: Item, value: dict[str, Any], fmt: str = "responses")
     request, where = found
     prefix = f"{where}.input" if where else "input"
     repairs: list[str] = []
-    items = list(request["input"])
+    if isinstance(request["input"], str):
+        items: list[Any] = [{"type": "message", "role": "user", "content": request["input"]}]
+        repairs.append("text_input_as_user")
+    else:
+        items = list(request["input"])
     expected = value.get("expected_action")
     if expected is not None:
         if not isinstance(expected, dict):
             raise Reject("wrong_type", "expected_action: expected a Responses item (a function_call or a message)")
+        last = next((i for i in reversed(items) if isinstance(i, dict) and i.get("type") != "reasoning"), None)
+        if isinstance(last, dict) and last.get("role") == "assistant":
+            # appending would merge two replies into one trained turn
+            raise Reject("bad_value", "expected_action: the input already ends with an assistant reply")
         items.append(expected if "role" in expected or expected.get("type") != "message" else {**expected, "role": "assistant"})
         repairs.append("expected_action_as_reply")
     messages = _messages(items, prefix, repairs)
@@ -180,9 +210,11 @@ def convert_responses(item: Item, value: dict[str, Any], fmt: str = "responses")
         messages.insert(0, {"role": "system", "content": instructions})
         repairs.append("instructions_as_system")
     tools = _tools(request.get("tools"), repairs)
-    top = where or "input"
-    plain = {k: v for k, v in value.items() if k not in (top, "tools", "expected_action", "instructions") and (v is None or isinstance(v, (str, int, float, bool)))}
-    dropped = [k for k in value if k not in (top, "tools", "expected_action", "instructions") and k not in plain]
+    # plain values beside the input (model, tool_choice, ids...) are kept, nested ones named, wherever the request sits
+    used = ("responses_create_params", "input", "tools", "expected_action", "instructions")
+    beside = {**({k: v for k, v in request.items() if k not in used} if where else {}), **{k: v for k, v in value.items() if k not in used}}
+    plain = {k: v for k, v in beside.items() if isinstance(v, (str, int, float, bool))}
+    dropped = [k for k, v in beside.items() if k not in plain and v is not None]
     notes: dict[str, Any] = {"source_shape": f"Responses API input under {where}" if where else "Responses API input"}
     if dropped:
         notes["dropped_keys"] = dropped
