@@ -50,7 +50,7 @@ def _summary(report: PrepareReport) -> str:
 @click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), default=None, help="dataset: `datasets.load_from_disk` folder; parquet: one Parquet file. Default: parquet when the output name ends in .parquet, else dataset.")
 @click.option("--from", "source_format", type=click.Choice(FORMATS), help="Read every input as this format instead of telling it from each record.")
 @click.option("--num-proc", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes; the output is byte-identical for any value.")
-@click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {records, samples, rejected, tokens, trained_tokens, dropped_for_length, ...} (- = stdout).")
+@click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {read, kept, rejected, rejections, samples, tokens, trained_tokens, dropped_for_length, ...} (- = stdout).")
 @click.option("--rejects", metavar="PATH", help="Write rejected records (verbatim, field `text`) with their stage and reasons, as JSON Lines.")
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any record was rejected.")
 def prepare(

@@ -251,7 +251,8 @@ def _validate(data: Mapping[str, Any], source: str) -> TrainConfig:
 
 def merge_overrides(base: TrainConfig, overrides: Mapping[str, Any], *, source: str = "config") -> TrainConfig:
     """A new config: ``base`` with ``overrides`` applied. Keys are setting names; ``lora`` may be a
-    mapping or dotted (``lora.r``), ``model_config.KEY`` sets one key of a built-in model's shape.
+    mapping (or its JSON text, as ``--set lora={"r": 8}`` gives it) or dotted (``lora.r``); likewise
+    ``model_config`` (a built-in model's shape) or ``model_config.KEY``.
     Unknown keys, wrong types and out-of-range values are an error that names the key."""
     data = base.to_dict()
     lora = dict(data["lora"])

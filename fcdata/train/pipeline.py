@@ -259,7 +259,7 @@ def train_eval(
     records, rejects, counts = load_records(input_path, source_format=source_format)
     if main:
         write_jsonl(os.path.join(run_dir, "rejects.jsonl"), rejects)
-    emit("validated", **{k: v for k, v in counts.items() if k != "formats"})
+    emit("validated", read=counts["read"], kept=counts["kept"], rejected=counts["rejected"], **{f"rejected_by_{stage}": n for stage, n in counts["rejected_by_stage"].items()}, warnings=sum(counts["warnings"].values()))
     train_records, held_records, split_info = split_records(records, eval_size=cfg.eval_size, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
     if main:
         write_jsonl(os.path.join(run_dir, "data", "train.jsonl"), train_records)
