@@ -6,7 +6,8 @@ Formats, chosen from the name and, where the name does not decide, from the firs
   reported and reading goes on with the next.
 - a JSON document (``.json``): a top-level array, decoded element by element from a sliding buffer (a
   multi-GB array needs no more memory than its largest element), or pretty-printed JSON values one after
-  another. A ``.json`` file whose first line is a complete value (BFCL ships JSON Lines under that
+  another. An array whose every element is a conversation turn (``from``/``role``) is one conversation
+  (data-genie writes Hermes conversations so) and becomes one item holding the list of turns. A ``.json`` file whose first line is a complete value (BFCL ships JSON Lines under that
   name) is read as JSON Lines.
 - gzip-compressed versions of both (``.gz``).
 - Parquet (``.parquet``): read in row batches. Columns ``messages``, ``tools``, ``metadata`` and
@@ -44,6 +45,7 @@ __all__ = [
     "raw_line_batches",
     "items_of_raw_batch",
     "open_jsonl_lines",
+    "is_turn",
 ]
 
 
@@ -411,11 +413,36 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
         reader.skip_ws()
         if reader.at("["):
             reader.pos += 1
-            yield from reader.array_elements()
+            yield from _one_conversation(reader.array_elements())
         else:
             yield from reader.values()
     except OSError as exc:
         yield Item(shown, reader.line, NOT_PARSED, None, f"file cut off or unreadable: {exc.strerror or exc}", "truncated_file")
+
+
+def is_turn(value: Any) -> bool:
+    """One turn of a conversation (``{"from"/"role", ...}``): never a record on its own."""
+    return isinstance(value, dict) and ("from" in value or "role" in value)
+
+
+def _one_conversation(items: Iterator[Item]) -> Iterator[Item]:
+    """A top-level array whose every element is a turn is one conversation written as a JSON document
+    (interstellarninja/data-genie's ``sharegpt_new_format.json``), so it is one record, a list of turns,
+    as a JSON Lines line holding that array would be. Anything else streams element by element: the
+    turns held so far are given back one by one the moment an element that is not a turn arrives (so a
+    multi-GB array of records is never held), and they are then refused by the converter as what they
+    are."""
+    held: list[Item] | None = []
+    for item in items:
+        if held is not None:
+            if item.ok and is_turn(item.value):
+                held.append(item)
+                continue
+            yield from held
+            held = None
+        yield item
+    if held:
+        yield Item(held[0].file, held[0].line, [i.value for i in held])
 
 
 # a value read whole although it is not usable: reading goes on right after it

@@ -36,6 +36,8 @@ PUBLISHED: dict[str, tuple[str, int, dict[str, int]]] = {
     "formats/when2call_sft_readme.jsonl": ("when2call", 1, {}),
     "formats/when2call_pref_readme.jsonl": ("when2call", 1, {}),
     "harvest/hermes_datagenie_prerelease__interstellarninja-data-genie.jsonl": ("hermes", 1, {}),
+    # the same conversation as data-genie writes it: a JSON document holding one array of turns
+    "harvest/hermes_datagenie_prerelease__interstellarninja-data-genie.orig.json": ("hermes", 1, {}),
     # Wi-Fi given as a string where an array is declared, an answer outside the enum, a bare word
     "harvest/gorilla_openfunctions_v1__shishirpatil-gorilla-test.jsonl": ("gorilla", 109, {"arguments_schema": 2, "arguments_not_json": 1}),
     # two searches ToolBench itself marks valid_data false (no train_messages); one calls a tool the row does not list
@@ -127,6 +129,25 @@ def test_hermes_prerelease_fences_and_bare_turn_list(published_data: Path) -> No
     assert [c["function"]["name"] for c in msgs[1]["tool_calls"]] == ["deploy_smart_contract", "execute_contract_automation"]
     assert [m["name"] for m in msgs[2:4]] == ["deploy_smart_contract", "execute_contract_automation"]
     assert [m["tool_call_id"] for m in msgs[2:4]] == [c["id"] for c in msgs[1]["tool_calls"]]
+
+
+def test_datagenie_json_document_is_one_conversation(published_data: Path, tmp_path: Path) -> None:
+    """data-genie's ``.json`` file (an array of turns) is the same record as its JSON Lines copy, and the
+    file's format is told from it (the report and the per-file line say hermes, not "unknown")."""
+    base = published_data / "harvest" / "hermes_datagenie_prerelease__interstellarninja-data-genie"
+    [doc] = _outs(base.with_suffix(".orig.json"))
+    [line] = _outs(base.with_suffix(".jsonl"))
+    assert isinstance(doc, Converted) and isinstance(line, Converted)
+
+    def strip(rec: dict[str, Any]) -> dict[str, Any]:  # the source file and line differ, nothing else
+        meta = {k: v for k, v in rec["metadata"].items() if k not in ("source_file", "source_line")}
+        return {**rec, "metadata": meta}
+
+    assert strip(doc.record) == strip(line.record) and doc.repairs == line.repairs
+    seen: list[tuple[str, str | None]] = []
+    report = convert_files([str(base.with_suffix(".orig.json"))], str(tmp_path / "o.jsonl"), on_file=lambda f, fmt, _d: seen.append((f, fmt)))
+    assert (report.read, report.kept, report.rejected) == (1, 1, 0)
+    assert [fmt for _f, fmt in seen] == ["hermes"] and [f.format for f in report.files] == ["hermes"]
 
 
 def test_xlam_parameters_become_json_schema(published_data: Path) -> None:

@@ -47,6 +47,22 @@ def test_json_array_elements_with_lines(tmp_path: Path) -> None:
     assert lines(p) == [(2, {"a": 1}, None), (3, {"b": 2}, None), (4, 3.5, None), (4, "s", None)]
 
 
+def test_json_array_of_turns_is_one_conversation(tmp_path: Path) -> None:
+    """A JSON document that is one array of turns (data-genie's files) is one record; an array of records,
+    or turns followed by a record, still streams element by element."""
+    turns = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]
+    p = tmp_path / "t.json"
+    p.write_text("[\n" + ",\n".join(json.dumps(t) for t in turns) + "\n]\n")
+    assert lines(p) == [(2, turns, None)]
+    p.write_text(json.dumps(turns + [{"messages": []}], indent=1))
+    got = lines(p)
+    assert [g[1] for g in got] == [turns[0], turns[1], {"messages": []}] and [g[0] for g in got] == [2, 6, 10]
+    p.write_text(json.dumps([{"messages": []}, turns[0]]))
+    assert [g[1] for g in lines(p)] == [{"messages": []}, turns[0]]
+    p.write_text("[]")
+    assert lines(p) == []
+
+
 def test_truncated_array_reports_and_stops(tmp_path: Path) -> None:
     p = tmp_path / "d.json"
     p.write_text('[{"a": 1}, {"b": ')

@@ -46,6 +46,7 @@ from .hermes import is_hermes_text
 from .ids import CALL_ID_RE
 from .responses import responses_request
 from .toolace import has_tool_list
+from ..read import is_turn
 from .toolalpaca import is_toolalpaca_row
 
 __all__ = ["FORMATS", "detect_format", "describe_keys", "is_turn_list", "known_unsupported", "trajectory_messages"]
@@ -81,7 +82,7 @@ def _is_canonical(value: dict[str, Any]) -> bool:
 def is_turn_list(value: Any) -> bool:
     """A bare list of ShareGPT turns (a conversation written without its ``conversations`` key, as
     data-genie writes Hermes conversations)."""
-    return isinstance(value, list) and bool(value) and all(isinstance(t, dict) and ("from" in t or "role" in t) for t in value)
+    return isinstance(value, list) and bool(value) and all(is_turn(t) for t in value)
 
 
 def _is_hermes(value: dict[str, Any]) -> bool:

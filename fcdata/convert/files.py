@@ -31,7 +31,7 @@ from ..paths import check_paths
 from ..pool import ordered_map, worker_pool
 from ..write import BackgroundWriter, JsonlWriter, atomic_open, write_parquet
 from .encoding import ENCODER
-from .detect import FORMATS, detect_format
+from .detect import FORMATS, detect_format, is_turn_list
 from .dispatch import convert_item, expand_items
 from .outcome import Converted
 
@@ -193,9 +193,15 @@ def _chunk(entries: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _detectable(item: Item) -> bool:
+    """A record the file's format can be told from: an object, or a conversation written as a bare list
+    of turns (data-genie's Hermes files), which :func:`detect_format` reads as ShareGPT."""
+    return item.ok and (isinstance(item.value, dict) or is_turn_list(item.value))
+
+
 def _first_value_raw(shown: str, payload: Any) -> Any:
     for item in batch_items(shown, "raw", payload):
-        if item.ok and isinstance(item.value, dict):
+        if _detectable(item):
             return item.value
     return NOT_PARSED
 
@@ -231,7 +237,7 @@ def _open_source(path: str, batch_size: int) -> _Source:
     value = NOT_PARSED
     for batch in batches:
         pending.append(batch)
-        value = next((it.value for it in batch if it.ok and isinstance(it.value, dict)), NOT_PARSED)
+        value = next((it.value for it in batch if _detectable(it)), NOT_PARSED)
         if value is not NOT_PARSED:
             break
 
