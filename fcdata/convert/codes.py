@@ -124,6 +124,7 @@ REJECTIONS: dict[str, str] = {
     "not_object": "the record is not a JSON object",
     "unknown_format": "the record's keys match no known format",
     "several_records_per_row": "a published shape that holds several conversations in one row (ToolAlpaca's training rows); not split",
+    "query_without_answer": "a request published without its answer (ToolBench's query files: api_list, query, relevant APIs): nothing to train on or score against",
     "argument_placeholder": "the first golden call's input holds a placeholder (${...}) instead of a value (ToolAlpaca): no call to train",
     "openapi_ref_unresolved": "an OpenAPI document's $ref that points outside the document, at nothing, or in a cycle",
     "format_mismatch": "the record does not have the keys of the format its file is read as",

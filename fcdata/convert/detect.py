@@ -169,16 +169,20 @@ def detect_format(value: Any) -> str | None:
     return None
 
 
-def known_unsupported(value: Any) -> str | None:
-    """What a record of a published shape fcdata knowingly does not convert is, or ``None``: so that it is
-    refused with its name rather than as a record of no known format."""
+def known_unsupported(value: Any) -> tuple[str, str] | None:
+    """The rejection (code, message) of a record of a published shape fcdata knowingly does not convert,
+    or ``None``: so that it is refused with its name rather than as a record of no known format."""
     if not isinstance(value, dict):
         return None
     if "Instructions" in value and "Instances" in value and "Golden_Answers" not in value:
         # ToolAlpaca's training rows: instances in ReAct text, no real row of which was found to test a
         # converter on (its evaluation rows are converted: format toolalpaca)
         n = len(value["Instructions"]) if isinstance(value["Instructions"], list) else "several"
-        return f"a ToolAlpaca training row (instances): one API with {n} instructions, each its own conversation; not converted"
+        return "several_records_per_row", f"a ToolAlpaca training row (instances): one API with {n} instructions, each its own conversation; not converted"
+    if "api_list" in value and "query" in value and "answers" not in value:
+        # ToolBench's query files (data/instruction, data_example/instruction): a request and the APIs it
+        # may use, never the calls that answer it; those are the answer files, converted as trajectory
+        return "query_without_answer", "a ToolBench query (api_list, query, relevant APIs): a request with no answer to train on or score against; its answers are ToolBench's answer files (data_example/answer), which convert as trajectory"
     return None
 
 

@@ -168,7 +168,7 @@ def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) ->
             if label is None:
                 unsupported = known_unsupported(value)
                 if unsupported is not None:
-                    return Rejected(item, [("several_records_per_row", unsupported)], None)
+                    return Rejected(item, [unsupported], None)
                 known = ", ".join(FORMATS)
                 return Rejected(item, [("unknown_format", f"no known format has these keys ({describe_keys(value)}); known formats: {known}")], None)
             return _convert(item, value, label, False)
