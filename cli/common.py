@@ -33,13 +33,19 @@ def fail(message: str) -> NoReturn:
     raise FcdataClickError(message)
 
 
-def check_outputs(*, inputs: Sequence[str] = (), files: dict[str, str | None] | None = None, folders: dict[str, str | None] | None = None) -> None:
+def check_outputs(
+    *,
+    inputs: Sequence[str] = (),
+    files: dict[str, str | None] | None = None,
+    folders: dict[str, str | None] | None = None,
+    run_folders: dict[str, str | None] | None = None,
+) -> None:
     """Refuse, before any work starts, outputs that are an input or another output (through links and
-    spellings too), outputs that cannot be written, and several outputs sent to stdout (``-``) at once.
-    Keys are the option names shown in the message. The rules are the library's
-    (:func:`fcdata.paths.check_paths`)."""
+    spellings too), outputs that cannot be written, folders whose files a run would destroy, and several
+    outputs sent to stdout (``-``) at once. Keys are the option names shown in the message. The rules are
+    the library's (:func:`fcdata.paths.check_paths`)."""
     try:
-        check_paths(inputs, files, folders)
+        check_paths(inputs, files, folders, run_folders)
     except FcdataError as exc:
         fail(str(exc))
 

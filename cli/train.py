@@ -140,7 +140,7 @@ def train(data: str, run_dir: str, source_format: str | None, quiet: bool, **kwa
     from fcdata.train.pipeline import training_data
     from fcdata.train.trainer import train_model
 
-    check_outputs(inputs=[data], folders={"-o": run_dir})
+    check_outputs(inputs=[data], run_folders={"-o": run_dir})
     _library_progress(quiet)
     cfg, notes = _build_config(kwargs)
     resolved = resolve(cfg)
@@ -277,7 +277,7 @@ def train_eval(input_path: str, run_dir: str, source_format: str | None, quiet: 
     from fcdata.train.config import resolve
     from fcdata.train.pipeline import train_eval as run
 
-    check_outputs(inputs=[input_path], folders={"-o": run_dir})
+    check_outputs(inputs=[input_path], run_folders={"-o": run_dir})
     _library_progress(quiet)
     cfg, notes = _build_config(kwargs)
     resolved = resolve(cfg)

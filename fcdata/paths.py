@@ -7,6 +7,11 @@ that cannot be written is better found before an hour of work than after. Two pa
 when they name the same inode (hard links, symbolic links, ``./a`` against ``a``), or, for paths that do
 not exist yet, when they resolve to the same place. A folder output that a run replaces whole (``prepare
 -o folder``) or fills (a training run) also may not hold an input or another output.
+
+Nor may a run destroy files it did not write: a folder that ``prepare`` replaces must be new, empty or
+an earlier data set (:func:`fcdata.write.dataset_folder_problem`), and a run folder new, empty or an
+earlier run (:func:`run_folder_problem`), since a run replaces its ``prepared/``, ``model/`` and
+``adapter/`` inside it (``train-eval data.jsonl -o ~/project`` must not replace ``~/project/data``).
 """
 
 from __future__ import annotations
@@ -16,9 +21,61 @@ import tempfile
 from typing import Iterable, Mapping
 
 from .errors import OutputError, UsageError
-from .write import is_special_file
+from .write import dataset_folder_problem, is_special_file
 
-__all__ = ["check_paths", "same_place"]
+__all__ = ["check_paths", "same_place", "run_folder_problem", "refuse_foreign_run_folder", "RUN_FOLDER_ENTRIES"]
+
+RUN_FOLDER_ENTRIES = frozenset({
+    "config.yaml", "metrics.json", "log_history.json", "loss_curve.png", "tokenizer.json",
+    "report.json", "report.md", "rejects.jsonl", "prepare_report.json", "prepare_rejects.jsonl",
+    "predictions_before.jsonl", "predictions_after.jsonl", "references.jsonl",
+    "data", "prepared", "model", "adapter", "base_model", "checkpoints", "eval",
+})
+"""What ``fcdata train`` / ``train-eval`` / ``eval`` write into a run folder (tests check a real run's)."""
+
+
+def run_folder_problem(folder: str) -> str | None:
+    """Why ``folder`` may not be used as a run folder, or ``None``. A run writes its files into the
+    folder and replaces its sub-folders (``prepared/``, ``model/``...), so the folder must be new, empty,
+    an earlier run (its ``config.yaml`` names a model), or a run cut off before its ``config.yaml``
+    (nothing in it but what a run writes)."""
+    if not os.path.isdir(folder):
+        return None
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None  # unreadable: writing into it fails with its own message
+    foreign = [n for n in names if n not in RUN_FOLDER_ENTRIES]
+    if not foreign or _is_run_config(os.path.join(folder, "config.yaml")):
+        return None
+    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    return (
+        f"is a folder that is not an fcdata run (no config.yaml of a run; it holds {shown}); a run writes its "
+        "files into it and replaces data/, prepared/, model/ and adapter/ there, so give a new or empty folder"
+    )
+
+
+def refuse_foreign_run_folder(folder: str) -> None:
+    """Raise :class:`OutputError` when ``folder`` may not be a run folder (:func:`run_folder_problem`):
+    the library's own check, for callers that skip the CLI's."""
+    problem = run_folder_problem(folder)
+    if problem is not None:
+        raise OutputError(problem, file=folder)
+
+
+def _is_run_config(path: str) -> bool:
+    if not os.path.isfile(path):
+        return False
+    try:
+        import yaml
+    except ImportError:  # the data-only install has no training: a run folder cannot be told from others
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            saved = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):  # a config.yaml that is not YAML is not a run's
+        return False
+    return isinstance(saved, dict) and "model" in saved and "full" in saved
 
 
 def _identity(path: str) -> tuple[object, ...]:
@@ -77,13 +134,25 @@ def check_paths(
     inputs: Iterable[str] = (),
     files: Mapping[str, str | None] | None = None,
     folders: Mapping[str, str | None] | None = None,
+    run_folders: Mapping[str, str | None] | None = None,
 ) -> None:
-    """Refuse (:class:`UsageError` or :class:`OutputError`, before any work) outputs that collide or
-    cannot be written. ``files`` and ``folders`` map an option name (shown in the message) to its path;
-    ``None`` is an option not given, ``-`` is standard input or output (never a collision, except that
-    only one output can be standard output)."""
+    """Refuse (:class:`UsageError` or :class:`OutputError`, before any work) outputs that collide, cannot
+    be written, or would destroy files fcdata did not write. ``files``, ``folders`` (replaced whole by a
+    data set) and ``run_folders`` (written into by a run) map an option name (shown in the message) to
+    its path; ``None`` is an option not given, ``-`` is standard input or output (never a collision,
+    except that only one output can be standard output)."""
     files = {k: v for k, v in (files or {}).items() if v is not None}
-    folders = {k: v for k, v in (folders or {}).items() if v is not None}
+    runs = {k: v for k, v in (run_folders or {}).items() if v is not None}
+    for option, path in runs.items():
+        problem = run_folder_problem(path)
+        if problem is not None:
+            raise UsageError(f"{option} {path}: {problem}")
+    datasets = {k: v for k, v in (folders or {}).items() if v is not None}
+    for option, path in datasets.items():
+        problem = dataset_folder_problem(path)
+        if problem is not None:
+            raise UsageError(f"{option} {path}: {problem}")
+    folders = {**datasets, **runs}
     to_stdout = [k for k, v in files.items() if v == "-"]
     if len(to_stdout) > 1:
         raise UsageError(f"{' and '.join(to_stdout)} would all write to stdout (-); give all but one of them a file name")

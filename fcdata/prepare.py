@@ -44,7 +44,7 @@ from .pool import ordered_map, worker_pool
 from .render import MODES, render_records
 from .tokenizer import MistralV3Tokenizer, load_tokenizer
 from .rejects import Reason, reject_obj
-from .write import JsonlWriter, atomic_path, dumps_line, scratch_file
+from .write import JsonlWriter, atomic_path, dataset_folder_problem, dumps_line, scratch_file
 
 __all__ = ["prepare", "PrepareReport", "OUTPUT_FORMATS", "COLUMNS"]
 
@@ -555,7 +555,7 @@ def _write_dataset(out: str, tables: Iterator[Any], description: str, digest: An
         quiet = datasets.are_progress_bars_disabled()
         datasets.disable_progress_bars()  # the library does not print; the CLI shows its own progress
         try:
-            with atomic_path(out, directory=True) as tmp:
+            with atomic_path(out, directory=True, guard=dataset_folder_problem) as tmp:
                 # an empty data set still needs one (empty) shard, or load_from_disk cannot open it
                 ds.save_to_disk(tmp, num_shards=1 if len(ds) == 0 else None)
         finally:

@@ -25,16 +25,17 @@ import io
 import json
 import os
 import queue
+import re
 import shutil
 import stat
 import sys
 import tempfile
 import threading
-from typing import IO, Any, Iterable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import InputError, OutputError
 
-__all__ = ["atomic_path", "atomic_open", "scratch_file", "sweep_stale", "write_error", "is_special_file", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter", "BackgroundWriter", "RECORD_COLUMNS"]
+__all__ = ["atomic_path", "atomic_open", "dataset_folder_problem", "scratch_file", "sweep_stale", "write_error", "is_special_file", "dumps_line", "write_jsonl", "write_json", "write_parquet", "JsonlWriter", "BackgroundWriter", "RECORD_COLUMNS"]
 
 
 def dumps_line(obj: Any) -> str:
@@ -80,6 +81,42 @@ def _write_errors(target: str) -> Iterator[None]:
         if failed is not None:
             raise failed from exc
         raise
+
+
+# what `datasets.Dataset.save_to_disk` (and `DatasetDict.save_to_disk`, one such folder per split) and
+# `Dataset.map`'s cache put in a data set folder
+_DATASET_ENTRY = re.compile(r"(state|dataset_info|dataset_dict)\.json|data-\d+-of-\d+\.arrow|cache-[0-9a-f]+\.arrow")
+
+
+def _foreign_entries(folder: str) -> list[str]:
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    split_folders = "dataset_dict.json" in names
+    foreign = []
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            if not split_folders or _foreign_entries(path):
+                foreign.append(name + "/")
+        elif not _DATASET_ENTRY.fullmatch(name):
+            foreign.append(name)
+    return foreign
+
+
+def dataset_folder_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why the existing folder ``folder`` may not be replaced by a data set, or ``None``: replacing a
+    folder removes everything in it, which is right for an earlier data set written there and data loss
+    for anything else (``prepare data.jsonl -o ~/project`` must not empty the project)."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return None
+    foreign = _foreign_entries(folder)
+    if not foreign:
+        return None
+    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    return f"is a folder holding what a saved data set does not ({shown}); writing the data set there replaces the whole folder, so give a new or empty folder (or a data set written before)"
 
 
 def _temp_prefix(base: str) -> str:
@@ -149,11 +186,13 @@ def _prepare_parent(target: str) -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> Iterator[str]:
+def atomic_path(target: str | os.PathLike[str], *, directory: bool = False, guard: Callable[[str], str | None] | None = None) -> Iterator[str]:
     """Yield a temporary path beside ``target``; on success it replaces ``target`` in one rename.
 
     With ``directory=True`` the temporary path is a fresh directory (for ``datasets.save_to_disk``); an
-    existing target directory is replaced only after the new one is complete. On any exception the
+    existing target directory is replaced only after the new one is complete, and only if ``guard``
+    (called before anything is written) finds no reason against it, such as files that replacing it would
+    destroy (:func:`dataset_folder_problem`); its reason is raised as :class:`OutputError`. On any exception the
     temporary file or directory is removed and the target is left untouched; a failed write (disk full...)
     is raised as :class:`OutputError` naming ``target``.
     """
@@ -167,6 +206,10 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False) -> I
         raise InputError("is a directory; give a file name for this output", file=target)
     if directory and os.path.exists(target) and not os.path.isdir(target):
         raise InputError("is a file; give a folder name for this output", file=target)
+    if directory and guard is not None:
+        problem = guard(target)
+        if problem is not None:
+            raise OutputError(problem, file=target)
     parent = _prepare_parent(target)
     base = os.path.basename(target.rstrip(os.sep)) or "out"
     try:

@@ -98,6 +98,39 @@ def test_an_output_that_is_an_input_or_another_output_is_refused_before_any_work
         assert sorted(p.name for p in tmp_path.iterdir()) == names, argv  # and nothing was written
 
 
+def test_a_folder_of_someone_elses_files_is_never_replaced(tmp_path: Path) -> None:
+    """`prepare -o DIR` replaces DIR whole and a run replaces its sub-folders: a folder holding files
+    fcdata did not write is refused before any work (exit 2), by the CLI and by the library, and its files
+    survive; an earlier data set or an earlier run is replaced or resumed as before."""
+    from fcdata.errors import FcdataError
+    from fcdata.prepare import prepare
+
+    data = canonical(tmp_path)
+    mine = tmp_path / "project"
+    (mine / "data").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    (mine / "data" / "raw.jsonl").write_text("mine")
+    for argv in (
+        ["prepare", str(data), "-o", str(mine)],
+        ["prepare", str(data), "-o", str(mine / "data")],
+        ["train", str(data), "-o", str(mine), "--model", "tiny-mistral", "--max-steps", "1"],
+        ["train-eval", str(data), "-o", str(mine), "--model", "tiny-mistral", "--max-steps", "1"],
+    ):
+        r = run(*argv)
+        assert r.exit_code == 2 and "Traceback" not in r.output, (argv, r.output)
+        assert "notes.txt" in r.output or "raw.jsonl" in r.output, r.output
+    with pytest.raises(FcdataError, match="notes.txt"):
+        prepare([str(data)], str(mine))
+    assert sorted(str(p.relative_to(mine)) for p in mine.rglob("*")) == ["data", "data/raw.jsonl", "notes.txt"]
+    assert (mine / "notes.txt").read_text() == "mine"
+    # an earlier data set (or an empty folder) is replaced
+    out = tmp_path / "prepared"
+    out.mkdir()
+    for _ in range(2):
+        assert run("prepare", str(data), "-o", str(out)).exit_code == 0
+    assert (out / "dataset_info.json").exists()
+
+
 def test_an_unwritable_output_is_found_before_the_data_is_written(tmp_path: Path) -> None:
     data = canonical(tmp_path)
     blocker = tmp_path / "file"

@@ -165,12 +165,12 @@ def test_max_length_is_reported(inputs, tmp_path):
 
 def test_failure_leaves_old_output(inputs, tmp_path):
     out = tmp_path / "keep"
-    out.mkdir()
-    (out / "marker").write_text("old")
+    prepare([inputs["sharegpt"]], out, mode="single")  # an earlier data set, which a failed run must leave as it was
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
     v1 = os.path.join(os.path.dirname(load_tokenizer().path), "tokenizer.model.v1")
     with pytest.raises(TokenizerError, match="v1 tokenizer"):
         prepare([inputs["sharegpt"]], out, tokenizer=v1)
-    assert (out / "marker").read_text() == "old"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == old
     assert [p.name for p in tmp_path.iterdir()] == ["keep"]  # no temporary files left behind
     with pytest.raises(UsageError):
         prepare([inputs["sharegpt"]], out, mode="all")

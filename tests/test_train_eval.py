@@ -179,6 +179,15 @@ def test_train_eval_end_to_end_on_the_bundled_example_on_cpu(tmp_path) -> None:
     replayed = [json.loads(line) for line in (run / "eval" / "predictions.jsonl").read_text().splitlines()]
     assert [p["output"] for p in replayed] == [p["output"] for p in after]
     assert json.loads((run / "eval" / "report.json").read_text())["accuracy"] == report["after"]["accuracy"]
+    # everything the run wrote is a name the run-folder guard knows (fcdata.paths.RUN_FOLDER_ENTRIES), so
+    # running again into it is never refused as a folder fcdata did not write
+    from fcdata.paths import RUN_FOLDER_ENTRIES, run_folder_problem
+
+    assert {p.name for p in run.iterdir()} <= RUN_FOLDER_ENTRIES
+    (run / "config.yaml").rename(run / "config.yaml.saved")  # a run cut off before its config.yaml
+    assert run_folder_problem(str(run)) is not None  # (the renamed file is not a run's)
+    (run / "config.yaml.saved").unlink()
+    assert run_folder_problem(str(run)) is None
 
 
 def test_report_md_renders_every_section() -> None:

@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ..paths import refuse_foreign_run_folder
 from ..errors import InputError, UsageError
 from ..reports import RecordCounts
 from .config import Resolved, TrainConfig, resolve
@@ -250,6 +251,7 @@ def train_eval(
     started = time.perf_counter()
     resolved = resolved or resolve(cfg)
     apply_threads(resolved.threads)
+    refuse_foreign_run_folder(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     tok = load_tokenizer(model_tokenizer(cfg.model, cfg.tokenizer))  # the model folder's own, when it has one
 

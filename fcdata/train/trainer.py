@@ -31,6 +31,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..paths import refuse_foreign_run_folder
 from ..errors import UsageError
 from .artifacts import dump_yaml, peak_memory, plot_loss_curve, tokenizer_reference, write_text
 from .config import Resolved, TrainConfig, resolve
@@ -349,6 +350,7 @@ def train_model(
     notes = list(resolved.notes) + [n for n in (extra_notes or []) if n not in resolved.notes]
     if len(dataset) == 0:
         raise UsageError("no training samples: the prepared data set is empty")
+    refuse_foreign_run_folder(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     resolved_dict = resolved.to_dict()
     resume_from = _resume_checkpoint(run_dir, cfg, resolved_dict)
