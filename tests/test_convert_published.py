@@ -152,6 +152,21 @@ def test_datagenie_json_document_is_one_conversation(published_data: Path, tmp_p
     assert [fmt for _f, fmt in seen] == ["hermes"] and [f.format for f in report.files] == ["hermes"]
 
 
+def test_a_file_concatenated_from_two_sets_converts_whole(published_data: Path, tmp_path: Path) -> None:
+    """xLAM rows then a When2Call row in one file: the file is announced as xlam (its first record), and
+    each record is read as what it is, as prepare reads it (this used to reject the When2Call row as
+    format_mismatch in convert only)."""
+    from fcdata.prepare import prepare
+
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes((published_data / "formats" / "xlam_rows.jsonl").read_bytes() + (published_data / "formats" / "when2call_sft_readme.jsonl").read_bytes())
+    report = convert_files([str(mixed)], str(tmp_path / "o.jsonl"))
+    assert (report.read, report.kept, report.rejected) == (16, 16, 0)
+    assert report.to_dict()["formats"] == {"when2call": 1, "xlam": 15} and [f.format for f in report.files] == ["xlam"]
+    prepared = prepare([str(mixed)], str(tmp_path / "p"))
+    assert (prepared.read, prepared.kept) == (16, 16)
+
+
 def test_xlam_parameters_become_json_schema(published_data: Path) -> None:
     outs = _outs(published_data / "formats" / "xlam_rows.jsonl")
     rows = [json.loads(line) for line in (published_data / "formats" / "xlam_rows.jsonl").open(encoding="utf-8")]

@@ -127,7 +127,7 @@ REJECTIONS: dict[str, str] = {
     "query_without_answer": "a request published without its answer (ToolBench's query files: api_list, query, relevant APIs): nothing to train on or score against",
     "argument_placeholder": "the first golden call's input holds a placeholder (${...}) instead of a value (ToolAlpaca): no call to train",
     "openapi_ref_unresolved": "an OpenAPI document's $ref that points outside the document, at nothing, or in a cycle",
-    "format_mismatch": "the record does not have the keys of the format its file is read as",
+    "format_mismatch": "the record does not have the keys of the format forced with --from",
     "missing_field": "a field the format needs is missing",
     "wrong_type": "a field has the wrong type",
     "bad_value": "a value outside what the format allows (e.g. a call of type other than function)",

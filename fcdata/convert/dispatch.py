@@ -88,8 +88,7 @@ def _convert(item: Item, value: dict[str, Any], fmt: str, forced: bool) -> Conve
         # that converter, which says precisely what is missing
         if not ((forced or own is None) and _has_keys(value, fmt)):
             seen = f"; it looks like {own}" if own else ""
-            how = "--from" if forced else "the first record of its file"
-            raise Reject("format_mismatch", f"read as {fmt} (from {how}), which needs {_WANTS[fmt]}, but the record is {describe_keys(value)}{seen}")
+            raise Reject("format_mismatch", f"read as {fmt} (from --from), which needs {_WANTS[fmt]}, but the record is {describe_keys(value)}{seen}")
         own = fmt if fmt != "canonical" else "openai"
     # the record is read by what it is; a forced format labels it (and, within the ShareGPT family,
     # says which markup to read: forcing toolace reads Python call syntax in any ShareGPT record)
@@ -161,6 +160,14 @@ def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) ->
             return Rejected(item, [("internal_error", f"{type(exc).__name__}: {exc}")], label)
     if not isinstance(value, dict):
         return Rejected(item, [("not_object", f"a record must be a JSON object, got {describe_keys(value)}")], fmt)
+    if fmt is not None and not forced:
+        # the file's format (told from its first record) only decides for records of no known format that
+        # have its keys (its converter then names what is missing); a record of another known format (files
+        # concatenated from several sets) is read as what it is, and one of no format is unknown_format, as
+        # prepare and train-eval, which tell each record's own, find them
+        own = detect_format(value)
+        if (own is not None and own not in _FAMILY[fmt]) or (own is None and not _has_keys(value, fmt)):
+            fmt = None
     label = fmt
     try:
         if fmt is None:
