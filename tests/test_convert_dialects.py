@@ -59,6 +59,7 @@ QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
     # Hermes
     "hermes_tools_block_python_repr": (_hermes(HERMES_SYSTEM, CALL_TEXT), None, ["tools_python_literal", "tools_from_system_prompt", "format_instructions_dropped", "tool_call_tags_parsed", "call_python_literal"]),
     "hermes_tool_response_envelope": (_hermes(HERMES_SYSTEM, CALL_TEXT, '<tool_response>\n{"name": "get_weather", "content": {"temp": 21}}\n</tool_response>\n'), None, ["tool_response_tags_removed", "tool_result_envelope_unwrapped"]),
+    "hermes_tool_response_python_literal": (_hermes(HERMES_SYSTEM, CALL_TEXT, "<tool_response>\n{'name': 'get_weather', 'content': {'temp': 21, 'sunny': True}}\n</tool_response>\n"), None, ["tool_response_tags_removed", "tool_result_envelope_unwrapped", "tool_result_python_literal"]),
     "hermes_literal_backslash_n": (_hermes(HERMES_SYSTEM, '<tool_call>\\n{"name": "get_weather", "arguments": {"city": "Paris"}}\\n</tool_call>'), None, ["literal_newlines_removed", "tool_call_tags_parsed"]),
     "hermes_name_inside_arguments": (_hermes(HERMES_SYSTEM, '<tool_call>{"arguments": {"city": "Paris", "name": "get_weather"}}</tool_call>'), None, "call_markup_text"),
     "hermes_bare_turn_list": (_hermes(HERMES_SYSTEM, CALL_TEXT)["conversations"], None, ["bare_conversation_wrapped", "tool_call_tags_parsed"]),
@@ -84,6 +85,7 @@ QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
     "xlam_irrelevance_row": ({"query": "Tell me a joke.", "tools": json.dumps(XLAM_TOOLS), "answers": "[]"}, None, "empty_call_list"),
     "xlam_default_as_text": ({"query": "q", "tools": [{"name": "f", "parameters": {"n": {"type": "int", "default": "250"}}}], "answers": [{"name": "f", "arguments": {}}]}, None, ["parameters_schema_built", "default_coerced"]),
     "xlam_default_of_wrong_type": ({"query": "q", "tools": [{"name": "f", "parameters": {"ids": {"type": "List[int]", "default": "static"}, "x": {"type": "str"}}}], "answers": [{"name": "f", "arguments": {"x": "a"}}]}, None, ["parameters_schema_built", "default_dropped"]),
+    "xlam_empty_default": ({"query": "q", "tools": [{"name": "f", "parameters": {"q": {"type": "str", "default": ""}, "n": {"type": "int, optional", "default": None}}}], "answers": [{"name": "f", "arguments": {"q": "x"}}]}, None, ["parameters_schema_built", "empty_default_dropped"]),
     "xlam_int_with_fraction_default": ({"query": "q", "tools": [{"name": "f", "parameters": {"lat": {"type": "int", "default": 46.95828}}}], "answers": [{"name": "f", "arguments": {"lat": 40.7}}]}, None, ["parameters_schema_built", "integer_type_widened"]),
     "xlam_unknown_type": ({"query": "q", "tools": [{"name": "f", "parameters": {"cb": {"type": "Callable[[int], str]"}}}], "answers": [{"name": "f", "arguments": {}}]}, None, "schema_invalid"),
     # When2Call

@@ -80,6 +80,7 @@ REPAIRS: dict[str, str] = {
     "required_moved_into_parameters": "'required' written beside 'parameters' instead of in it (When2Call); moved in",
     "default_coerced": "a default written as text of its parameter's type ('250' for an integer); read as that value",
     "default_dropped": "a default its parameter's type cannot take (xLAM's 'static' for a List[int]); dropped",
+    "empty_default_dropped": "an empty or null default (xLAM's way of writing 'no default'); left out, so the parameter is required unless marked optional",
     "integer_type_widened": "an integer parameter whose own default is a fraction (xLAM's 'int' latitude defaulting to 46.95828); declared a number",
     "tools_json_string": "tools given as the JSON text of the list instead of the list (OpenAI-style dumps); decoded",
     "tool_declarations_decoded": "tools given as a list of JSON texts, one per declaration (When2Call's test file); decoded",

@@ -89,15 +89,27 @@ def tool_responses(text: str, repairs: list[str]) -> list[tuple[str | None, str]
     out: list[tuple[str | None, str]] = []
     for block in blocks:
         body = block.strip()
-        value = _literal(body, [], "")
+        literal: list[str] = []
+        value = _literal(body, literal, "tool_result_python_literal")
         if value is not None:
-            out.append(unwrap_envelope(value, body, repairs))
+            out.append(_unwrapped(value, body, bool(literal), repairs))
             continue
         # data-genie writes several responses in one block, one per line
         lines = [line.strip() for line in body.splitlines() if line.strip()]
-        values = [_literal(line, [], "") for line in lines]
+        literals: list[list[str]] = [[] for _ in lines]
+        values = [_literal(line, lit, "tool_result_python_literal") for line, lit in zip(lines, literals)]
         if len(lines) > 1 and all(v is not None for v in values):
-            out.extend(unwrap_envelope(v, line, repairs) for v, line in zip(values, lines))
+            out.extend(_unwrapped(v, line, bool(lit), repairs) for v, line, lit in zip(values, lines, literals))
         else:
             out.append((None, body))
     return out
+
+
+def _unwrapped(value: Any, source: str, from_literal: bool, repairs: list[str]) -> tuple[str | None, str]:
+    """An envelope's content, as :func:`unwrap_envelope` gives it; content that came from a Python
+    literal (``{'status': 'Success'}``) and is now written as JSON says so (``tool_result_python_literal``),
+    as the OpenAI converter says it of a result written as a Python repr."""
+    name, text = unwrap_envelope(value, source, repairs)
+    if from_literal and name is not None and not isinstance(value.get("content", value.get("results")), str) and "tool_result_python_literal" not in repairs:
+        repairs.append("tool_result_python_literal")
+    return name, text

@@ -160,10 +160,11 @@ def _is_flat_parameters(params: dict[str, Any]) -> bool:
 def _build_parameters(params: dict[str, Any], where: str, repairs: list[str]) -> dict[str, Any]:
     """A JSON Schema object from xLAM's flat parameters: each type expression read
     (:func:`fcdata.schema_types.read_type`), ``required`` made of the parameters that are neither
-    marked optional nor given a default (xLAM's answers leave those out), an empty default (xLAM's "no
-    default") dropped."""
+    marked optional nor given a default (xLAM's answers leave those out), an empty or null default
+    (xLAM's "no default") dropped (``empty_default_dropped``)."""
     properties: dict[str, Any] = {}
     required: list[str] = []
+    emptied = False
     for name, spec in params.items():
         prop = {k: v for k, v in spec.items() if k != "type"}
         kind = spec.get("type")
@@ -172,6 +173,7 @@ def _build_parameters(params: dict[str, Any], where: str, repairs: list[str]) ->
             raise Reject("schema_invalid", f"{where}.parameters.{name}.type: {kind!r} is neither a JSON Schema type nor a type expression fcdata reads (str, int, List[int], Dict[str, Any], 'str, optional'...)")
         default = prop.get("default", expr.default)
         if default in ("", None):
+            emptied = emptied or "default" in prop
             prop.pop("default", None)
             default = NO_DEFAULT
         elif default is not NO_DEFAULT:
@@ -180,6 +182,8 @@ def _build_parameters(params: dict[str, Any], where: str, repairs: list[str]) ->
         if not expr.optional and default is NO_DEFAULT:
             required.append(name)
     repairs.append("parameters_schema_built")
+    if emptied:
+        repairs.append("empty_default_dropped")
     out: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         out["required"] = required
@@ -191,8 +195,8 @@ def _fix_defaults(params: dict[str, Any], repairs: list[str], only: frozenset[st
     dialects: a number written as text (``"250"`` for an integer) read as the number
     (``default_coerced``); an integer parameter whose default is a fraction (xLAM's ``"int"`` latitude
     with default ``46.95828``) declared a number (``integer_type_widened``); any other default of the
-    wrong type, or an empty one on a non-string parameter (xLAM's "no default"), dropped
-    (``default_dropped``): a model shown a default the parameter cannot take learns a wrong value.
+    wrong type dropped (``default_dropped``), an empty one on a non-string parameter (xLAM's "no
+    default") too (``empty_default_dropped``): a model shown a default the parameter cannot take learns a wrong value.
     ``only``: the parameters whose type was written as a Python name or expression of xLAM's (``int``,
     ``str``, ``List[int]``); defaults of parameters declared with JSON Schema types or BFCL's names are
     left as the source wrote them (BFCL's live schemas, which When2Call's test set shows the model, keep
@@ -221,8 +225,7 @@ def _fix_defaults(params: dict[str, Any], repairs: list[str], only: frozenset[st
             repairs.append("default_coerced")
         else:
             del new["default"]
-            if default != "":
-                repairs.append("default_dropped")
+            repairs.append("empty_default_dropped" if default == "" else "default_dropped")
         changed[name] = new
     if not changed:
         return params
