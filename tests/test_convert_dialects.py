@@ -128,6 +128,7 @@ QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
     "responses_instructions": ({"instructions": "Be brief.", "input": [{"type": "message", "role": "user", "content": "Hi"}, {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello."}]}]}, None, ["instructions_as_system", "content_parts_joined"]),
     # ToolAlpaca evaluation rows
     "toolalpaca_independent_steps_are_parallel_calls": (_toolalpaca([("getWeather", '{"city": "Paris", "unit": ""}'), ("getWeather", '{"city": "Rome"}')]), None, ["openapi_operations_as_tools", "empty_optional_argument_dropped"]),
+    "toolalpaca_another_action_ends_the_turn": (_toolalpaca([("getWeather", '{"city": "Paris"}'), ("reportWeather", '{"city": "Paris"}')]), None, ["openapi_operations_as_tools", "later_steps_dropped"]),
     "toolalpaca_get_details_then_a_dependent_step": (_toolalpaca([("getDetails", '{"Question": "Which city?"}'), ("getWeather", '{"city": ${city from getDetails}}')]), None, ["get_details_as_question", "later_steps_dropped"]),
     "toolalpaca_placeholder_in_the_first_call": (_toolalpaca([("getWeather", '{"city": ${a city}}')]), None, "argument_placeholder"),
     "toolalpaca_ref_outside_the_document": (_toolalpaca([("getWeather", '{"city": "Paris"}')], [{"$ref": "other.json#/parameters/city"}]), None, "openapi_ref_unresolved"),

@@ -313,7 +313,8 @@ def test_nemotron_agentic_row_with_reasoning_content() -> None:
 
 def test_toolalpaca_rows_become_one_record_per_instruction(published_data: Path, tmp_path: Path) -> None:
     """ToolAlpaca's evaluation rows: one record per instruction, the API's OpenAPI operations as tools,
-    independent golden steps as parallel calls, getDetails as the question, later steps kept aside."""
+    independent golden steps of one action as parallel calls, getDetails as the question, later steps
+    kept aside."""
     path = published_data / "harvest" / "toolalpaca_eval__tangqiaoyu-toolalpaca-simulated.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     report = convert_files([str(path)], str(tmp_path / "out.jsonl"))
@@ -332,4 +333,10 @@ def test_toolalpaca_rows_become_one_record_per_instruction(published_data: Path,
     assert asked and all("tool_calls" not in r["messages"][-1] and r["messages"][-1]["content"].endswith("?") for r in asked)
     chained = [r for r in records if "later_steps_dropped" in r["metadata"]["repairs"]]
     assert chained and all(r["metadata"]["dropped_steps"] for r in chained)
+    # "check its reputation score? If its reputation score is normal, please report it": the report waits
+    # for the check, so the reply is the check alone (another action is never made a parallel call)
+    ip = next(r for r in records if "If its reputation score is normal, please report it" in r["messages"][0]["content"])
+    assert [c["function"]["name"] for c in ip["messages"][1]["tool_calls"]] == ["checkIPReputation"]
+    assert [s["Action"] for s in ip["metadata"]["dropped_steps"]] == ["reportAbusiveIP"]
+    assert all(len({c["function"]["name"] for c in r["messages"][1].get("tool_calls", [])}) <= 1 for r in records)
     assert all("${" not in json.dumps(r["messages"]) for r in records)

@@ -103,7 +103,7 @@ REPAIRS: dict[str, str] = {
     "instructions_as_system": "the Responses API's instructions (its system prompt beside the input) read as the system message",
     # ToolAlpaca evaluation rows
     "openapi_operations_as_tools": "every operation of the API's OpenAPI document declared as a function (parameters and JSON body as its parameters, $refs resolved)",
-    "later_steps_dropped": "golden steps that need an earlier call's result (or are marked optional) left out of the reply; kept in metadata.dropped_steps",
+    "later_steps_dropped": "golden steps that need an earlier call's result, are marked optional, or call another action than the first step left out of the reply; kept in metadata.dropped_steps",
     "get_details_as_question": "ToolAlpaca's getDetails action (asking the user) written as the reply text: its Question",
     "empty_optional_argument_dropped": "an optional argument given as an empty string its schema refuses (ToolAlpaca's 'not given'); left out",
     "loss_weight_as_weight": "LLaMA-Factory v1 loss_weight 0.0 on an assistant turn; kept with weight 0 (not trained)",

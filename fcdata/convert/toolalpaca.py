@@ -12,11 +12,13 @@ carrying the API and its ``Instruction_Index``. Per record:
 * Tools: every operation of the OpenAPI document is a function named by its ``operationId``; its query,
   path and header parameters and its JSON request body's properties are the parameters, their schemas
   taken as they are with ``$ref``\\ s to ``#/components`` resolved (``openapi_operations_as_tools``).
-* The reply: the golden steps are calls made together (one turn of parallel calls) as long as each
-  stands on its own. A step whose input refers to an earlier step's output (``${animeId from
-  searchAnime}``), a step marked ``[Optional]``, or ``getDetails`` after a call ends the turn: Mistral's
-  format needs the results of those calls first, which the row does not have. The steps left out are
-  kept in ``metadata.dropped_steps`` (``later_steps_dropped``).
+* The reply: golden steps of the first step's action are calls made together (one turn of parallel
+  calls: three searches for three sizes) as long as each stands on its own. A step of another action
+  ends the turn: the answer is a sequence, and whether that step waits for the first one's result is
+  said only in words ("If its reputation score is normal, please report it"). So does a step whose input
+  refers to an earlier step's output (``${animeId from searchAnime}``), a step marked ``[Optional]``, or
+  ``getDetails`` after a call: Mistral's format needs the results of those calls first, which the row
+  does not have. The steps left out are kept in ``metadata.dropped_steps`` (``later_steps_dropped``).
 * ``getDetails`` first is ToolAlpaca's action for asking the user: the reply is its ``Question``, as text
   (``get_details_as_question``).
 * An optional argument given as ``""`` where its schema refuses an empty string (``"gender": ""`` for
@@ -193,6 +195,13 @@ def _reply(answer: Any, declared: dict[str, dict[str, Any]], repairs: list[str],
                 repairs.append("later_steps_dropped")
                 notes["dropped_steps"] = answer[k + 1 :]
             return Turn("assistant", question)
+        if calls and action != answer[0].get("Action"):
+            # a different action: the golden answer is a sequence, and whether this step waits for the
+            # first one's result is said only in words ("If its reputation score is normal, please
+            # report it"), so it is not made a parallel call; the first action is the right first reply
+            repairs.append("later_steps_dropped")
+            notes["dropped_steps"] = answer[k:]
+            break
         if action == _ASK_USER or action.startswith(_OPTIONAL_MARK) or (isinstance(text, str) and "${" in text):
             if not calls:
                 if action == _ASK_USER or action.startswith(_OPTIONAL_MARK):
