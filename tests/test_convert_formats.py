@@ -267,7 +267,7 @@ def test_alpaca_history_system_and_input_become_turns() -> None:
         ("system", "You translate."),
         ("user", "Say hi in German"),
         ("assistant", "Hallo"),
-        ("user", "And in French?\n\nGood morning"),
+        ("user", "And in French?\nGood morning"),
         ("assistant", "Bonjour"),
     ]
     _clean(out)

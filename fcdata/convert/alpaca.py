@@ -81,11 +81,11 @@ def convert_alpaca(item: Item, value: dict[str, Any], fmt: str = "alpaca") -> Co
         if query is None:
             raise Reject("missing_field", "instruction: a tools block but no [BEGIN OF QUERY] section holding the request")
         system = "\n\n".join(p for p in (system, sections.get("TASK INSTRUCTION", "")) if p)
-        user = "\n\n".join(p for p in (query, extra_input) if p)
+        user = "\n".join(p for p in (query, extra_input) if p)  # as LLaMA-Factory's alpaca reader joins them
         reply = _calls_turn(output, repairs)
     else:
         tools = EMPTY_TOOLSET
-        user = "\n\n".join(p for p in (instruction, extra_input) if p)
+        user = "\n".join(p for p in (instruction, extra_input) if p)  # as LLaMA-Factory's alpaca reader joins them
         if not isinstance(output, str):
             raise Reject("wrong_type" if output is not None else "missing_field", "output: an alpaca row needs its reply as text")
         reply = Turn("assistant", output)
