@@ -83,6 +83,13 @@ def test_functionary_cases(shared_data: Path) -> None:
         m = rec["messages"]
         parallel = next(i for i, x in enumerate(m) if x.get("tool_calls") and len(x["tool_calls"]) == 2)
         assert [m[parallel + 1]["tool_call_id"], m[parallel + 2]["tool_call_id"]] == [c["id"] for c in m[parallel]["tool_calls"]]
+        # a key no canonical message has leaves the message but not the record; the masked flag is read,
+        # not dropped
+        dropped = rec["metadata"].get("dropped_message_keys")
+        if name == "test_case.json":
+            assert dropped == [{"message": 7, "keys": {"metainfo": {"img_path": "IMG_PATH"}}}] and "unknown_keys_dropped" in out.repairs
+        else:
+            assert dropped is None and "unknown_keys_dropped" not in out.repairs
     [legacy] = _all(base / "test_case_v1.json")
     assert isinstance(legacy, Converted)
     _clean(legacy)

@@ -59,7 +59,7 @@ REPAIRS: dict[str, str] = {
     # OpenAI message shape
     "content_parts_joined": "content given as a list of text parts; joined into one string",
     "null_content_as_empty": 'content null in a user or tool message; "" used',
-    "unknown_keys_dropped": "message keys a canonical message does not have; dropped",
+    "unknown_keys_dropped": "message keys a canonical message does not have; dropped from the message, kept in metadata.dropped_message_keys",
     "masked_as_weight0": "functionary's metadata.masked turn; kept with weight 0 (not trained)",
     "legacy_functions": "OpenAI's legacy functions list; declared as tools",
     "legacy_function_call": "a legacy function_call; made a tool call",

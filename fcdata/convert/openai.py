@@ -178,7 +178,7 @@ _REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 _HANDLED_KEYS = frozenset({"loss_weight", *_REASONING_KEYS})
 
 
-def _turns(messages: Any, tools: ToolSet, repairs: list[str], notes: list[dict[str, Any]]) -> list[Turn]:
+def _turns(messages: Any, tools: ToolSet, repairs: list[str], notes: list[dict[str, Any]], dropped_keys: list[dict[str, Any]] | None = None) -> list[Turn]:
     if not isinstance(messages, list):
         raise Reject("wrong_type", f"messages: expected a list, got {type(messages).__name__}")
     turns: list[Turn] = []
@@ -196,8 +196,13 @@ def _turns(messages: Any, tools: ToolSet, repairs: list[str], notes: list[dict[s
         if not isinstance(role, str) or role not in _ROLE_KEYS:
             raise Reject("bad_role", f"{where}.role: expected system, user, assistant, tool (or legacy function), got {json.dumps(role)}")
         allowed = _ROLE_KEYS[role]
-        if any(k not in allowed and not (k in _HANDLED_KEYS and (k == "loss_weight" or role == "assistant")) and not (role == "assistant" and k == "function_call") and not (k == "name" and m.get("role") == "function") for k in m):
+        unknown = [k for k in m if k not in allowed and not (k in _HANDLED_KEYS and (k == "loss_weight" or role == "assistant")) and not (role == "assistant" and k == "function_call") and not (k == "name" and m.get("role") == "function")]
+        if role == "assistant" and isinstance(m.get("metadata"), dict) and set(m["metadata"]) == {"masked"} and "metadata" in unknown:
+            unknown.remove("metadata")  # functionary's masked flag, read as the turn's weight
+        if unknown:
             repairs.append("unknown_keys_dropped")
+            if dropped_keys is not None:  # not trained, but kept: metadata.dropped_message_keys
+                dropped_keys.append({"message": i, "keys": {k: m[k] for k in unknown}})
         content, reasoning, part_calls = content_parts(m.get("content"), where + ".content", repairs)
         if role != "assistant" and (reasoning or part_calls):
             raise Reject("bad_value", f"{where}.content: reasoning or tool_call parts in a {role} message")
@@ -318,11 +323,14 @@ def convert_messages(
     else:
         tools = toolset_from_declarations(declarations, bare_ok=False)
     reasoning: list[dict[str, Any]] = []
-    turns = split_result_lists(_turns(messages, tools, repairs, reasoning), repairs)
+    dropped_keys: list[dict[str, Any]] = []
+    turns = split_result_lists(_turns(messages, tools, repairs, reasoning, dropped_keys), repairs)
     ctx = Context(lambda: KEY_ENCODER.encode(value).encode("utf-8", "surrogatepass"), link_repair=True, name_results=False)
     ctx.repairs.extend(repairs)
     if reasoning:
         ctx.notes["reasoning"] = reasoning
+    if dropped_keys:
+        ctx.notes["dropped_message_keys"] = dropped_keys
     if notes:
         ctx.notes.update(notes)
     out = assemble(turns, tools, ctx)
