@@ -46,8 +46,15 @@ def start_context() -> Any:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Worker initialiser: end this process when ``parent`` ends; leave Ctrl-C to the parent."""
+    """Worker initialiser: end this process when ``parent`` ends; leave Ctrl-C to the parent; die at once
+    on SIGTERM/SIGHUP. A forked worker inherits the CLI's handler that turns SIGTERM into ``SystemExit``,
+    which the executor's worker loop would catch and try to send back through a pipe the stopping parent
+    no longer reads: both then wait for ever (seen about once in ten `timeout -s TERM` runs of
+    ``prepare --num-proc 4``). A worker writes no file, so dying is all it has to do."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -91,8 +98,32 @@ def worker_pool(num_proc: int) -> Iterator[WorkerPool | None]:
     try:
         executor.submit(int).result()  # start the workers before the caller opens files or starts threads
         yield WorkerPool(executor, num_proc)
-    finally:
+    except BaseException:
+        _stop_now(executor)
+        raise
+    else:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_now(executor: Any) -> None:
+    """Stop a pool whose run failed or was interrupted: queued work cancelled and the workers killed
+    rather than waited for (their results are not wanted, and a worker blocked sending one back would
+    make a waiting shutdown hang)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    queue = getattr(executor, "_result_queue", None)  # (shutdown forgets it)
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=5)
+    # a worker killed in the middle of sending a result leaves half a message in the result pipe, and the
+    # executor's manager thread (which interpreter exit joins) waits for the rest for ever; with every
+    # worker gone this process holds the pipe's last write end: closing it ends that wait (EOF, and the
+    # executor counts itself broken)
+    with contextlib.suppress(Exception):
+        queue._writer.close()  # type: ignore[union-attr]
 
 
 def ordered_map(pool: WorkerPool | None, fn: Callable[[T], R], tasks: Iterable[T], window: int | None = None) -> Iterator[R]:
