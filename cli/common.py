@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterable, Iterator, NoReturn, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, NoReturn, Sequence, TypeVar
 
 import click
 
@@ -31,6 +31,16 @@ class FcdataClickError(click.ClickException):
 def fail(message: str) -> NoReturn:
     """Stop the command with a usage/I-O error (exit code 2)."""
     raise FcdataClickError(message)
+
+
+def report_written(write: Callable[[], None], outputs: Sequence[str | None]) -> None:
+    """Write the JSON report with ``write()``; when that fails (a full disk), say which of the run's
+    other ``outputs`` were already written, since the report is written last and they are complete."""
+    try:
+        write()
+    except FcdataError as exc:
+        done = [o for o in outputs if o not in (None, "-")]
+        fail(f"{exc}; the run finished and wrote {', '.join(done)} in full: only the report is missing" if done else str(exc))
 
 
 def check_outputs(

@@ -11,7 +11,7 @@ from fcdata.convert import FORMATS, ConvertReport, convert_files
 from fcdata.paths import same_place
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table, nothing_read_or_written
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table, nothing_read_or_written, report_written
 
 
 def _summary(report: ConvertReport) -> str:
@@ -97,7 +97,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
             on_progress=bar.update,
         )
     if report_path is not None:
-        write_json(report_path, report.to_dict())
+        report_written(lambda: write_json(report_path, report.to_dict()), [output, rejects])
     click.echo(_summary(report), err=data_to_stdout)
     if nothing_read_or_written(report.empty_inputs, report.kept, why=f"every one of the {report.read:,} record(s) was rejected" if report.read else ""):
         raise SystemExit(EXIT_FINDINGS)

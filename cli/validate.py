@@ -12,7 +12,7 @@ from fcdata.read import Item
 from fcdata.validate import FindingsSpool, ValidationReport, reject_line, validate_files
 from fcdata.write import JsonlWriter
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, format_table, report_written
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -80,7 +80,7 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
         rejects.close()
     report.rejects = rejects_path
     if spool is not None and report_path:
-        spool.write_report(report_path, report)
+        report_written(lambda: spool.write_report(report_path, report), [rejects_path])
 
     if not quiet and report_path != "-":
         for f in shown:

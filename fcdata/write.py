@@ -293,17 +293,19 @@ class JsonlWriter:
     """Streaming JSON Lines writer that commits atomically on :meth:`close` (or leaving a ``with``)."""
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
+        self._target = os.fspath(target)
         self._cm = atomic_open(target, "w")
         self._fh = self._cm.__enter__()
         self.count = 0
 
     def write(self, obj: Any) -> None:
-        self._fh.write(dumps_line(obj))
-        self.count += 1
+        self.write_text(dumps_line(obj))
 
     def write_text(self, line: str) -> None:
-        """Write an already-serialised line (a newline is added when missing)."""
-        self._fh.write(line if line.endswith("\n") else line + "\n")
+        """Write an already-serialised line (a newline is added when missing). A failed write names
+        this writer's file, not whichever other output is being written around it."""
+        with _write_errors(self._target):
+            self._fh.write(line if line.endswith("\n") else line + "\n")
         self.count += 1
 
     def close(self, exc: BaseException | None = None) -> None:

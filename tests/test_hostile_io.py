@@ -131,6 +131,22 @@ def test_a_folder_of_someone_elses_files_is_never_replaced(tmp_path: Path) -> No
     assert (out / "dataset_info.json").exists()
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_side_output_that_fails_is_the_one_named(tmp_path: Path) -> None:
+    """--rejects on a full device names that device, not -o (which is left as it was); a report that
+    cannot be written after the run says that the other outputs were written in full."""
+    data = canonical(tmp_path)
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"\xff not json\n" * 20)
+    out = tmp_path / "o.jsonl"
+    out.write_text("PRECIOUS")
+    r = run("convert", str(garbage), "-o", str(out), "--rejects", "/dev/full")
+    assert r.exit_code == 2 and "Error: /dev/full: cannot write" in r.output, r.output
+    assert out.read_text() == "PRECIOUS"
+    r = run("convert", str(data), "-o", str(out), "--report", "/dev/full")
+    assert r.exit_code == 2 and "/dev/full" in r.output and f"wrote {out} in full: only the report is missing" in r.output, r.output
+
+
 def test_an_unwritable_output_is_found_before_the_data_is_written(tmp_path: Path) -> None:
     data = canonical(tmp_path)
     blocker = tmp_path / "file"
