@@ -308,6 +308,15 @@ class JsonlWriter:
             self._fh.write(line if line.endswith("\n") else line + "\n")
         self.count += 1
 
+    def flush(self) -> None:
+        """Push what was written to the disk now (a full disk is found here, not at :meth:`close`):
+        called before the run's main output is committed, so that a side output that cannot be written
+        stops the run before anything replaces the main output."""
+        with _write_errors(self._target):
+            self._fh.flush()
+            if _is_regular_file(self._fh):
+                os.fsync(self._fh.fileno())
+
     def close(self, exc: BaseException | None = None) -> None:
         if exc is None:
             self._cm.__exit__(None, None, None)

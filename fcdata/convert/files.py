@@ -336,7 +336,12 @@ def convert_files(
                     account(summary, br)
                     yield from br.records
 
-            write_parquet(output, rows())
+            def rows_then_rejects() -> Iterator[dict[str, Any]]:
+                yield from rows()
+                if rej_out is not None:
+                    rej_out.flush()  # a rejects file that cannot be written stops the run before -o is replaced
+
+            write_parquet(output, rows_then_rejects())
         else:
             with atomic_open(output, "w") as out:
                 # on one process, written from a thread while the next batch converts (with a pool, the
@@ -347,6 +352,8 @@ def convert_files(
                         if br.lines:
                             br.lines.append("")  # (the last line's newline, without copying the batch)
                             sink.write("\n".join(br.lines))
+                if rej_out is not None:
+                    rej_out.flush()  # a rejects file that cannot be written stops the run before -o is replaced
     report.formats = dict(formats)
     report.repairs = dict(repairs)
     report.rejections = dict(rejections)
