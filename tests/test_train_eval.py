@@ -221,6 +221,11 @@ def test_cli_usage_errors(tmp_path) -> None:
     assert bad.exit_code == 2 and "unknown setting 'lerning_rate'" in bad.output
     assert runner.invoke(cli, ["eval", "tiny-mistral", EXAMPLE]).exit_code == 2  # no -o for a model spec
     assert runner.invoke(cli, ["train", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "r3")]).exit_code == 2
+    # a model that cannot load is refused before the data is read: no run folder is left half made
+    for model, extra, said in (("no-such-model", [], "not a built-in model"), ("tiny-mistral", ["--set", "model_config.x=1"], "unknown key(s) 'x'")):
+        r = runner.invoke(cli, ["train-eval", EXAMPLE, "-o", str(tmp_path / "r4"), "--model", model, *extra])
+        assert r.exit_code == 2 and said in r.output, r.output
+        assert not (tmp_path / "r4").exists()
 
 
 @pytest.mark.slow

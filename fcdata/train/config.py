@@ -378,10 +378,14 @@ def _flash_attn_available() -> bool:
 
 
 def resolve(cfg: TrainConfig, *, device: str | None = None) -> Resolved:
-    """What ``cfg`` becomes on this machine (needs torch)."""
+    """What ``cfg`` becomes on this machine (needs torch). A model that cannot be loaded is refused
+    here, before any work (:func:`fcdata.train.models.check_model`)."""
     import torch
 
+    from .models import check_model
     from .threads import cpu_threads
+
+    check_model(cfg.model, cfg.architecture)
 
     notes: list[str] = []
     if device is None:

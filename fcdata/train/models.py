@@ -113,6 +113,23 @@ def preset_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     return MistralConfig(**values)
 
 
+def check_model(name: str, overrides: dict[str, Any] | None = None) -> None:
+    """Refuse, before any data is read, a model that cannot be loaded: a built-in one with settings a
+    Mistral model does not have, or a name that is neither a built-in model, a folder nor a Hugging Face
+    id (``owner/name``), which transformers would otherwise look up on the Hub, retrying for a minute,
+    after the data had been converted and prepared."""
+    if is_preset(name):
+        preset_config(name, overrides)
+        return
+    if os.path.isdir(name):
+        return
+    if os.path.exists(name):
+        raise UsageError(f"--model {name}: is a file; give a model folder (config.json and weights), a built-in model ({', '.join(PRESETS)}) or a Hugging Face id")
+    owner, _, repo = name.partition("/")
+    if not (owner and repo and "/" not in repo and not name.startswith((".", "~")) and all(part.replace("-", "").replace("_", "").replace(".", "").isalnum() for part in (owner, repo))):
+        raise UsageError(f"--model {name}: no such folder, and not a built-in model ({', '.join(PRESETS)}) nor a Hugging Face id (owner/name)")
+
+
 def count_parameters(model: Any) -> tuple[int, int]:
     """(all parameters, trainable parameters); a 4-bit weight counts its real number of values."""
     total = trainable = 0
