@@ -141,6 +141,9 @@ def check_paths(
     data set) and ``run_folders`` (written into by a run) map an option name (shown in the message) to
     its path; ``None`` is an option not given, ``-`` is standard input or output (never a collision,
     except that only one output can be standard output)."""
+    inputs = list(inputs)
+    if inputs.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once; give it once, or name the files")
     files = {k: v for k, v in (files or {}).items() if v is not None}
     runs = {k: v for k, v in (run_folders or {}).items() if v is not None}
     for option, path in runs.items():

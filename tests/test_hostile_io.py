@@ -131,6 +131,13 @@ def test_a_folder_of_someone_elses_files_is_never_replaced(tmp_path: Path) -> No
     assert (out / "dataset_info.json").exists()
 
 
+def test_standard_input_twice_is_a_usage_error_everywhere(tmp_path: Path) -> None:
+    data = canonical(tmp_path)
+    for argv in (["convert", "-", "-", "-o", str(tmp_path / "o.jsonl")], ["validate", "-", "-"], ["prepare", "-", "-", "-o", str(tmp_path / "p")], ["score", "-", "--references", "-"]):
+        r = CliRunner().invoke(cli, argv, input=data.read_text())
+        assert r.exit_code == 2 and "standard input ('-') can be read only once" in r.output, (argv, r.output)
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_side_output_that_fails_is_the_one_named(tmp_path: Path) -> None:
     """--rejects on a full device names that device, not -o (which is left as it was); a report that
