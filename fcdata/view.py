@@ -324,17 +324,17 @@ def _partial(tok: MistralV3Tokenizer, token: int, raw: bytes) -> bool:
 def _runs(sample: Sample, span: Span, tok: MistralV3Tokenizer) -> list[tuple[str, bool]]:
     """Text pieces of a span: (text, is_control); byte tokens of one character are decoded together."""
     out: list[tuple[str, bool]] = []
-    buf = b""
+    buf: list[bytes] = []  # joined once per run (adding bytes to bytes is quadratic in a long message)
     for t in sample.input_ids[span.start : span.end]:
         if tok.is_control(t):
             if buf:
-                out.append((buf.decode("utf-8", errors="replace"), False))
-                buf = b""
+                out.append((b"".join(buf).decode("utf-8", errors="replace"), False))
+                buf = []
             out.append((tok.id_to_piece(t), True))
         else:
-            buf += _piece_bytes(tok, t)
+            buf.append(_piece_bytes(tok, t))
     if buf:
-        out.append((buf.decode("utf-8", errors="replace"), False))
+        out.append((b"".join(buf).decode("utf-8", errors="replace"), False))
     return out
 
 
