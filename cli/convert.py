@@ -38,7 +38,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     """Convert tool-calling data to canonical records that pass `fcdata validate`.
 
     \b
-    Formats, detected per file from the first record's keys (--from forces one):
+    Formats, detected from each record's keys (the file's is announced; --from forces one):
       glaive        Glaive function-calling v2 raw {"system", "chat"}
       hackathon     legacy Mistral hackathon {"interactions": [{"is_user", "text"}]}
       text          pretraining {"text"} (kept as text records)

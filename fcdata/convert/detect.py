@@ -34,7 +34,7 @@ format id             keys
 ====================  ===================================================================================
 
 A file's format is told from its first readable record (the CLI says which, ``--from`` forces one);
-:func:`fcdata.convert.convert_records` without a format tells each record's own.
+each record is then read as what it is, so a file concatenated from several sets converts whole.
 """
 
 from __future__ import annotations

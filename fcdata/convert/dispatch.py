@@ -1,10 +1,10 @@
 """Converting one record: pick the converter for its format, turn every failure into a rejection.
 
-The format a record is read as comes from ``--from``, from the first readable record of its file, or
-(without either) from the record itself. A record whose keys do not fit the format of its file is
-rejected (``format_mismatch``) rather than guessed at, except within the two families that share a
-converter: ``openai``/``canonical`` (labelled by what the record itself is) and ``hackathon``/``text``
-(the hackathon's two record kinds).
+A record is read as what its keys say it is. Its file's format (told from the file's first readable
+record) only decides for a record of no known format that has that format's keys, whose converter then
+names what is missing. ``--from`` forces a format: a record whose keys do not fit it is rejected
+(``format_mismatch``) rather than guessed at, except within the families that share a converter
+(``openai``/``canonical``/``llamafactory``/``when2call``, the ShareGPT family, ``hackathon``/``text``).
 """
 
 from __future__ import annotations
