@@ -162,24 +162,69 @@ def _required_of(tools: Mapping[str, Any] | None, name: str) -> set[str] | None:
 
 
 def _pair(predicted: list[Call], reference: list[Call]) -> list[tuple[int, int]]:
-    """Pairs (predicted index, reference index): identical calls, then same names, then by position;
-    calls left over on the longer side stay unpaired."""
+    """Pairs (predicted index, reference index): identical calls, then calls of the same name paired
+    the way that agrees best (most arguments equal, then fewest differences), then by position; calls
+    left over on the longer side stay unpaired. Agreement, not the order the model wrote its parallel
+    calls in, decides, so a turn scores the same (F1, error types) in any order."""
     free_p = list(range(len(predicted)))
     free_r = list(range(len(reference)))
     pairs: list[tuple[int, int]] = []
     keys_p = [_call_key(c) for c in predicted]
     keys_r = [_call_key(c) for c in reference]
-    for match in (lambda p, r: keys_p[p] == keys_r[r], lambda p, r: predicted[p].name == reference[r].name):
-        for r in list(free_r):
-            for p in free_p:
-                if match(p, r):
-                    pairs.append((p, r))
-                    free_p.remove(p)
-                    free_r.remove(r)
-                    break
+    for r in list(free_r):
+        for p in free_p:
+            if keys_p[p] == keys_r[r]:
+                pairs.append((p, r))
+                free_p.remove(p)
+                free_r.remove(r)
+                break
+    for name in dict.fromkeys(reference[r].name for r in free_r):
+        ps = [p for p in free_p if predicted[p].name == name]
+        rs = [r for r in free_r if reference[r].name == name]
+        for p, r in _best_pairs(ps, rs, predicted, reference):
+            pairs.append((p, r))
+            free_p.remove(p)
+            free_r.remove(r)
     while free_p and free_r:
         pairs.append((free_p.pop(0), free_r.pop(0)))
     return pairs
+
+
+def _agreement(pred: Call, ref: Call) -> tuple[int, int]:
+    """(arguments equal, minus arguments that differ, are missing or are extra)."""
+    agree = sum(1 for k, v in ref.arguments.items() if k in pred.arguments and json_equal(pred.arguments[k], v))
+    differ = len(set(pred.arguments) | set(ref.arguments)) - agree
+    return agree, -differ
+
+
+def _best_pairs(ps: list[int], rs: list[int], predicted: list[Call], reference: list[Call]) -> list[tuple[int, int]]:
+    """The pairing of same-name calls with the greatest total agreement: every assignment is tried
+    while there are few (parallel turns hold a handful of calls), greedily by agreement beyond that."""
+    import itertools
+    import math
+
+    if not ps or not rs:
+        return []
+    score = {(p, r): _agreement(predicted[p], reference[r]) for p in ps for r in rs}
+    k = min(len(ps), len(rs))
+    if math.perm(max(len(ps), len(rs)), k) <= 5040:
+        best: list[tuple[int, int]] = []
+        best_score: tuple[int, int] | None = None
+        for chosen in itertools.permutations(ps if len(ps) >= len(rs) else rs, k):
+            option = list(zip(chosen, rs)) if len(ps) >= len(rs) else list(zip(ps, chosen))
+            total = (sum(score[o][0] for o in option), sum(score[o][1] for o in option))
+            if best_score is None or total > best_score:
+                best, best_score = option, total
+        return best
+    out: list[tuple[int, int]] = []
+    used_p: set[int] = set()
+    used_r: set[int] = set()
+    for (p, r), _ in sorted(score.items(), key=lambda item: (item[1][0], item[1][1]), reverse=True):
+        if p not in used_p and r not in used_r:
+            out.append((p, r))
+            used_p.add(p)
+            used_r.add(r)
+    return out
 
 
 def _diff(pred: Call, ref: Call, required: set[str] | None) -> tuple[list[str], int]:

@@ -14,6 +14,7 @@ and reason; references that no prediction answers are listed in ``missing``. Inp
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -52,10 +53,14 @@ def _items(source: Source, name: str) -> Iterator[Item]:
 
 
 def _id_of(value: Any) -> str | None:
+    """An id as text: a string, an integer, or a float that is a whole number (2.0, as pandas writes an
+    integer column holding a gap), which is the integer; anything else is no id."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (str, int)):
         return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return None
 
 
@@ -131,7 +136,12 @@ def _load_references(source: Source, rejected: list[Rejected], require_marker: b
                 reject("a text record has no assistant turn to score against")
                 continue
             ref = _reference_from_record(record)
-            metadata_id = _id_of((record.metadata or {}).get("id"))
+            given = (record.metadata or {}).get("id")
+            metadata_id = _id_of(given)
+            if metadata_id is None and given is not None:
+                # numbering it by position instead would pair it with another record's prediction
+                reject(f"metadata.id must be a string or an integer, got {json.dumps(given)}")
+                continue
             ref_id = metadata_id if metadata_id is not None else str(ordinal)
         else:
             ref_id = _id_of(value.get("id"))
