@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import fcdata
 from fcdata.errors import UsageError
 from fcdata.score import Call, ParsedReply, Reference, compare, score
+from fcdata.score.parse import parse_reply
 from fcdata.score.compare import SchemaChecker, json_equal
 
 FIXTURES = Path(__file__).parent / "fixtures" / "score"
@@ -66,6 +67,7 @@ def test_totals_worked_by_hand(report: Any) -> None:
         "parse_failure": 1,
         "false_call": 1,
         "missed_call": 1,
+        "empty_reply": 0,
         "wrong_number_of_calls": 1,
         "wrong_name": 2,
         "missing_required": 1,
@@ -177,12 +179,21 @@ def test_json_equal_is_an_equivalence_consistent_with_python_except_bools(a: Any
         assert a == b  # JSON-equal values are Python-equal (the converse fails only for bool vs number)
 
 
-@given(st.lists(st.tuples(st.sampled_from("fgh"), st.dictionaries(st.sampled_from("xyz"), JSONS, max_size=2)), max_size=4), st.randoms())
+@given(st.lists(st.tuples(st.sampled_from("fgh"), st.dictionaries(st.sampled_from("xyz"), JSONS, max_size=2)), min_size=1, max_size=4), st.randoms())
 def test_any_order_of_the_same_calls_is_correct(calls: list[tuple[str, dict[str, Any]]], rnd: Any) -> None:
     shuffled = list(calls)
     rnd.shuffle(shuffled)
     reference = ref(*calls)
     assert compare(pred(*shuffled), reference).correct
+
+
+def test_an_empty_reply_is_never_a_right_text_reply() -> None:
+    """`</s>` at once or `[TOOL_CALLS][]` where text is due says nothing: empty_reply, not a correct
+    no-call turn (a model that stops at once would otherwise score every text turn)."""
+    for output in ("", "</s>", "  \n</s>", "[TOOL_CALLS][]</s>"):
+        verdict = compare(parse_reply(output), ref())
+        assert (verdict.correct, verdict.error) == (False, "empty_reply"), output
+    assert compare(parse_reply("Sure.</s>"), ref()).correct
 
 
 def test_references_in_prediction_shapes_and_bad_references(tmp_path: Path) -> None:

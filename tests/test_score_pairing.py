@@ -38,3 +38,9 @@ def test_a_whole_number_float_id_is_its_integer_and_another_id_type_is_refused()
     assert report.to_json()["accuracy"] == 1.0
     report = score([{"id": "1", "output": _out([{"a": 1}])}], [_ref([{"a": 1}], 1.5)]).to_json()
     assert report["n"] == 0 and "metadata.id must be a string or an integer, got 1.5" in json.dumps(report)
+
+
+def test_no_argument_written_is_f1_zero_not_undefined() -> None:
+    ref = _ref([{"a": 1}])
+    report = score([{"id": "x", "output": "I cannot.</s>"}], [ref]).to_json()
+    assert (report["arguments"]["precision"], report["arguments"]["recall"], report["arguments"]["f1"]) == (None, 0.0, 0.0)

@@ -49,6 +49,7 @@ ERROR_TYPES: tuple[str, ...] = (
     "parse_failure",
     "false_call",
     "missed_call",
+    "empty_reply",
     "wrong_number_of_calls",
     "wrong_name",
     "missing_required",
@@ -280,6 +281,9 @@ def compare(prediction: ParsedReply, reference: Reference, schemas: SchemaChecke
         issues.append("false_call")
     elif reference_call and not predicted_call:
         issues.append("missed_call")
+    elif not reference_call and not predicted_call and not prediction.text.strip():
+        # no text and no call (`</s>` at once, or `[TOOL_CALLS][]`): not a reply, so never a right one
+        issues.append("empty_reply")
     if pred_calls and ref_calls:
         if len(pred_calls) != len(ref_calls):
             issues.append("wrong_number_of_calls")

@@ -158,7 +158,9 @@ class ReferenceTally(_Tally):
     def summary(self) -> dict[str, Any]:
         precision = _ratio(self.arg_tp, self.arg_pred)
         recall = _ratio(self.arg_tp, self.arg_ref)
-        f1 = 2 * precision * recall / (precision + recall) if precision and recall else (0.0 if precision is not None and recall is not None else None)
+        # no argument right is F1 0, also when the model wrote no argument at all (precision undefined):
+        # only without reference arguments is there nothing to measure
+        f1 = 2 * precision * recall / (precision + recall) if precision and recall else (0.0 if recall is not None else None)
         agree = self.decision["true_call"] + self.decision["true_no_call"]
         return {
             "mode": "reference",
