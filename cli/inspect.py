@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from fcdata.tokenizer import load_tokenizer
 from fcdata.view import format_html, format_terminal, inspect_file, turn_rows
 from fcdata.write import atomic_open
 
-from .common import CONTEXT_SETTINGS, check_outputs, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, check_outputs, format_table
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -42,6 +43,10 @@ def inspect_cmd(file: str, index: int, html_out: str | None, count: int | None, 
     block or system prompt that repeats is shown once and linked. One file, no script.
 
     \b
+    Exit codes: 0 every record shown rendered; 1 findings: a record shown could not be rendered (the
+    reason is printed; `fcdata validate` lists every finding); 2 usage or I/O error.
+
+    \b
     Examples:
       fcdata inspect data.jsonl --index 3
       fcdata inspect glaive.jsonl --tokens | less -R
@@ -57,6 +62,7 @@ def inspect_cmd(file: str, index: int, html_out: str | None, count: int | None, 
         with atomic_open(html_out, "w") as fh:
             fh.write(page)
         click.echo(f"{html_out}: {len(views)} record(s), records {views[0].index}..{views[-1].index}", err=True)
+        _exit_on_unrendered(views)
         return
     use_color = sys.stdout.isatty() if color is None else color
     for k, view in enumerate(views):
@@ -68,3 +74,12 @@ def inspect_cmd(file: str, index: int, html_out: str | None, count: int | None, 
             click.echo("")
             click.echo(f"tokens per turn, sample {sample.sample_index}:")
             click.echo(format_table(["turn", "kinds", "tokens", "trained"], rows, align="llrr"))
+    _exit_on_unrendered(views)
+
+
+def _exit_on_unrendered(views: list[Any]) -> None:
+    """Exit 1 (findings) when a record shown could not be rendered, as validate does for bad records."""
+    bad = sum(1 for v in views if v.error)
+    if bad:
+        click.echo(f"{bad} of {len(views)} record(s) shown could not be rendered", err=True)
+        raise SystemExit(EXIT_FINDINGS)

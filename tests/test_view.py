@@ -176,6 +176,12 @@ def test_cli(tmp_path):
     assert res.exit_code == 2 and "no record at index 5" in res.output
     res = runner.invoke(cli, ["inspect", "-h"])
     assert res.exit_code == 0 and "Examples:" in res.output
+    # a record that cannot be rendered is a finding: shown with its reason, exit 1 (terminal and HTML)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{broken\n", encoding="utf-8")
+    for extra in ([], ["--html", str(tmp_path / "bad.html")]):
+        res = runner.invoke(cli, ["inspect", str(bad), "--no-color", *extra])
+        assert res.exit_code == 1 and "could not be rendered" in res.output, res.output
 
 
 def test_cli_color_survives_a_pipe():
