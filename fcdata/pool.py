@@ -15,7 +15,9 @@ Workers die with their parent: a killed ``fcdata`` (SIGTERM, SIGKILL, a closed t
 processes that hold its standard error open, hanging whoever reads it. On Linux the kernel sends each
 worker SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); elsewhere a watchdog thread in the worker
 checks its parent once a second. Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the
-parent alone decides how to stop (tracebacks from every worker help nobody).
+parent alone decides how to stop (tracebacks from every worker help nobody). SIGTERM and SIGHUP kill a
+worker at once, and a pool whose run failed or was interrupted is killed rather than waited for
+(:func:`_stop_now`): waiting on workers cut off mid-result is how a terminated run used to hang.
 """
 
 from __future__ import annotations
