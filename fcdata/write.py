@@ -185,6 +185,28 @@ def _prepare_parent(target: str) -> str:
     return parent
 
 
+def _through_links(target: str) -> str:
+    """The path a write to ``target`` must replace: where its symbolic links lead.
+
+    Renaming a temporary over a link would replace the link itself with a plain file or folder, so
+    ``-o current.jsonl`` (a link to a file on a large disk) would quietly leave the data on the wrong
+    disk and the link gone. Writing through the link, as ``>`` in a shell does, keeps it. A dangling link
+    is written where it points."""
+    if target != "-" and os.path.islink(target.rstrip(os.sep) or target):
+        return os.path.realpath(target)
+    return target
+
+
+def _file_mode(target: str) -> int:
+    """The mode a replaced file keeps (a script made executable, a file kept private stays so); a new
+    file gets 0644 less the umask, as ``open`` would give it."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return 0o644 & ~_umask()
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else 0o644 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], *, directory: bool = False, guard: Callable[[str], str | None] | None = None) -> Iterator[str]:
     """Yield a temporary path beside ``target``; on success it replaces ``target`` in one rename.
@@ -202,6 +224,7 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False, guar
         with _write_errors(target):
             yield target
         return
+    target = _through_links(target)
     if not directory and os.path.isdir(target):
         raise InputError("is a directory; give a file name for this output", file=target)
     if directory and os.path.exists(target) and not os.path.isdir(target):
@@ -233,7 +256,7 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False, guar
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
         else:
-            os.chmod(tmp, 0o644 & ~_umask())
+            os.chmod(tmp, _file_mode(target))
             os.replace(tmp, target)
     except BaseException as exc:
         if os.path.isdir(tmp):
@@ -250,7 +273,7 @@ def atomic_path(target: str | os.PathLike[str], *, directory: bool = False, guar
 def scratch_file(target: str | os.PathLike[str], suffix: str = ".arrow") -> Iterator[str]:
     """A scratch file beside ``target`` (same file system, so a large intermediate never fills /tmp),
     named like the temporaries :func:`sweep_stale` knows, removed on leaving, whatever happens."""
-    target = os.fspath(target)
+    target = _through_links(os.fspath(target))
     parent = _prepare_parent(target)
     base = os.path.basename(target.rstrip(os.sep)) or "out"
     try:

@@ -131,6 +131,37 @@ def test_a_folder_of_someone_elses_files_is_never_replaced(tmp_path: Path) -> No
     assert (out / "dataset_info.json").exists()
 
 
+def test_an_output_that_is_a_link_is_written_through_it_and_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
+    """`-o link` writes where the link leads and keeps the link, for a file, a data set folder and a link
+    that dangles; renaming a temporary over the link used to replace it (the data landed beside the
+    link, on the wrong disk, and the link was gone). A replaced file keeps its permissions."""
+    data = canonical(tmp_path)
+    disk = tmp_path / "big_disk"
+    disk.mkdir()
+    (disk / "current.jsonl").write_text("old\n")
+    os.chmod(disk / "current.jsonl", 0o600)
+    (tmp_path / "current.jsonl").symlink_to(disk / "current.jsonl")
+    (tmp_path / "later.jsonl").symlink_to(disk / "later.jsonl")  # dangling
+    (tmp_path / "ds").symlink_to(disk / "ds")  # dangling, for a folder
+    for argv in (
+        ["convert", str(data), "-o", str(tmp_path / "current.jsonl")],
+        ["convert", str(data), "-o", str(tmp_path / "later.jsonl")],
+        ["prepare", str(data), "-o", str(tmp_path / "ds")],
+        ["prepare", str(data), "-o", str(tmp_path / "ds")],  # again: the folder behind the link is replaced
+    ):
+        r = run(*argv)
+        assert r.exit_code == 0, (argv, r.output)
+    for name in ("current.jsonl", "later.jsonl", "ds"):
+        assert (tmp_path / name).is_symlink(), name
+    assert run("convert", str(data), "-o", str(tmp_path / "plain.jsonl")).exit_code == 0
+    want = (tmp_path / "plain.jsonl").read_bytes()
+    assert (disk / "current.jsonl").read_bytes() == want
+    assert stat.S_IMODE(os.stat(disk / "current.jsonl").st_mode) == 0o600
+    assert (disk / "later.jsonl").read_bytes() == want
+    assert (disk / "ds" / "dataset_info.json").exists() or any((disk / "ds").iterdir())
+    assert leftovers(tmp_path) == [] and leftovers(disk) == []
+
+
 def test_standard_input_twice_is_a_usage_error_everywhere(tmp_path: Path) -> None:
     data = canonical(tmp_path)
     for argv in (["convert", "-", "-", "-o", str(tmp_path / "o.jsonl")], ["validate", "-", "-"], ["prepare", "-", "-", "-o", str(tmp_path / "p")], ["score", "-", "--references", "-"]):
