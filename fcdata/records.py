@@ -39,6 +39,7 @@ __all__ = [
     "parse_record",
     "record_to_obj",
     "arguments_as_object",
+    "id_text",
     "json_schemas",
     "ValidationError",
 ]
@@ -192,6 +193,21 @@ def arguments_as_object(arguments: str | dict[str, Any]) -> Any:
         except ValueError:
             return arguments
     return arguments
+
+
+def id_text(value: Any) -> str | None:
+    """A record or prediction id as text: a string, an integer, or a float that is a whole number (2.0, as
+    pandas writes an integer column holding a gap), which is the integer; anything else is no id.
+
+    One function for every place that names a turn ``"<id>:<turn>"`` (evaluation writes those names, the
+    scorer pairs by them), so the names agree for every id a file can hold."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (str, int)):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

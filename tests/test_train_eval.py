@@ -88,6 +88,18 @@ def test_turns_that_are_not_inference_targets_are_skipped_and_counted() -> None:
     assert skipped == {"after_assistant": 2, "text_record": 1, "unrenderable_prompt": 1, "weight_0": 1}
 
 
+def test_turn_names_use_the_scorers_reading_of_an_id() -> None:
+    """A whole-number float id (2.0, from pandas) names its turns "2:k", as the scorer reads that id; an
+    id that is no id (an object, a boolean) falls back to the record's position, never its repr; a name
+    already taken (a duplicate id, a position that is another record's id) gets the position appended, so
+    no two turns share a name (the scorer would reject both)."""
+    tools: list = []
+    base = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    records = [{"messages": base, "tools": tools, "metadata": {"id": v}} for v in (2.0, {"x": 1}, True, 7, "q", "q", "q@8", "q")]
+    items, _ = eval_items(records)
+    assert [it.id for it in items] == ["2:1", "2@2:1", "3:1", "7:1", "q:1", "q@6:1", "q@8:1", "q@8@:1"]
+
+
 def test_open_call_id_only_at_call_level() -> None:
     assert _open_call_id('[{"name": "f", "arguments": {"a": 1}, "id": "')
     assert not _open_call_id('[{"name": "f", "arguments": {"id": "')  # an argument named id

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from fcdata.errors import UsageError, format_path
 from fcdata.read import Item, read_items
-from fcdata.records import AssistantMessage, ChatRecord, TextRecord, ValidationError, arguments_as_object, parse_record
+from fcdata.records import AssistantMessage, ChatRecord, TextRecord, ValidationError, arguments_as_object, id_text, parse_record
 
 from .bfcl import UnsupportedQuestion, category_of, check_decoded, check_supported, fcdata_error, is_relevance_category, mapped_name
 from .compare import Reference, SchemaChecker, compare
@@ -50,18 +50,6 @@ def _items(source: Source, name: str) -> Iterator[Item]:
         return
     for index, value in enumerate(source, start=1):
         yield value if isinstance(value, Item) else Item(f"<{name}>", index, value)
-
-
-def _id_of(value: Any) -> str | None:
-    """An id as text: a string, an integer, or a float that is a whole number (2.0, as pandas writes an
-    integer column holding a gap), which is the integer; anything else is no id."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (str, int)):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return None
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -137,14 +125,14 @@ def _load_references(source: Source, rejected: list[Rejected], require_marker: b
                 continue
             ref = _reference_from_record(record)
             given = (record.metadata or {}).get("id")
-            metadata_id = _id_of(given)
+            metadata_id = id_text(given)
             if metadata_id is None and given is not None:
                 # numbering it by position instead would pair it with another record's prediction
                 reject(f"metadata.id must be a string or an integer, got {json.dumps(given)}")
                 continue
             ref_id = metadata_id if metadata_id is not None else str(ordinal)
         else:
-            ref_id = _id_of(value.get("id"))
+            ref_id = id_text(value.get("id"))
             if ref_id is None:
                 reject("missing \"id\" (a string or an integer)")
                 continue
@@ -181,7 +169,7 @@ def _predictions(source: Source, rejected: list[Rejected], require_marker: bool)
         if not isinstance(item.value, dict):
             reject("a prediction must be a JSON object")
             continue
-        pred_id = _id_of(item.value.get("id"))
+        pred_id = id_text(item.value.get("id"))
         if pred_id is None:
             reject("missing \"id\" (a string or an integer)")
             continue
@@ -258,7 +246,7 @@ def _load_by_id(source: Source, name: str, rejected: list[Rejected]) -> dict[str
             rejected.append(Rejected(name, item.file, item.line, item.error or "unreadable", item.text))
             continue
         value = item.value
-        entry_id = _id_of(value.get("id")) if isinstance(value, dict) else None
+        entry_id = id_text(value.get("id")) if isinstance(value, dict) else None
         if entry_id is None:
             rejected.append(Rejected(name, item.file, item.line, "expected a JSON object with a string \"id\"", item.text))
             continue

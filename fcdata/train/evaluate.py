@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..errors import FcdataError, RecordError, UsageError
+from ..records import id_text
 
 if TYPE_CHECKING:
     from ..tokenizer import MistralV3Tokenizer
@@ -86,6 +87,7 @@ def eval_items(records: Iterable[Any], tokenizer: "MistralV3Tokenizer | None" = 
     tok = tokenizer or load_tokenizer()
     items: list[EvalItem] = []
     skipped: Counter[str] = Counter()
+    used_ids: set[str] = set()
     for position, record in enumerate(records, start=1):
         obj = _as_obj(record)
         messages = obj.get("messages")
@@ -93,7 +95,17 @@ def eval_items(records: Iterable[Any], tokenizer: "MistralV3Tokenizer | None" = 
             skipped["text_record"] += 1
             continue
         metadata = obj.get("metadata") or {}
-        rec_id = str(metadata.get("id")) if metadata.get("id") is not None else str(position)
+        # named as the scorer names a reference's id (2.0 from pandas is "2"); no usable id: its position.
+        # A name already taken (a duplicate id, or an id that is another record's position) gets the
+        # record's position appended: the scorer pairs by name, and two turns of one name would both be
+        # rejected as duplicates.
+        rec_id = id_text(metadata.get("id")) or str(position)
+        if rec_id in used_ids:
+            taken, rec_id = rec_id, f"{rec_id}@{position}"
+            while rec_id in used_ids:
+                rec_id += "@"
+            log.warning("record %d: its id %r is taken by an earlier record; its turns are named %r", position, taken, rec_id)
+        used_ids.add(rec_id)
         provenance = {k: metadata[k] for k in ("source_file", "source_line") if k in metadata}
         tools = obj.get("tools") or []
         for k, message in enumerate(messages):
