@@ -10,7 +10,8 @@ Formats, chosen from the name and, where the name does not decide, from the firs
   (data-genie writes Hermes conversations so) and becomes one item holding the list of turns. A ``.json`` file whose first line is a complete value (BFCL ships JSON Lines under that
   name) is read as JSON Lines.
 - gzip-compressed versions of both (``.gz``).
-- Parquet (``.parquet``): read in row batches. Columns ``messages``, ``tools``, ``metadata`` and
+- Parquet (``.parquet``, or content starting with ``PAR1``: piped in, saved under another name,
+  gzipped; those are spooled to a temporary file first, as Parquet's index is at its end): read in row batches. Columns ``messages``, ``tools``, ``metadata`` and
   ``conversations`` holding JSON text are decoded (fcdata writes nested fields that way because Arrow
   needs one type per column while tool schemas differ from record to record).
 - a Hugging Face ``datasets`` directory saved with ``save_to_disk``.
@@ -160,14 +161,18 @@ def loads_strict(text: str) -> Any:
 _PARQUET_JSON_COLUMNS = ("messages", "tools", "metadata", "conversations")
 
 
+_PARQUET_MAGIC = b"PAR1"
+
+
 def detect_container(name: str, head: bytes) -> str:
     """Which container a file is: ``jsonl``, ``json`` (a JSON document), or ``parquet``.
 
-    ``head`` is the first bytes of the (decompressed) content. A name ending in ``.jsonl``/``.ndjson`` is
-    JSON Lines whatever it holds. Otherwise the content decides: a first non-blank ``[`` means a JSON
+    ``head`` is the first bytes of the (decompressed) content. A name ending in ``.parquet`` is Parquet, one
+    ending in ``.jsonl``/``.ndjson`` is JSON Lines whatever it holds. Otherwise the content decides: a first non-blank ``[`` means a JSON
     array; a first line that holds one complete JSON value means JSON Lines (so a bad line later is
     reported and skipped, not fatal); else a ``.json`` name, or a first line that is only ``{``, means a
-    JSON document (pretty-printed values); anything else is read as JSON Lines.
+    JSON document (pretty-printed values); content that starts with Parquet's magic ``PAR1`` is Parquet;
+    anything else is read as JSON Lines.
     """
     lower = name.lower()
     if lower.endswith(".gz"):
@@ -184,6 +189,8 @@ def detect_container(name: str, head: bytes) -> str:
         return "jsonl"  # one complete value per line, whatever the name says (BFCL's .json files)
     if lower.endswith(".json") or first.strip() == b"{":
         return "json"
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"  # a Parquet file on standard input, or under a name that does not say so
     return "jsonl"
 
 
@@ -217,6 +224,11 @@ def read_items(path: str | os.PathLike[str], *, display_name: str | None = None)
             yield Item(shown, 1, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
             return
         kind = detect_container(name, head)
+        if kind == "parquet":
+            # Parquet keeps its index at the end, so it cannot be read as it streams: a plain file is
+            # opened by name, standard input or a compressed file is spooled to a temporary file first
+            yield from _read_parquet_stream(name, shown, stream)
+            return
         if kind == "json":
             last: Item | None = None
             for last in _read_json_document(stream, shown):
@@ -663,7 +675,7 @@ def _decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _read_parquet(name: str, shown: str) -> Iterator[Item]:
+def _read_parquet(name: str | BinaryIO, shown: str) -> Iterator[Item]:
     try:
         import pyarrow.parquet as pq
 
@@ -680,6 +692,22 @@ def _read_parquet(name: str, shown: str) -> Iterator[Item]:
                 yield Item(shown, row, _decode_json_columns(obj))
     except Exception as exc:
         yield Item(shown, row + 1, NOT_PARSED, None, f"Parquet data unreadable: {exc}", "truncated_file")
+
+
+def _read_parquet_stream(name: str, shown: str, stream: BinaryIO) -> Iterator[Item]:
+    if name != "-" and not name.lower().endswith(".gz"):
+        yield from _read_parquet(name, shown)
+        return
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryFile() as spool:
+        try:
+            shutil.copyfileobj(stream, spool, 1 << 20)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot read the Parquet data: {exc}", file=shown) from exc
+        spool.seek(0)
+        yield from _read_parquet(spool, shown)
 
 
 def _read_dataset_dir(name: str, shown: str) -> Iterator[Item]:

@@ -124,6 +124,33 @@ def test_not_parquet_is_an_input_error(tmp_path: Path) -> None:
         list(read_items(p))
 
 
+def test_parquet_is_known_by_its_content_on_stdin_under_any_name_and_gzipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parquet piped in (`cat x.parquet | fcdata convert -`), saved without its extension or gzipped is
+    read as Parquet; it used to be read as text lines and every line rejected as not UTF-8."""
+    rows = [{"messages": [{"role": "user", "content": "hi"}], "tools": [], "metadata": {"k": i}} for i in range(3)]
+    p = tmp_path / "h.parquet"
+    write_parquet(p, rows)
+    blob = p.read_bytes()
+    (tmp_path / "h.bin").write_bytes(blob)
+    (tmp_path / "h.bin.gz").write_bytes(gzip.compress(blob))
+    for path in (tmp_path / "h.bin", tmp_path / "h.bin.gz"):
+        assert [i.value for i in read_items(path)] == rows, path
+
+    class FakeStdin:
+        buffer = io.BufferedReader(io.BytesIO(blob))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sys, "stdin", FakeStdin)
+    items = list(read_items("-"))
+    assert [i.value for i in items] == rows and {i.file for i in items} == {"<stdin>"}
+
+    class CutStdin:
+        buffer = io.BufferedReader(io.BytesIO(blob[:-20]))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sys, "stdin", CutStdin)
+    with pytest.raises(InputError, match="<stdin>: not a readable Parquet file"):
+        list(read_items("-"))
+
+
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         list(read_items(tmp_path / "missing.jsonl"))
