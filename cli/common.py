@@ -76,6 +76,18 @@ def nothing_read_or_written(empty_inputs: Iterable[str], written: int, *, what: 
     return found
 
 
+def cut_off(cut_inputs: Iterable[str]) -> bool:
+    """The rule for inputs cut off mid-record (a download or a gzip stream that ended early): a finding
+    (exit 1) with or without --strict, as an empty input is. The records after the cut are lost and no
+    count can show them, so ``read == kept + rejected`` holds only for what came before the cut. Says
+    ``error:`` on stderr for each; True when there was one."""
+    found = False
+    for name in dict.fromkeys(cut_inputs):
+        echo_err(f"error: {name}: cut off in the middle of a record (truncated_file); the records after the cut are lost, fetch or unpack the file again")
+        found = True
+    return found
+
+
 def stderr_is_terminal() -> bool:
     try:
         return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"

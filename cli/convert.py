@@ -11,7 +11,7 @@ from fcdata.convert import FORMATS, ConvertReport, convert_files
 from fcdata.paths import same_place
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table, nothing_read_or_written, report_written
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, cut_off, format_table, nothing_read_or_written, report_written
 
 
 def _summary(report: ConvertReport) -> str:
@@ -74,8 +74,8 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       fcdata convert raw/*.json -o data.parquet --rejects rejects.jsonl --num-proc 4
       cat chats.jsonl | fcdata convert - -o - --from openai > data.jsonl
 
-    Exit codes: 0 ok; 1 findings: an input with no record, no record written, or records rejected
-    with --strict; 2 usage or I/O error (see `fcdata --help`).
+    Exit codes: 0 ok; 1 findings: an input with no record or cut off mid-record, no record written,
+    or records rejected with --strict; 2 usage or I/O error (see `fcdata --help`).
     """
     check_outputs(inputs=inputs, files={"-o": output, "--report": report_path, "--rejects": rejects})
     # the summary goes to stderr when the data goes to stdout (`-o -`, or `-o /dev/stdout`)
@@ -99,7 +99,8 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     if report_path is not None:
         report_written(lambda: write_json(report_path, report.to_dict()), [output, rejects])
     click.echo(_summary(report), err=data_to_stdout)
-    if nothing_read_or_written(report.empty_inputs, report.kept, why=f"every one of the {report.read:,} record(s) was rejected" if report.read else ""):
+    cut = cut_off(report.cut_inputs)
+    if nothing_read_or_written(report.empty_inputs, report.kept, why=f"every one of the {report.read:,} record(s) was rejected" if report.read else "") or cut:
         raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)

@@ -11,7 +11,7 @@ from fcdata.prepare import OUTPUT_FORMATS, PrepareReport, prepare as prepare_dat
 from fcdata.render import MODES
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, format_table, nothing_read_or_written, report_written
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, cut_off, format_table, nothing_read_or_written, report_written
 
 
 def _summary(report: PrepareReport) -> str:
@@ -87,8 +87,8 @@ def prepare(
       fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-7B-Instruct-v0.3/
       fcdata prepare data.jsonl -o prepared/ --tokenizer ~/models/Mistral-Small-24B-Instruct-2501/tekken.json
 
-    Exit codes: 0 ok; 1 findings: an input with no record, no sample written (every record rejected
-    or too long), or records rejected with --strict; 2 usage or I/O error (see `fcdata --help`).
+    Exit codes: 0 ok; 1 findings: an input with no record or cut off mid-record, no sample written
+    (every record rejected or too long), or records rejected with --strict; 2 usage or I/O error (see `fcdata --help`).
     """
     if output_format is None:
         output_format = "parquet" if output.lower().endswith(".parquet") else "dataset"
@@ -122,7 +122,8 @@ def prepare(
     click.echo(_summary(report), err=report_path == "-")
     # nothing to train on is a finding even without --strict
     why = f"rejected or too long for --max-length {max_length}" if max_length is not None else "rejected or without a trained turn"
-    if nothing_read_or_written(report.empty_inputs, report.samples, what="sample", why=f"every one of the {report.read:,} record(s) was {why}" if report.read else ""):
+    cut = cut_off(report.cut_inputs)
+    if nothing_read_or_written(report.empty_inputs, report.samples, what="sample", why=f"every one of the {report.read:,} record(s) was {why}" if report.read else "") or cut:
         raise SystemExit(EXIT_FINDINGS)
     if strict and report.rejected:
         raise SystemExit(EXIT_FINDINGS)

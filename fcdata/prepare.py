@@ -87,6 +87,7 @@ class PrepareReport(RecordCounts):
     warnings: Counter[str] = field(default_factory=Counter)  # validation warnings of the kept records, by code
     formats: Counter[str] = field(default_factory=Counter)  # input format of each converted record
     empty_inputs: list[str] = field(default_factory=list)  # inputs that held no record (a finding)
+    cut_inputs: list[str] = field(default_factory=list)  # inputs cut off mid-record (a finding: what followed is lost)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_obj(self) -> dict[str, Any]:
@@ -106,6 +107,7 @@ class PrepareReport(RecordCounts):
             "warnings": dict(sorted(self.warnings.items())),
             "formats": dict(sorted(self.formats.items())),
             "empty_inputs": list(self.empty_inputs),
+            "cut_inputs": list(self.cut_inputs),
             **self.settings,
         }
 
@@ -207,6 +209,8 @@ def _process_chunk(task: tuple[list[Any], str | None, str, int | None, str]) -> 
 
 def _reject(rep: PrepareReport, rejects: list[str], item: Item, stage: str, reasons: Sequence[Reason], fmt: str | None = None) -> None:
     entry = reject_obj(item, reasons, stage=stage, format=fmt)
+    if item.code == "truncated_file":
+        rep.cut_inputs.append(item.file)
     rep.rejected += 1
     rep.rejected_by_stage[stage] += 1
     for code in dict.fromkeys(r["code"] for r in entry["reasons"]):

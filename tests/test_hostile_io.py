@@ -276,6 +276,9 @@ def test_a_cut_off_gzip_keeps_every_complete_record_then_says_where_it_was_cut(t
     rep = json.loads((tmp_path / "c.json").read_text())
     assert rep["read"] == complete + 1 and rep["rejections"].get("truncated_file") == 1, rep
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == rep["kept"]
+    # a cut-off input is a finding with or without --strict: what followed the cut is lost uncounted
+    assert r.exit_code == 1 and f"{cut}: cut off in the middle of a record" in r.output, r.output
+    assert rep["cut_inputs"] == [str(cut)] and rep["per_input"][0]["cut"] is True, rep
     r = run("validate", str(cut), "--report", str(tmp_path / "v.json"))
     rep = json.loads((tmp_path / "v.json").read_text())
     assert rep["read"] == complete + 1 and rep["errors"]["truncated_file"] == 1 and rep["rejections"]["truncated_file"] == 1, r.output
@@ -285,6 +288,11 @@ def test_a_cut_off_gzip_keeps_every_complete_record_then_says_where_it_was_cut(t
         r = run("prepare", str(cut), "-o", str(tmp_path / f"P{procs}"), "--report", str(tmp_path / f"p{procs}.json"), "--num-proc", procs)
         rep = json.loads((tmp_path / f"p{procs}.json").read_text())
         assert rep["read"] == complete + 1 and rep["rejections"] == {"truncated_file": 1}, (procs, rep)
+        assert r.exit_code == 1 and rep["cut_inputs"] == [str(cut)] and "cut off in the middle" in r.output, (procs, r.output)
+    whole = tmp_path / "whole.jsonl"
+    whole.write_bytes(GLAIVE.read_bytes())
+    r = run("convert", str(whole), "-o", str(tmp_path / "w.jsonl"), "--report", str(tmp_path / "w.json"))
+    assert r.exit_code == 0 and json.loads((tmp_path / "w.json").read_text())["cut_inputs"] == [], r.output
 
 
 def test_a_cut_inside_a_record_reports_that_records_line(tmp_path: Path) -> None:

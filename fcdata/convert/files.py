@@ -50,9 +50,10 @@ class FileSummary:
     read: int = 0
     kept: int = 0
     rejected: int = 0
+    cut: bool = False  # the file ends in the middle of a record (``truncated_file``): what followed is lost
 
     def to_dict(self) -> dict[str, Any]:
-        return {"input": self.file, "format": self.format, "detected": self.detected, "read": self.read, "kept": self.kept, "rejected": self.rejected}
+        return {"input": self.file, "format": self.format, "detected": self.detected, "read": self.read, "kept": self.kept, "rejected": self.rejected, "cut": self.cut}
 
 
 @dataclass
@@ -73,6 +74,12 @@ class ConvertReport(RecordCounts):
         """Inputs that held no record (each a finding)."""
         return [f.file for f in self.files if f.read == 0]
 
+    @property
+    def cut_inputs(self) -> list[str]:
+        """Inputs cut off in the middle of a record (each a finding: the records after the cut are lost,
+        and cannot even be counted)."""
+        return [f.file for f in self.files if f.cut]
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON report: ``{"read", "kept", "rejected", "rejections", "formats", "repairs",
         "empty_inputs", "inputs", "per_input", "output", "rejects"}`` (count maps sorted by code, so
@@ -82,6 +89,7 @@ class ConvertReport(RecordCounts):
             "formats": dict(sorted(self.formats.items())),
             "repairs": dict(sorted(self.repairs.items())),
             "empty_inputs": self.empty_inputs,
+            "cut_inputs": self.cut_inputs,
             "inputs": [f.file for f in self.files],
             "per_input": [f.to_dict() for f in self.files],
             "output": self.output,
@@ -317,6 +325,8 @@ def convert_files(
             summary.read += n
             summary.kept += br.written
             summary.rejected += br.rejected
+            if br.rejections.get("truncated_file"):
+                summary.cut = True
             report.read += n
             report.kept += br.written
             report.rejected += br.rejected
