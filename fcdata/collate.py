@@ -99,14 +99,24 @@ def _ints(value: Any, row: Mapping[str, Any], index: int, field: str) -> np.ndar
     """A 1-D int64 array from a list, NumPy array or torch tensor, or a clear error."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise RecordError(f"must be a flat list of integers: {exc}", **_where(row, index, field)) from exc
     if arr.size == 0:
         raise RecordError("is empty: a sample has at least one token", **_where(row, index, field))
     if arr.ndim != 1 or arr.dtype.kind not in "iub":
         raise RecordError(
             f"must be a flat list of integers, got {arr.dtype} of shape {tuple(arr.shape)}", **_where(row, index, field)
         )
-    return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and int(arr.max()) > np.iinfo(np.int64).max:
+        raise RecordError(f"holds {int(arr.max())}, beyond int64", **_where(row, index, field))
+    out = arr.astype(np.int64, copy=False)
+    if field == "input_ids" and int(out.min()) < 0:
+        # the embedding would fail deep inside torch (on a GPU: a device-side assert that kills the process)
+        t = int(np.flatnonzero(out < 0)[0])
+        raise RecordError(f"holds {int(out[t])} at token {t}: token ids are >= 0", **_where(row, index, field))
+    return out
 
 
 def row_labels(row: Mapping[str, Any], index: int = 0, *, validate: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -118,6 +128,8 @@ def row_labels(row: Mapping[str, Any], index: int = 0, *, validate: bool = True)
     0/1 mask, labels equal to ``input_ids`` wherever they are trained (pre-shifted labels fail this), and
     ``labels`` agreeing with ``assistant_masks`` when both are given.
     """
+    if not isinstance(row, Mapping):
+        raise RecordError(f"must be a mapping with input_ids and assistant_masks or labels, got {type(row).__name__}", path=f"batch row {index}")
     if "input_ids" not in row:
         raise RecordError("missing: every row needs input_ids", **_where(row, index, "input_ids"))
     ids = _ints(row["input_ids"], row, index, "input_ids")
@@ -182,6 +194,13 @@ def _segments(row: Mapping[str, Any], index: int, n_tokens: int) -> np.ndarray:
     return lengths
 
 
+def _check_batch(rows: Any) -> None:
+    if isinstance(rows, Mapping):
+        raise UsageError("a batch is a list of rows, got one mapping (a single row? pass [row])")
+    if len(rows) == 0:
+        raise UsageError("cannot collate an empty batch")
+
+
 def _check_common(pad_id: int, pad_to_multiple_of: int | None) -> None:
     if not isinstance(pad_id, (int, np.integer)) or pad_id < 0:
         raise UsageError(f"pad_id must be a token id (an int >= 0), got {pad_id!r}")
@@ -223,8 +242,7 @@ class PaddingCollator:
             raise UsageError(f"padding_side must be 'right' or 'left', got {self.padding_side!r}")
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
-        if len(rows) == 0:
-            raise UsageError("cannot collate an empty batch")
+        _check_batch(rows)
         samples = []
         for i, row in enumerate(rows):
             ids, labels = row_labels(row, i, validate=self.validate)
@@ -301,8 +319,7 @@ class PackingCollator:
             raise UsageError(f"layout must be 'flat' or 'rows', got {self.layout!r}")
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        if len(rows) == 0:
-            raise UsageError("cannot collate an empty batch")
+        _check_batch(rows)
         ids_list: list[np.ndarray] = []
         labels_list: list[np.ndarray] = []
         segs_list: list[np.ndarray] = []

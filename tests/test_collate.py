@@ -148,6 +148,12 @@ def test_extra_columns_are_ignored_and_inputs_may_be_arrays_or_tensors() -> None
         ({"input_ids": [1.5, 2.0], "assistant_masks": [0, 1]}, "flat list of integers"),
         ({"input_ids": [[1, 2]], "assistant_masks": [[0, 1]]}, "flat list of integers"),
         ({"input_ids": [1, 2, 3], "assistant_masks": [0, 1, 1], "seq_lengths": [2, 2]}, "do not add up to the 3 tokens"),
+        # these used to pass and fail inside torch's embedding (a device-side assert on a GPU), or as a raw
+        # NumPy/Python error
+        ({"input_ids": [1, -5, 3], "assistant_masks": [0, 1, 1]}, "holds -5 at token 1: token ids are >= 0"),
+        ({"input_ids": np.array([1, 2**63 + 5], dtype=np.uint64), "assistant_masks": [0, 1]}, "beyond int64"),
+        ({"input_ids": [[1, 2], [3]], "assistant_masks": [0, 1]}, "flat list of integers"),
+        ([1, 2, 3], "must be a mapping"),
     ],
 )
 def test_bad_rows_fail_with_a_clear_message(row: dict, message: str) -> None:
@@ -201,6 +207,9 @@ def test_empty_batch_is_a_usage_error() -> None:
         PaddingCollator()([])
     with pytest.raises(UsageError):
         PackingCollator()([])
+    for collator in (PaddingCollator(), PackingCollator()):
+        with pytest.raises(UsageError, match="got one mapping"):
+            collator({"input_ids": [1, 2], "assistant_masks": [0, 1]})
 
 
 def test_collator_options_are_keyword_only_and_frozen() -> None:
