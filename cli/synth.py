@@ -18,10 +18,10 @@ from .common import CONTEXT_SETTINGS, check_outputs, echo_err, format_table
 @click.option("--test", "n_test", default=200, show_default=True, type=click.IntRange(min=0), help="Held-out records (held-out tools and values; metadata.split = test).")
 @click.option("--difficulty", type=click.Choice(DIFFICULTIES), default="normal", show_default=True, help="easy: one declared tool, one call; normal: distractor tools, parallel, no-call and multi-turn cases.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same bytes.")
-@click.option("--parallel", default=0.15, show_default=True, type=click.FloatRange(0, 1), help="Share of two-call requests (normal).")
+@click.option("--parallel", default=0.15, show_default=True, type=click.FloatRange(0, 1), help="Share of two-call requests (normal only).")
 @click.option("--no-call", "no_call", default=0.15, show_default=True, type=click.FloatRange(0, 1), help="Share of requests no tool serves (normal).")
 @click.option("--multi-turn", "multi_turn", default=0.15, show_default=True, type=click.FloatRange(0, 1), help="Share of call -> result -> reply conversations (normal).")
-@click.option("--max-tools", default=4, show_default=True, type=click.IntRange(min=1), help="Most tools declared in one record (distractors included).")
+@click.option("--max-tools", default=4, show_default=True, type=click.IntRange(min=1), help="Most tools declared in one record (distractors included; normal, 2 to 29).")
 def synth(output: str, n_train: int, n_test: int, difficulty: str, seed: int, parallel: float, no_call: float, multi_turn: float, max_tools: int) -> None:
     """Write synthetic tool-calling conversations: typed tool schemas; single, parallel, no-call and
     multi-turn cases; a held-out part with tools and values never seen in training.

@@ -62,6 +62,9 @@ _NOUNS = (
     "parcel", "appointment",
 )  # fmt: skip
 
+# the most tools one record may declare: every declared tool may have a noun of its own, and one noun stays free
+MAX_TOOLS = len(_NOUNS) - 1
+
 # argument name -> JSON Schema type ("enum:a|b|c" for string enums)
 _ARGUMENTS: dict[str, str] = {
     "city": "string", "name": "string", "title": "string", "code": "string", "address": "string",
@@ -186,10 +189,18 @@ class SynthConfig:
         for key, value in shares.items():
             if not 0.0 <= value <= 1.0:
                 raise UsageError(f"{key} must be a share between 0 and 1, got {value}")
+        if self.n_train + self.n_test == 0:
+            raise UsageError("nothing to make: give -n (training records) or --test (held-out records) above 0")
+        if self.difficulty == "easy":
+            return  # one declared tool, one call: the shares and max_tools of normal difficulty do not apply
         if self.parallel + self.no_call + self.multi_turn > 1.0:
             raise UsageError("parallel + no_call + multi_turn must not exceed 1")
-        if self.max_tools < 2 and self.difficulty == "normal":
+        if self.max_tools < 2:
             raise UsageError(f"max_tools must be at least 2 for normal difficulty, got {self.max_tools}")
+        if self.max_tools > MAX_TOOLS:
+            # distractors never share a called tool's noun, and a no-call request needs a noun no declared
+            # tool serves: with more tools than nouns less one, records could not be made (it looped forever)
+            raise UsageError(f"max_tools must be at most {MAX_TOOLS} (the task has {len(_NOUNS)} nouns, and a no-call request needs one that no declared tool serves), got {self.max_tools}")
 
 
 class _Maker:

@@ -129,7 +129,16 @@ def test_easy_difficulty_is_one_tool_one_call() -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"difficulty": "hard"}, {"n_train": -1}, {"parallel": 0.7, "no_call": 0.5}, {"max_tools": 1}, {"no_call": 1.5}],
+    [
+        {"difficulty": "hard"},
+        {"n_train": -1},
+        {"parallel": 0.7, "no_call": 0.5},
+        {"max_tools": 1},
+        {"no_call": 1.5},
+        {"n_train": 0, "n_test": 0},  # nothing to make
+        {"max_tools": 30},  # more tools than nouns less one: it looped forever, or crashed in no_call
+        {"max_tools": 1000},
+    ],
 )
 def test_bad_settings_are_refused(overrides: dict) -> None:
     with pytest.raises(UsageError):
@@ -147,6 +156,16 @@ def test_cli_writes_records_and_a_table(tmp_path) -> None:
     assert "split" in result.stderr and "case" in result.stderr
     stdout = CliRunner().invoke(cli, ["synth", "-o", "-", "-n", "3", "--test", "0", "--difficulty", "easy"])
     assert stdout.exit_code == 0 and len(stdout.stdout.splitlines()) == 3
+
+
+def test_the_most_tools_allowed_can_be_made_and_easy_ignores_the_normal_settings() -> None:
+    from fcdata.synth import MAX_TOOLS
+
+    records = list(synth_records(n_train=200, n_test=50, max_tools=MAX_TOOLS, no_call=0.5, seed=3))
+    assert len(records) == 250 and max(len(r["tools"]) for r in records) == MAX_TOOLS
+    # the shares and max_tools apply to normal difficulty only, so they cannot make easy fail
+    easy = list(synth_records(n_train=5, n_test=1, difficulty="easy", parallel=0.9, no_call=0.9, max_tools=1))
+    assert len(easy) == 6
 
 
 def test_cli_usage_errors_exit_2(tmp_path) -> None:
