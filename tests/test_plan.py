@@ -90,6 +90,23 @@ def test_model_from_a_config_folder(tmp_path) -> None:
         model_shape(str(tmp_path / "bad"))
     with pytest.raises(UsageError, match="unknown model"):
         model_shape("nonexistent-model")
+    for field, value in (("num_attention_heads", 0), ("hidden_size", -8), ("vocab_size", True)):
+        (tmp_path / "zero").mkdir(exist_ok=True)
+        (tmp_path / "zero" / "config.json").write_text(json.dumps({**cfg, field: value}))
+        with pytest.raises(InputError, match=f"{field} = "):  # was a ZeroDivisionError traceback
+            model_shape(str(tmp_path / "zero"))
+
+
+def test_full_training_in_bf16_has_bf16_gradients_and_adamw_moments() -> None:
+    """PyTorch keeps gradients and AdamW's two moments in the weights' dtype: 2 + 4 bytes a parameter in
+    bf16, 4 + 8 in fp32; an 8-bit optimizer's state is 2 bytes either way (it counted fp32 for bf16)."""
+    n = model_shape("7b").parameters
+    bf16 = estimate_memory("7b", full=True, quant="bf16", optim="adamw_torch").components
+    fp32 = estimate_memory("7b", full=True, quant="fp32", optim="adamw_torch").components
+    assert bf16["gradients"] == pytest.approx(2 * n) and bf16["optimizer_state"] == pytest.approx(4 * n)
+    assert fp32["gradients"] == pytest.approx(4 * n) and fp32["optimizer_state"] == pytest.approx(8 * n)
+    eight_bit = estimate_memory("7b", full=True, quant="bf16", optim="paged_adamw_8bit").components
+    assert eight_bit["optimizer_state"] == pytest.approx(2 * n)
 
 
 @pytest.mark.parametrize(

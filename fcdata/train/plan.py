@@ -129,6 +129,10 @@ def _shape_from_config(name: str, cfg: dict[str, Any]) -> ModelShape:
     try:
         heads = int(cfg["num_attention_heads"])
         hidden = int(cfg["hidden_size"])
+        sizes = {k: cfg.get(k) for k in ("num_attention_heads", "hidden_size", "intermediate_size", "num_hidden_layers", "vocab_size")}
+        bad = [f"{k} = {v!r}" for k, v in sizes.items() if not (isinstance(v, int) and not isinstance(v, bool) and v > 0)]
+        if bad:
+            raise InputError(f"config.json: {', '.join(bad)}; a decoder's sizes are positive integers", file=name)
         return ModelShape(
             name=name,
             hidden_size=hidden,
@@ -136,7 +140,7 @@ def _shape_from_config(name: str, cfg: dict[str, Any]) -> ModelShape:
             num_hidden_layers=int(cfg["num_hidden_layers"]),
             num_attention_heads=heads,
             num_key_value_heads=int(cfg.get("num_key_value_heads") or heads),
-            head_dim=int(cfg.get("head_dim") or hidden // heads),
+            head_dim=int(cfg.get("head_dim") or hidden // heads),  # heads checked > 0 below
             vocab_size=int(cfg["vocab_size"]),
             tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         )
@@ -169,6 +173,8 @@ def model_shape(model: str) -> ModelShape:
 
 
 _WEIGHT_BITS = {"nf4": 4.0 + 8 / 64 + 32 / (64 * 256), "nf4-single": 4.0 + 32 / 64, "int8": 8.0 + 32 / 4096, "bf16": 16.0, "fp32": 32.0}
+# optimizers whose state has the dtype of the weights (two moments: 8 bytes a parameter in fp32, 4 in bf16)
+_OPTIM_IN_WEIGHT_DTYPE = frozenset({"adamw_torch", "adamw_torch_fused", "adamw", "adafactor"})
 _OPTIM_BYTES = {"paged_adamw_8bit": 2.0, "adamw_8bit": 2.0, "adamw_torch": 8.0, "adamw_torch_fused": 8.0, "adamw": 8.0, "sgd": 0.0, "adafactor": 0.1}
 
 
@@ -265,8 +271,11 @@ def estimate_memory(model: ModelShape | str, settings: PlanSettings | None = Non
     if s.full:
         trainable = shape.parameters
         lora_weights = 0.0
-        grads = trainable * 4.0
-        optim_state = trainable * optim_bytes
+        # PyTorch keeps gradients, and AdamW's moments, in the dtype of the weights: pure bf16 weights
+        # (--quant bf16) have bf16 gradients and bf16 moments; 8-bit optimizer state is 8-bit either way
+        weight_bytes = 2.0 if s.quant == "bf16" else 4.0
+        grads = trainable * weight_bytes
+        optim_state = trainable * (optim_bytes * weight_bytes / 4.0 if s.optim in _OPTIM_IN_WEIGHT_DTYPE else optim_bytes)
         # autocast keeps a bf16 copy of each weight it casts during the forward
         autocast_copies = shape.linear_parameters * 2.0 if s.quant == "fp32" else 0.0
     else:
