@@ -9,7 +9,7 @@ import click
 
 from fcdata.stats import DEFAULT_OVER, compute_stats
 
-from .common import CONTEXT_SETTINGS, format_table
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, format_table
 
 
 def _bar(n: int, most: int, width: int = 40) -> str:
@@ -67,9 +67,14 @@ def stats(path: str, over: tuple[int, ...], top: int, as_json: bool) -> None:
       fcdata stats prepared/
       fcdata stats prepared/ --over 2048 --over 4096
       fcdata stats train.parquet --json > stats.json
+
+    Exit codes: 0 ok; 1 findings: the data set holds no sample (nothing to train on); 2 usage or I/O
+    error (see `fcdata --help`).
     """
     result = compute_stats(path, over=over or DEFAULT_OVER, top=top)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         click.echo(_text(result, path))
+    if not result["samples"]:
+        raise SystemExit(EXIT_FINDINGS)  # as every command treats a run with no record

@@ -73,6 +73,8 @@ def test_prepare_that_writes_nothing_fails_and_stats_says_the_set_is_empty(tmp_p
         assert r.exit_code == 1, r.output
         assert "no sample was written: every one of the 280 record(s) was rejected or too long for --max-length 64" in r.stderr
     r = CliRunner().invoke(cli, ["stats", str(tmp_path / "P")])
-    assert r.exit_code == 0
+    assert r.exit_code == 1  # a finding: nothing to train on, as in every command
     assert "the data set is empty (0 samples)" in r.output and "records with )" not in r.output
+    r = CliRunner().invoke(cli, ["stats", str(tmp_path / "P"), "--json"])
+    assert r.exit_code == 1 and json.loads(r.stdout)["samples"] == 0
     assert compute_stats(str(tmp_path / "P"))["samples"] == 0
