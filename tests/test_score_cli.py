@@ -97,6 +97,10 @@ def test_bfcl_mode(shared_data: Path, tmp_path: Path) -> None:
         ("irrelevance_1", True, None, False),
     ]
     assert rows[1]["bfcl_error"] == "simple_function_checker:wrong_func_name"
+    assert all("bfcl_error" in r for r in rows) and rows[0]["bfcl_error"] is None  # present on every line, as documented
+    # questions on standard input, as every input may be
+    piped = invoke("score", p, "--bfcl", "-", "--bfcl", i, "--answers", a, "--report", "-", input=Path(q).read_text())
+    assert json.loads(piped.stdout)["categories"]["simple"]["n"] == 2, piped.output
     # with the names as declared, simple_1 passes
     kept = invoke("score", p, "--bfcl", q, "--bfcl", i, "--answers", a, "--keep-dots", "--report", "-")
     assert json.loads(kept.stdout)["categories"]["simple"]["correct"] == 2
@@ -107,9 +111,24 @@ def test_bfcl_mode(shared_data: Path, tmp_path: Path) -> None:
 
 def test_bfcl_without_answers_rejects_ast_predictions(shared_data: Path, tmp_path: Path) -> None:
     q, _, i, p = bfcl_files(shared_data, tmp_path)
-    result = invoke("score", p, "--bfcl", q, "--bfcl", i, "-q")
+    result = invoke("score", p, "--bfcl", q, "--bfcl", i, "-q", "--report", str(tmp_path / "r.json"))
     assert result.exit_code == 1
     assert "no accepted answer for 'simple_0'" in result.stderr
+    # a question whose prediction was rejected had one: it is not also counted as having none
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert "simple_0" not in rep["missing_ids"], rep["missing_ids"]
+
+
+def test_a_rejected_prediction_is_not_also_a_missing_one(tmp_path: Path) -> None:
+    """scored + rejected (with the reference's id) + missing = references: a prediction line of an
+    unknown shape used to be counted both as rejected and as missing."""
+    refs = [json.loads(line) for line in Path(REFERENCES).read_text().splitlines()]
+    ids = [str(r["id"]) if "id" in r else str((r.get("metadata") or {}).get("id")) for r in refs]
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": ids[0], "foo": 1}) + "\n")
+    report = score(str(preds), REFERENCES)
+    assert report.rejected and ids[0] not in report.missing
+    assert len(report.items) + 1 + len(report.missing) == len(refs)
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,7 @@ class ItemVerdict:
     parse_failure: bool = False
     bfcl_error: str | None = None
     issues: tuple[str, ...] = ()
+    bfcl: bool = False  # scored in BFCL mode: ``bfcl_error`` is then always in :meth:`to_obj` (null when correct)
 
     def to_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -56,7 +57,7 @@ class ItemVerdict:
             "category": self.category,
             "parse_failure": self.parse_failure,
         }
-        if self.bfcl_error is not None:
+        if self.bfcl or self.bfcl_error is not None:
             obj["bfcl_error"] = self.bfcl_error
         if self.issues:
             obj["issues"] = list(self.issues)

@@ -156,8 +156,10 @@ def _load_references(source: Source, rejected: list[Rejected], require_marker: b
     return references
 
 
-def _predictions(source: Source, rejected: list[Rejected], require_marker: bool) -> Iterator[tuple[str, ParsedReply, Item]]:
-    """(id, reply, item) for each usable prediction; duplicates and bad lines are rejected."""
+def _predictions(source: Source, rejected: list[Rejected], require_marker: bool, claimed: set[str]) -> Iterator[tuple[str, ParsedReply, Item]]:
+    """(id, reply, item) for each usable prediction; duplicates and bad lines are rejected. The id of a
+    line rejected for its shape goes into ``claimed``: that reference had a prediction (a rejected one),
+    so it is not also counted among those that no prediction answers."""
     seen: dict[str, Item] = {}
     for item in _items(source, "predictions"):
         def reject(reason: str) -> None:
@@ -181,6 +183,7 @@ def _predictions(source: Source, rejected: list[Rejected], require_marker: bool)
             reply = reply_from_prediction(item.value, require_marker=require_marker)
         except PredictionShapeError as exc:
             reject(str(exc))
+            claimed.add(pred_id)
             continue
         seen[pred_id] = item
         yield pred_id, reply, item
@@ -222,7 +225,8 @@ def score(
     schemas = SchemaChecker()
     items: list[ItemVerdict] = []
     answered: set[str] = set()
-    for pred_id, reply, item in _predictions(predictions, rejected, require_marker):
+    claimed: set[str] = set()  # ids whose prediction was rejected: not "missing" (docs/scoring.md)
+    for pred_id, reply, item in _predictions(predictions, rejected, require_marker, claimed):
         entry = refs.get(pred_id)
         if entry is None:
             rejected.append(Rejected("predictions", item.file, item.line, f"no reference has id {pred_id!r}", item.text))
@@ -235,7 +239,7 @@ def score(
         answered.add(pred_id)
         if on_item is not None:
             on_item(verdict)
-    missing = [ref_id for ref_id in refs if ref_id not in answered]
+    missing = [ref_id for ref_id in refs if ref_id not in answered and ref_id not in claimed]
     return ScoreReport("reference", tally.summary(), items, rejected, missing)
 
 
@@ -281,7 +285,8 @@ def score_bfcl(
     tally = BfclTally(underscore_to_dot=underscore_to_dot)
     items: list[ItemVerdict] = []
     answered: set[str] = set()
-    for pred_id, reply, item in _predictions(predictions, rejected, require_marker):
+    claimed: set[str] = set()  # ids whose prediction was rejected: not "missing" (docs/scoring.md)
+    for pred_id, reply, item in _predictions(predictions, rejected, require_marker, claimed):
         def reject(reason: str) -> None:
             rejected.append(Rejected("predictions", item.file, item.line, reason, item.text))
 
@@ -299,8 +304,9 @@ def score_bfcl(
             result = check_decoded(question, answer, reply, underscore_to_dot=underscore_to_dot)
         except UnsupportedQuestion as exc:
             reject(f"{pred_id}: {exc}")
+            claimed.add(pred_id)
             continue
-        verdict = ItemVerdict(pred_id, category, result.valid, fcdata_error(result, reply), reply.kind == "parse_failure", result.error_type)
+        verdict = ItemVerdict(pred_id, category, result.valid, fcdata_error(result, reply), reply.kind == "parse_failure", result.error_type, bfcl=True)
         functions = question.get("function") if isinstance(question.get("function"), list) else []
         declared = {mapped_name(f["name"], underscore_to_dot) for f in functions if isinstance(f, dict) and isinstance(f.get("name"), str)}
         calls = reply.calls if reply.kind == "calls" else ()
@@ -309,5 +315,5 @@ def score_bfcl(
         answered.add(pred_id)
         if on_item is not None:
             on_item(verdict)
-    missing = [qid for qid in question_map if qid not in answered]
+    missing = [qid for qid in question_map if qid not in answered and qid not in claimed]
     return ScoreReport("bfcl", tally.summary(), items, rejected, missing)
