@@ -674,3 +674,14 @@ def test_packed_equals_padded_on_the_gpu(rows, attn, dtype) -> None:
     else:
         model = context_mistral(dtype, attn)  # sdpa is always there: no skip
     compare_layouts(model.cuda(), rows, dtype, device="cuda")
+
+
+def test_packing_is_refused_on_a_transformers_that_would_let_samples_attend_to_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before 4.54, transformers built one causal mask over a packed row (no packed-sequence detection
+    from position_ids): the packing collator would have trained every sample on the ones before it."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "transformers.masking_utils", None)  # what an old transformers lacks
+    with pytest.raises(UsageError, match="does not keep packed samples apart"):
+        PackingCollator()
+    PaddingCollator()  # padding needs no such detection
