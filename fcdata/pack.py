@@ -206,6 +206,10 @@ def pack_dataset(
     Feed the packs to :class:`fcdata.collate.PackingCollator`. With the Hugging Face Trainer set
     ``remove_unused_columns=False`` so that ``seq_lengths`` reaches the collator.
 
+    ``num_proc`` parallelises the indexing; the packing runs in one process, so the packs never depend on
+    it. A data set that is already packed (it has ``seq_lengths``) is refused: its packs would be packed
+    again as single samples.
+
     Raises :class:`~fcdata.errors.RecordError` on an empty sample or, with ``overlong="error"``, on
     samples longer than ``max_length``; :class:`~fcdata.errors.UsageError` on bad options or columns.
     """
@@ -219,6 +223,9 @@ def pack_dataset(
         raise UsageError(f"overlong must be 'error' or 'drop', got {overlong!r}")
     if group_size is not None and (not isinstance(group_size, int) or group_size < 1):
         raise UsageError(f"group_size must be a positive int or None (one group), got {group_size!r}")
+    if "seq_lengths" in dataset.column_names:
+        # its packs would be packed again as if each were one sample, their boundaries lost
+        raise UsageError("this data set is already packed (it has seq_lengths): pack the prepared samples, not packs")
     columns = [c for c in TOKEN_COLUMNS if c in dataset.column_names]
     if "input_ids" not in columns or len(columns) < 2:
         raise UsageError(
@@ -276,7 +283,10 @@ def pack_dataset(
 
     from trl.data_utils import pack_dataset as trl_pack_dataset
 
-    map_kwargs: dict[str, Any] = {"batch_size": group_size, "num_proc": num_proc}
+    # The packing itself runs in one process: datasets hands each process a contiguous share of the rows
+    # and cuts groups at the share's edge, so packs made with num_proc would depend on it (400 samples
+    # in one group: 210 packs with 1 or 2 processes, 214 with 4). num_proc parallelises the indexing.
+    map_kwargs: dict[str, Any] = {"batch_size": group_size, "num_proc": None}
     work = work.select_columns(columns).with_format("arrow")
     work = work.map(
         _add_row_ids,

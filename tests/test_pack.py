@@ -173,6 +173,23 @@ def test_empty_samples_and_bad_input_are_refused() -> None:
             pack_dataset(prepared([3]), **bad)  # type: ignore[arg-type]
 
 
+def test_packs_are_not_packed_again() -> None:
+    """Packs passed back in were packed as if each were one sample: [[7, 4], [6]] came back as
+    [[11, 6]], and the 4-token sample then attended to the 7 before it."""
+    packed, _ = pack_dataset(prepared([7, 4, 6]), 12)
+    with pytest.raises(UsageError, match="already packed"):
+        pack_dataset(packed, 24)
+
+
+def test_one_group_is_the_same_packs_whatever_num_proc() -> None:
+    """With num_proc each process packed its own share of the rows, so the packs depended on num_proc
+    (on 400 samples: 201 packs in one process, 202 in two)."""
+    lengths = [int(n) for n in np.random.default_rng(7).integers(1, 60, 400)]
+    one, _ = pack_dataset(prepared(lengths, seed=8), 64)
+    two, _ = pack_dataset(prepared(lengths, seed=8), 64, num_proc=2)
+    assert one.to_dict() == two.to_dict()
+
+
 def test_nothing_to_pack_gives_an_empty_data_set_with_the_packed_columns() -> None:
     empty, report = pack_dataset(prepared([3, 4]).select([]), 8)
     assert len(empty) == 0 and report.packs == 0 and report.efficiency == 0.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from .config import Resolved, TrainConfig
 
 if TYPE_CHECKING:
@@ -76,6 +76,10 @@ def training_rows(ds: "datasets.Dataset", cfg: TrainConfig, resolved: Resolved, 
     rows per micro-step."""
     from ..pack import pack_dataset
 
+    if "seq_lengths" in ds.column_names:
+        # packing would take each pack for one sample, and padding would lay one out as one sample: either
+        # way its samples would attend to each other
+        raise UsageError("this data set holds packs (seq_lengths), not samples: train on the prepared data set (`fcdata prepare`), which fcdata packs itself")
     columns = [c for c in ("input_ids", "assistant_masks", "labels") if c in ds.column_names]
     lengths = _lengths(ds)
     if cfg.packing:
