@@ -77,6 +77,7 @@ IGNORE_INDEX = -100
 """Label of a token that is not trained (the ``ignore_index`` of PyTorch's cross-entropy)."""
 
 DEFAULT_PAD_ID = 0
+MISTRAL_BOS_ID = 1  # <s> in every Mistral tokenizer (SentencePiece and Tekken)
 """``<unk>`` in the Mistral v0.3 vocabulary: never produced by the renderer, so never confused with data."""
 
 
@@ -180,10 +181,26 @@ def row_labels(row: Mapping[str, Any], index: int = 0, *, validate: bool = True)
     return ids, labels
 
 
-def _segments(row: Mapping[str, Any], index: int, n_tokens: int) -> np.ndarray:
-    """Lengths of the samples a row holds: ``seq_lengths`` of a pack, else one sample of the whole row."""
+def _segments(row: Mapping[str, Any], index: int, ids: np.ndarray, validate: bool = True) -> np.ndarray:
+    """Lengths of the samples a row holds: ``seq_lengths`` of a pack, else one sample of the whole row.
+
+    A row without ``seq_lengths`` that starts with Mistral's ``<s>`` and holds another one is a pack
+    that lost its ``seq_lengths`` (the Hugging Face Trainer drops every column its model's ``forward``
+    does not take, unless ``remove_unused_columns=False``): taken as one sample, its samples would attend
+    to each other without a word, so it is refused (with ``validate``). fcdata's renderer writes ``<s>``
+    only first."""
+    n_tokens = int(ids.size)
     value = row.get("seq_lengths")
     if value is None:
+        if validate and n_tokens > 1 and int(ids[0]) == MISTRAL_BOS_ID:
+            later = np.flatnonzero(ids[1:] == MISTRAL_BOS_ID)
+            if later.size:
+                raise RecordError(
+                    f"holds a second <s> (token {int(later[0]) + 1}) but no seq_lengths: a pack whose sample lengths "
+                    "were dropped? With the Hugging Face Trainer set remove_unused_columns=False so that seq_lengths "
+                    "reaches the collator",
+                    **_where(row, index, "input_ids"),
+                )
         return np.array([n_tokens], dtype=np.int64)
     lengths = _ints(value, row, index, "seq_lengths")
     if (lengths <= 0).any() or int(lengths.sum()) != n_tokens:
@@ -268,7 +285,7 @@ class PaddingCollator:
         samples = []
         for i, row in enumerate(rows):
             ids, labels = row_labels(row, i, validate=self.validate)
-            if len(_segments(row, i, ids.size)) > 1:
+            if len(_segments(row, i, ids, self.validate)) > 1:
                 raise UsageError(
                     f"batch row {i} is a pack of several samples (seq_lengths); a padded batch would let them "
                     "attend to each other: use PackingCollator for packed rows"
@@ -350,7 +367,7 @@ class PackingCollator:
             ids, labels = row_labels(row, i, validate=self.validate)
             ids_list.append(ids)
             labels_list.append(labels)
-            segs_list.append(_segments(row, i, ids.size))
+            segs_list.append(_segments(row, i, ids, self.validate))
 
         if self.layout == "flat":
             ids_list = [np.concatenate(ids_list)]

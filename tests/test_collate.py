@@ -235,6 +235,8 @@ def sample_rows(draw, max_rows: int = 6, max_len: int = 40, packs: bool = False)
         ids = draw(st.lists(st.integers(0, VOCAB - 1), min_size=length, max_size=length))
         mask = draw(st.lists(st.integers(0, 1), min_size=length, max_size=length))
         seq = [length]
+        if not packs and ids[0] == 1:  # a sample holds <s> only first (a second one marks a pack: refused)
+            ids = [1, *(2 if t == 1 else t for t in ids[1:])]
         if packs and length > 1:
             cuts = sorted(draw(st.sets(st.integers(1, length - 1), max_size=4)))
             seq = [b - a for a, b in zip([0, *cuts], [*cuts, length])]
@@ -685,3 +687,14 @@ def test_packing_is_refused_on_a_transformers_that_would_let_samples_attend_to_e
     with pytest.raises(UsageError, match="does not keep packed samples apart"):
         PackingCollator()
     PaddingCollator()  # padding needs no such detection
+
+
+def test_a_pack_that_lost_its_seq_lengths_is_refused_not_taken_for_one_sample() -> None:
+    """The HF Trainer drops seq_lengths unless remove_unused_columns=False; the pack then reached the
+    collator as one sample, positions 0..10 over two samples that attended to each other, silently."""
+    pack = {"input_ids": [1, 3, 10, 4, 20, 2, 1, 3, 11, 4, 21], "assistant_masks": [0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1]}
+    for collator in (PaddingCollator(), PackingCollator()):
+        with pytest.raises(RecordError, match="remove_unused_columns=False"):
+            collator([pack])
+        collator([{**pack, "seq_lengths": [6, 5]}]) if isinstance(collator, PackingCollator) else None
+    assert PackingCollator(validate=False)([pack])["position_ids"].tolist() == [list(range(11))]  # checks off
