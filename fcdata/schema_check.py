@@ -18,8 +18,8 @@ about 3 ms. Conversion must stay within a few times the cost of reading its inpu
   message, so a difference between the two can only cost time, never let a bad call through. Property
   tests compare both the schema check and the validation with jsonschema on random schemas and values.
 
-The draft is the schema's own ``$schema``, else Draft 7, the draft mistral-common checks tool schemas
-against and the one :mod:`fcdata.validate` uses. ``format`` is not asserted (jsonschema asserts it only
+The draft is Draft 7 whatever the schema's ``$schema`` says: the draft mistral-common checks every tool
+schema against (``Draft7Validator.check_schema``), and the one :mod:`fcdata.validate` uses. ``format`` is not asserted (jsonschema asserts it only
 when given a format checker, and neither the validator nor mistral-common gives one).
 
 The schema is untrusted input: jsonschema runs only as :mod:`fcdata.schema_guard` builds it (no reference

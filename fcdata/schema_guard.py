@@ -212,16 +212,21 @@ def _registry() -> Any:
 
 
 def validator_class_for(schema: Any) -> Any:
-    """The stock jsonschema class for the schema's draft: its own ``$schema``, else Draft 7."""
+    """The stock jsonschema class tool schemas are read with: Draft 7, whatever their ``$schema`` says.
+
+    mistral-common checks every tool schema with ``Draft7Validator.check_schema``, so Draft 7 decides
+    which schemas it refuses; honouring ``$schema`` let a draft-04 schema it refuses through and refused
+    a draft 2020-12 one it encodes. It also took any ``$schema`` value to jsonschema's registry, which
+    raised on a list, an object, a number or a malformed URI (a traceback that stopped validate)."""
     import jsonschema
 
-    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    return jsonschema.Draft7Validator
 
 
 def make_validator(schema: Any) -> Any:
     """A jsonschema validator for ``schema`` that follows no reference outside it, runs patterns on RE2
-    and spends the step budget (use it inside :func:`metered`). The root's ``$schema`` picks the draft
-    and is then left out, so that a ``$ref`` back to the root cannot switch to the stock class."""
+    and spends the step budget (use it inside :func:`metered`). The draft is Draft 7; the root's
+    ``$schema`` is left out, so that a ``$ref`` back to the root cannot switch to the stock class."""
     cls = _validator_class(validator_class_for(schema))
     root = {k: v for k, v in schema.items() if k != "$schema"} if isinstance(schema, dict) else schema
     return cls(root, registry=_registry())

@@ -328,8 +328,51 @@ def test_lone_surrogate_is_an_error_because_mistral_common_refuses_it() -> None:
     rec["messages"][1]["content"] = "Paris \udc80"
     findings = check_record(rec)[1]
     assert [(f.code, f.path) for f in findings] == [("invalid_unicode", "messages[1].content")]
+    good_ids = encode(good())  # the oracle itself works on the record without the surrogate
+    assert good_ids
+    with pytest.raises(RuntimeError, match="cast Python instance of type <class 'str'>"):  # SentencePiece refuses it
+        encode(rec)
+
+
+@pytest.mark.parametrize(
+    "schema_key, value, refused",
+    [
+        ("$schema", [], True),  # list, object, number: a traceback that stopped validate
+        ("$schema", {"x": 1}, True),
+        ("$schema", 5, True),
+        ("$schema", "http://[bad", False),  # malformed URI: ValueError traceback; mistral-common encodes it
+    ],
+)
+def test_a_tool_schemas_own_schema_key_never_crashes_and_is_judged_as_mistral_common_judges_it(schema_key: str, value: Any, refused: bool) -> None:
+    rec = good()
+    rec["tools"][0]["function"]["parameters"][schema_key] = value
+    findings = check_record(rec)[1]
+    errors = [f.code for f in findings if f.severity == "error"]
+    assert errors == (["schema_invalid"] if refused else []), findings
+    if refused:
+        with pytest.raises(Exception):
+            encode(rec)
+    else:
+        assert encode(rec)
+
+
+def test_tool_schemas_are_draft_7_whatever_their_schema_key_says() -> None:
+    """mistral-common checks every tool schema with Draft7Validator.check_schema: a draft-04 boolean
+    exclusiveMinimum is refused, a draft 2020-12 array-form items is accepted. fcdata honoured $schema and
+    got both the other way round."""
+    draft4 = good()
+    params = draft4["tools"][0]["function"]["parameters"]
+    params["$schema"] = "http://json-schema.org/draft-04/schema#"
+    params["properties"]["n"] = {"type": "integer", "minimum": 0, "exclusiveMinimum": True}
+    assert [f.code for f in check_record(draft4)[1] if f.severity == "error"] == ["schema_invalid"]
     with pytest.raises(Exception):
-        encode(rec["messages"], rec.get("tools"))
+        encode(draft4)
+    d2020 = good()
+    params = d2020["tools"][0]["function"]["parameters"]
+    params["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    params["properties"]["xs"] = {"type": "array", "items": [{"type": "string"}]}
+    assert [f for f in check_record(d2020)[1] if f.severity == "error"] == []
+    assert encode(d2020)
 
 
 def test_schema_too_deep_to_evaluate_is_reported_not_passed() -> None:
