@@ -49,6 +49,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "merged_content_and_calls": ("error", "consecutive assistant messages that mistral-common merges into text + calls, which it refuses"),
     "merged_assistant": ("warning", "consecutive assistant text messages, merged into one turn with a blank line"),
     "merged_user": ("warning", "consecutive user messages, merged into one turn with a blank line"),
+    "opens_with_calls": ("error", "the first message is an assistant's tool calls answered by results: mistral-common does not count the calls of a conversation's first message, so it refuses their results"),
     "starts_with_assistant": ("warning", "the conversation does not start with a user message (an empty one is inserted)"),
     "no_trainable_turn": ("warning", "no assistant turn is trained (all weights 0): the record adds nothing"),
     "empty_text": ("warning", "a pretraining record with empty text"),

@@ -78,6 +78,8 @@ CASES: list[tuple[str, Any]] = [
     ("merged_assistant", mutate(lambda r: r["messages"].append({"role": "assistant", "content": "Anything else?"}))),
     ("merged_user", mutate(lambda r: r["messages"].insert(1, {"role": "user", "content": "Hi."}))),
     ("starts_with_assistant", {"messages": [{"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yes?"}]}),
+    # mistral-common refuses it (its call count skips messages[0]); prepare used to train on it
+    ("opens_with_calls", {"messages": [{"role": "assistant", "tool_calls": [{"id": "abcDEF123", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]}, {"role": "tool", "tool_call_id": "abcDEF123", "content": "21"}, {"role": "assistant", "content": "It is 21."}], "tools": [TOOL]}),
     ("no_trainable_turn", mutate(lambda r: [m.update(weight=0) for m in r["messages"] if m["role"] == "assistant"])),
     ("empty_text", {"text": ""}),
     ("empty_user", mutate(lambda r: r["messages"][1].update(content=""))),
@@ -393,3 +395,36 @@ def test_the_text_shortcut_only_skips_what_cannot_hold_a_lone_surrogate() -> Non
     text = json.dumps(rec)  # the escape "\udc80" is in the text
     assert "invalid_unicode" in [f.code for f in check_record(rec, text=text)[1]]
     assert "invalid_unicode" in [f.code for f in check_record(rec)[1]]
+
+
+def test_a_conversation_opening_with_answered_calls_is_refused_as_mistral_common_refuses_it() -> None:
+    record = dict(next(r for c, r in CASES if c == "opens_with_calls"))
+    assert "opens_with_calls" in [f.code for f in check_record(record)[1] if f.severity == "error"]
+    with pytest.raises(Exception, match="function calls and responses"):
+        encode(record)
+    text_first = {**record, "messages": [{"role": "assistant", "content": "Hello"}, *record["messages"][1:]][:1] + [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yes?"}]}
+    assert "opens_with_calls" not in [f.code for f in check_record(text_first)[1]]
+    assert encode(text_first)  # an opening text turn is only the warning: mistral-common encodes it
+
+
+_OLD_RESIDUE = r"<\|endoftext\|>|<functioncall>|(?:^|\n)\s*(?:USER|ASSISTANT|FUNCTION RESPONSE|SYSTEM):"
+
+
+@given(st.lists(st.sampled_from(["\n", " ", "\r", "\t", "\u2028", "\x1c", "a", "USER:", "SYSTEM:", "ASSISTANT", ":", "<functioncall>"]), max_size=12).map("".join))
+@settings(max_examples=500)
+def test_the_residue_pattern_finds_what_the_quadratic_one_found(text: str) -> None:
+    import re
+
+    from fcdata.validate import _RESIDUE_RE
+
+    assert bool(_RESIDUE_RE.search(text)) == bool(re.search(_OLD_RESIDUE, text))
+
+
+def test_a_long_whitespace_run_before_a_marker_is_checked_in_linear_time() -> None:
+    """120 kB of newlines and one `USER:` took 24 s (quadratic backtracking); 200k newlines would take
+    minutes. The check must still find a marker at a line start after them."""
+    rec = good()
+    rec["messages"][4]["content"] = "a" + "\n" * 200_000 + "x USER: no"
+    assert "conversion_residue" not in [f.code for f in check_record(rec)[1]]
+    rec["messages"][4]["content"] = "a" + "\n" * 200_000 + "  USER: yes"
+    assert "conversion_residue" in [f.code for f in check_record(rec)[1]]
