@@ -82,16 +82,19 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
     if spool is not None and report_path:
         report_written(lambda: spool.write_report(report_path, report), [rejects_path])
 
+    # with the report or the rejects on stdout (`-`), the findings and the table go to stderr: stdout
+    # stays one JSON document or one JSON Lines stream
+    to_err = "-" in (report_path, rejects_path)
     if not quiet and report_path != "-":
         for f in shown:
-            click.echo(str(f))
+            click.echo(str(f), err=to_err)
         total = report.error_count + report.warning_count
         if total > len(shown):
-            click.echo(f"... {total - len(shown):,} more findings (see --report, or raise --max-findings)")
+            click.echo(f"... {total - len(shown):,} more findings (see --report, or raise --max-findings)", err=to_err)
         if shown:
-            click.echo("")
+            click.echo("", err=to_err)
     if report_path != "-":
-        click.echo(_summary(report))
+        click.echo(_summary(report), err=to_err)
     if not report.ok:
         raise SystemExit(EXIT_FINDINGS)
 

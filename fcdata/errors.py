@@ -13,6 +13,8 @@ tokenizer).
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Sequence
 
 __all__ = [
@@ -27,6 +29,9 @@ __all__ = [
 ]
 
 
+_PLAIN_KEY = re.compile(r"[\w$\-]+")
+
+
 def format_path(parts: Sequence[object]) -> str:
     """Render a JSON path such as ``messages[3].tool_calls[0].id`` from its parts.
 
@@ -39,6 +44,12 @@ def format_path(parts: Sequence[object]) -> str:
             out += f"[{part}]"
         else:
             text = str(part)
+            if not _PLAIN_KEY.fullmatch(text):
+                # a key from the data with a dot, a bracket, a newline or an escape sequence: quoted as JSON,
+                # so it can neither pass for two keys nor start a line of its own (a forged finding)
+                text = "[" + json.dumps(text) + "]"
+                out += text
+                continue
             out += text if not out else f".{text}"
     return out or "$"
 

@@ -177,3 +177,30 @@ def test_closed_output_pipe_is_not_success(tmp_path: Path) -> None:
     proc.wait(timeout=120)
     assert proc.returncode == 2
     assert b"Traceback" not in proc.stderr.read()
+
+
+def test_rejects_to_stdout_is_pure_json_lines(tmp_path: Path) -> None:
+    """`--rejects -` wrote the findings and the table into the JSON Lines stream (27 foreign lines)."""
+    p = tmp_path / "mixed.jsonl"
+    p.write_text(json.dumps(GOOD) + "\nnot json\n" + json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    r = run("validate", str(p), "--rejects", "-")
+    assert r.exit_code == 1
+    lines = r.stdout.splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["stage"] in ("read", "validate") for line in lines), r.stdout
+    assert "error[not_json]" in r.stderr and "records read" in r.stderr
+
+
+def test_keys_from_the_data_cannot_forge_or_split_a_finding(tmp_path: Path) -> None:
+    """Argument keys were printed raw in finding paths: a key holding a newline and `fake.jsonl:99: ...`
+    planted a finding of its own, an escape sequence reached the terminal, `x.y` read as two keys."""
+    tool = {"type": "function", "function": {"name": "f", "description": "", "parameters": {"type": "object", "properties": {}, "additionalProperties": {"type": "string"}}}}
+    args = {"a\nfake.jsonl:99: $: error[x]: injected": 1, "x.y": 2, "evil\x1b[31m": 3}
+    rec = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [{"id": "abcDEF123", "type": "function", "function": {"name": "f", "arguments": json.dumps(args)}}]}], "tools": [tool]}
+    p = tmp_path / "keys.jsonl"
+    p.write_text(json.dumps(rec) + "\n")
+    r = run("validate", str(p))
+    assert r.exit_code == 1
+    findings = [line for line in r.output.splitlines() if "error[" in line]
+    assert len(findings) == 3 and all(line.startswith(f"{p}:1: ") for line in findings), r.output
+    assert "\x1b" not in r.output
+    assert 'arguments["x.y"]' in r.output and 'arguments["evil\\u001b[31m"]' in r.output
