@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from .render import Sample, Span
 from .tokenizer import MistralV3Tokenizer
-from .view import Inspected, _Labelled, _labelled, has_trained_calls, token_groups
+from .view import Inspected, _Labelled, _labelled, has_trained_calls, token_groups, visible
 
 __all__ = ["html_page"]
 
@@ -69,8 +70,16 @@ table.summary{border-collapse:collapse;font-size:13px} .summary td{padding:1px 1
 _SHAREABLE = ("tools", "system")
 
 
+# bidirectional overrides and isolates: live in a page they reorder the text after them
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for the page: markup escaped, and nothing of it lost or hidden. Control characters show as
+    the terminal view shows them (``␀``, ``␛``, ``␍``: the HTML parser drops NUL, and ESC, BEL or a bare
+    CR would be invisible), bidirectional controls as ``<U+202E>``."""
+    shown = _BIDI.sub(lambda m: f"<U+{ord(m.group()):04X}>", visible(str(text)))
+    return html.escape(shown, quote=True)
 
 
 def _tokens_html(sample: Sample, spans: Sequence[Span], tok: MistralV3Tokenizer) -> str:

@@ -222,3 +222,16 @@ def test_every_finding_is_listed_warnings_and_all_reasons(tok, tmp_path):
         assert f"finding: {line}" in terminal
         assert html.escape(line) in page
     assert "warning[merged_assistant]" in terminal and "error[call_id_format]" in terminal and "error[undeclared_function]" in terminal
+
+
+def test_control_and_bidi_characters_are_shown_on_the_page_not_lost(tok, tmp_path):
+    """The page lost a NUL (the HTML parser drops it), wrote ESC and BEL raw (invisible), a bare CR as a
+    plain break, and left a right-to-left override live; the terminal view showed them all."""
+    rec = {"messages": [{"role": "user", "content": "a\x00b\x1b[31mc\x07d\re\u202eRTL"}, {"role": "assistant", "content": "ok"}]}
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(json.dumps(rec) + "\n")
+    page = format_html(inspect_file(str(path), index=0, count=1, tokenizer=tok), tok)
+    for raw in ("\x00", "\x1b", "\x07", "\r", "\u202e"):
+        assert raw not in page, repr(raw)
+    for shown in ("␀", "␛", "␇", "␍", "&lt;U+202E&gt;"):
+        assert shown in page, shown
