@@ -114,7 +114,7 @@ def _fmt_gib(value: Any) -> str:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("data", type=click.Path(exists=True))
+@click.argument("data", type=click.Path(exists=True, allow_dash=True))
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder (adapter or model, config.yaml, metrics.json, loss_curve.png, checkpoints/).")
 @_training_options
 @click.option("--format", "source_format", default=None, help="Read raw DATA as this format (glaive, hackathon, sharegpt, openai, canonical); default: detected per record.")
@@ -254,7 +254,7 @@ def eval_cmd(model_or_run: str, data: str, out_dir: str | None, source_format: s
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, allow_dash=True))
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder: report.md, report.json, predictions, model/adapter, loss curve.")
 @_training_options
 @_eval_options

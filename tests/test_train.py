@@ -159,24 +159,52 @@ def test_run_folder_and_resume(tmp_path, four_samples) -> None:
 
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["lora"]["r"] == 32 and saved["optim"] == "adamw_torch_fused" and saved["model"] == "tiny-mistral"
-    assert sorted(os.listdir(run / "checkpoints")) == ["checkpoint-1", "checkpoint-2"]
+    assert sorted(os.listdir(run / "checkpoints")) == ["checkpoint-1", "checkpoint-2", "settings.yaml"]
 
     resumed = train_model(four_samples, str(run), merge_overrides(cfg, {"max_steps": 3}))
     assert resumed.metrics["resumed_from"] == os.path.join("checkpoints", "checkpoint-2")
     assert resumed.metrics["steps"] == 3 and resumed.metrics["steps_this_run"] == 1 and not resumed.metrics["already_finished"]
     assert [e["step"] for e in resumed.log_history if "loss" in e] == [1, 2, 3]
 
-    # the same command again: nothing left to train, and it says so instead of a rate of 0 tokens/s
+    # the same command again: nothing left to train, and it says so instead of a rate of 0 tokens/s;
+    # the run's figures stay those of the training it did (they were overwritten with this call's zeros)
+    before = json.loads((run / "metrics.json").read_text())
     again = train_model(four_samples, str(run), merge_overrides(cfg, {"max_steps": 3}))
     assert again.metrics["already_finished"] is True and again.metrics["steps_this_run"] == 0
-    assert again.metrics["tokens_per_second"] is None and any("nothing to train" in n for n in again.notes)
+    assert any("nothing to train" in n for n in again.notes)
+    kept = json.loads((run / "metrics.json").read_text())
+    assert kept["tokens"] == before["tokens"] > 0 and kept["tokens_per_second"] == before["tokens_per_second"]
 
     from fcdata.errors import UsageError
 
     with pytest.raises(UsageError, match="other settings"):
         train_model(four_samples, str(run), merge_overrides(cfg, {"max_steps": 4, "learning_rate": 5e-3}))
+    with pytest.raises(UsageError, match="other data"):  # the finished run was trained on four_samples
+        train_model(four_samples.select([0, 1]), str(run), merge_overrides(cfg, {"max_steps": 3}))
     fresh = train_model(four_samples, str(run), merge_overrides(cfg, {"resume": False, "max_steps": 1}))
     assert fresh.metrics["resumed_from"] is None and fresh.metrics["steps"] == 1
+
+    # a full run over the LoRA run: the adapter and its base go, `fcdata eval RUN` cannot load them
+    train_model(four_samples, str(run), merge_overrides(cfg, {"resume": False, "max_steps": 1, "full": True}))
+    assert (run / "model").is_dir() and not (run / "adapter").exists() and not (run / "base_model").exists()
+    train_model(four_samples, str(run), merge_overrides(cfg, {"resume": False, "max_steps": 1}))
+    assert (run / "adapter").is_dir() and not (run / "model").exists()
+
+
+def test_an_interrupted_run_resumes_only_with_its_own_settings_and_data(tmp_path, four_samples) -> None:
+    """A run cut off before its config.yaml resumed with any settings and any data: other steps on other
+    data, config.yaml claiming a learning rate never used, and a traceback for another LoRA rank."""
+    from fcdata.errors import UsageError
+
+    run = tmp_path / "run"
+    cfg = _cfg(max_steps=2, save_steps=1, gradient_accumulation_steps=1, batch_size=1, packing=False)
+    train_model(four_samples, str(run), cfg)
+    (run / "config.yaml").unlink()  # as a run killed after its checkpoints leaves it
+    for change, data, what in (({"learning_rate": 5e-3}, four_samples, "other settings"), ({"lora": {"r": 8}}, four_samples, "other settings"), ({}, four_samples.select([0, 1, 2]), "other data")):
+        with pytest.raises(UsageError, match=what):
+            train_model(data, str(run), merge_overrides(cfg, {"max_steps": 3, **change}))
+    resumed = train_model(four_samples, str(run), merge_overrides(cfg, {"max_steps": 3}))
+    assert resumed.metrics["resumed_from"] == os.path.join("checkpoints", "checkpoint-2")
 
 
 def test_bf16_autocast_runs_attention_in_bf16_with_sdpa(tmp_path, four_samples) -> None:

@@ -191,6 +191,12 @@ def test_train_eval_end_to_end_on_the_bundled_example_on_cpu(tmp_path) -> None:
     replayed = [json.loads(line) for line in (run / "eval" / "predictions.jsonl").read_text().splitlines()]
     assert [p["output"] for p in replayed] == [p["output"] for p in after]
     assert json.loads((run / "eval" / "report.json").read_text())["accuracy"] == report["after"]["accuracy"]
+    # the held-out loss too: eval renders as the run trained (its render_mode and max_length)
+    assert json.loads((run / "eval" / "report.json").read_text())["loss"] == pytest.approx(report["after"]["loss"], rel=1e-6)
+    # an earlier eval's rejects do not stay behind in the folder of one that rejected nothing
+    (run / "eval" / "rejects.jsonl").write_text('{"stale": 1}\n')
+    assert CliRunner().invoke(cli, ["eval", str(run), str(run / "data" / "heldout.jsonl")]).exit_code == 0
+    assert not (run / "eval" / "rejects.jsonl").exists()
     # everything the run wrote is a name the run-folder guard knows (fcdata.paths.RUN_FOLDER_ENTRIES), so
     # running again into it is never refused as a folder fcdata did not write
     from fcdata.paths import RUN_FOLDER_ENTRIES, run_folder_problem
@@ -238,6 +244,16 @@ def test_cli_usage_errors(tmp_path) -> None:
         r = runner.invoke(cli, ["train-eval", EXAMPLE, "-o", str(tmp_path / "r4"), "--model", model, *extra])
         assert r.exit_code == 2 and said in r.output, r.output
         assert not (tmp_path / "r4").exists()
+    # values transformers refuses are one line and exit 2 before any work, not a traceback after preparing
+    for extra, said in (
+        (["--set", "lr_scheduler=bogus"], "lr_scheduler: unknown value 'bogus'"),
+        (["--optim", "bogus"], "optim: unknown value 'bogus'"),
+        (["--set", "model_config.num_hidden_layers=abc"], "num_hidden_layers = 'abc'"),
+        (["--set", "model_config.hidden_size=-5"], "hidden_size = -5"),
+    ):
+        r = runner.invoke(cli, ["train", EXAMPLE, "-o", str(tmp_path / "r5"), "--model", "tiny-mistral", *extra])
+        assert r.exit_code == 2 and said in r.output and "Traceback" not in r.output, r.output
+        assert not (tmp_path / "r5").exists()
 
 
 @pytest.mark.slow

@@ -111,13 +111,13 @@ class TrainConfig(BaseModel):
     attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention"] = "auto"
     # optimisation
     learning_rate: float = Field(2e-4, gt=0.0)
-    lr_scheduler: str = "cosine"
+    lr_scheduler: str = "cosine"  # checked against transformers' SchedulerType (check_choices)
     warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.0, ge=0.0)
     adam_beta1: float = Field(0.9, ge=0.0, lt=1.0)
     adam_beta2: float = Field(0.999, ge=0.0, lt=1.0)
     max_grad_norm: float = Field(1.0, ge=0.0)
-    optim: str = "paged_adamw_8bit"
+    optim: str = "paged_adamw_8bit"  # checked against transformers' OptimizerNames (check_choices)
     bf16: bool | Literal["auto"] = "auto"
     gradient_checkpointing: bool = True
     epochs: float = Field(1.0, ge=0.0)
@@ -377,6 +377,18 @@ def _flash_attn_available() -> bool:
     return importlib.util.find_spec("flash_attn") is not None
 
 
+def check_choices(cfg: TrainConfig) -> None:
+    """Refuse, before any data is read, a learning-rate schedule or an optimizer transformers does not
+    know (it raised a traceback from ``TrainingArguments`` after the data was prepared)."""
+    from transformers.trainer_utils import SchedulerType
+    from transformers.training_args import OptimizerNames
+
+    for key, value, choices in (("lr_scheduler", cfg.lr_scheduler, SchedulerType), ("optim", cfg.optim, OptimizerNames)):
+        known = [c.value for c in choices]
+        if value not in known:
+            raise UsageError(f"{key}: unknown value {value!r}; choose one of {', '.join(known)}")
+
+
 def resolve(cfg: TrainConfig, *, device: str | None = None) -> Resolved:
     """What ``cfg`` becomes on this machine (needs torch). A model that cannot be loaded is refused
     here, before any work (:func:`fcdata.train.models.check_model`)."""
@@ -386,6 +398,7 @@ def resolve(cfg: TrainConfig, *, device: str | None = None) -> Resolved:
     from .threads import cpu_threads
 
     check_model(cfg.model, cfg.architecture)
+    check_choices(cfg)
 
     notes: list[str] = []
     if device is None:

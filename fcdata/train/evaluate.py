@@ -389,9 +389,31 @@ def run_eval(
 
     tok = load_tokenizer(model_tokenizer(model_or_run))  # a run's recorded tokenizer, a model folder's own
     result = evaluate_model(model, records, tokenizer=tok, max_new_tokens=max_new_tokens, batch_size=batch_size, fill_ids=fill_ids, on_batch=on_batch)
-    report = {**result.report, "loss": heldout_loss(model, records, tok)["loss"], "model": desc, "input": {"path": data, **counts}}
+    mode, max_length = _run_rendering(model_or_run)
+    report = {**result.report, "loss": heldout_loss(model, records, tok, mode=mode, max_length=max_length)["loss"], "model": desc, "input": {"path": data, **counts}}
     write_eval(out, result)
     write_json(os.path.join(out, "report.json"), report)
+    rejects_path = os.path.join(out, "rejects.jsonl")
     if rejects:
-        write_jsonl(os.path.join(out, "rejects.jsonl"), rejects)
+        write_jsonl(rejects_path, rejects)
+    elif os.path.isfile(rejects_path):
+        os.unlink(rejects_path)  # an earlier eval's rejects would describe data this one did not read
     return report, out
+
+
+def _run_rendering(model_or_run: str) -> tuple[str, int | None]:
+    """The render mode and max length a run folder trained with (``config.yaml``), so that the held-out
+    loss of ``fcdata eval RUN`` is the one ``train-eval`` reported; a plain model: exact, no limit."""
+    path = os.path.join(model_or_run, "config.yaml")
+    if not os.path.isfile(path):
+        return "exact", None
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            cfg = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError):
+        return "exact", None
+    mode = cfg.get("render_mode") if cfg.get("render_mode") in ("exact", "single", "last") else "exact"
+    length = cfg.get("max_length")
+    return mode, length if isinstance(length, int) and not isinstance(length, bool) else None

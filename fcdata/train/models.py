@@ -110,7 +110,14 @@ def preset_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     values = {**_COMMON, **PRESETS[name], **(overrides or {})}
     if values["vocab_size"] != V3_VOCAB_SIZE:
         raise UsageError(f"model_config.vocab_size must stay {V3_VOCAB_SIZE} (the Mistral v0.3 vocabulary), got {values['vocab_size']}")
-    return MistralConfig(**values)
+    sizes = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim")
+    bad = [f"{k} = {values[k]!r}" for k in sizes if k in values and values[k] is not None and not (isinstance(values[k], int) and not isinstance(values[k], bool) and values[k] > 0)]
+    if bad:
+        raise UsageError(f"model_config: {', '.join(bad)}; the sizes of a model are positive integers")
+    try:
+        return MistralConfig(**values)
+    except (TypeError, ValueError) as exc:  # transformers' own field validation (strict dataclass fields)
+        raise UsageError(f"model_config: {exc}") from None
 
 
 def check_model(name: str, overrides: dict[str, Any] | None = None) -> None:

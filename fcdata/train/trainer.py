@@ -138,13 +138,42 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
-# settings a resumed run may change (they do not change what the checkpoint's weights mean)
+# settings a resumed run may change (they do not change what the checkpoint's weights mean). The
+# held-out split (eval_size, eval_fraction) may change only as far as the training data stays the same:
+# data_fingerprint, compared like any setting, refuses the rest
 _RESUMABLE = {"resume", "notes", "max_steps", "epochs", "save_steps", "save_total_limit", "logging_steps", "eval_size", "eval_fraction", "max_new_tokens", "eval_batch_size", "fill_ids", "threads"}
+
+
+_SETTINGS_FILE = "settings.yaml"  # in checkpoints/: the settings of the run the checkpoints belong to
+
+
+def data_fingerprint(dataset: "datasets.Dataset") -> str:
+    """A hash of what a run trains on: the token and mask columns, in order, hashed as Arrow buffers (C
+    speed: about a second per 100M tokens). A run resumes, or counts as finished, only on the data it
+    was trained on: changed data, a changed held-out split (``--eval-size``), is another run."""
+    import hashlib
+
+    import numpy as np
+    import pyarrow.compute as pc
+
+    names = [n for n in ("input_ids", "assistant_masks", "labels") if n in dataset.column_names]
+    digest = hashlib.sha256(",".join(names).encode())
+    view = dataset.select_columns(names).with_format("arrow")  # rows as selected or shuffled, not as stored
+    step = 65_536
+    for start in range(0, len(dataset), step):
+        table = view[start : start + step]
+        for name in names:
+            column = table.column(name)
+            digest.update(np.asarray(pc.list_value_length(column).to_numpy(zero_copy_only=False), dtype=np.int64).tobytes())
+            digest.update(np.asarray(pc.list_flatten(column).to_numpy(zero_copy_only=False), dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _resume_checkpoint(run_dir: str, cfg: TrainConfig, resolved_dict: dict[str, Any]) -> str | None:
     """The checkpoint to resume from (``None``: start), after checking that it was made with the same
-    settings; ``resume: false`` removes old checkpoints."""
+    settings and data: those of the finished run (``config.yaml``), or of the interrupted one whose
+    checkpoints these are (``checkpoints/settings.yaml``, written before its first step). ``resume:
+    false`` removes old checkpoints."""
     from transformers.trainer_utils import get_last_checkpoint
 
     ckpt_root = os.path.join(run_dir, _CKPT_DIR)
@@ -157,18 +186,29 @@ def _resume_checkpoint(run_dir: str, cfg: TrainConfig, resolved_dict: dict[str, 
     if last is None:
         return None
     saved = os.path.join(run_dir, "config.yaml")
-    if os.path.isfile(saved):
-        import yaml
+    if not os.path.isfile(saved):
+        saved = os.path.join(ckpt_root, _SETTINGS_FILE)
+    if not os.path.isfile(saved):
+        raise UsageError(
+            f"{run_dir} holds checkpoints of a run whose settings are not recorded (made by an older fcdata?); "
+            "pass --no-resume to start over, or choose another -o"
+        )
+    import yaml
 
-        with open(saved, encoding="utf-8") as fh:
-            old = yaml.safe_load(fh) or {}
-        differ = sorted(k for k in set(old) | set(resolved_dict) if k not in _RESUMABLE and old.get(k) != resolved_dict.get(k))
-        if differ:
-            raise UsageError(
-                f"{run_dir} holds checkpoints of a run with other settings ({', '.join(differ)}); "
-                "resume it with the same settings, choose another -o, or pass --no-resume to start over"
-            )
+    with open(saved, encoding="utf-8") as fh:
+        old = yaml.safe_load(fh) or {}
+    differ = sorted(k for k in set(old) | set(resolved_dict) if k not in _RESUMABLE and old.get(k) != resolved_dict.get(k))
+    if differ:
+        what = "was trained on other data (another input, or another held-out split)" if differ == ["data_fingerprint"] else f"has other settings ({', '.join(differ)})"
+        raise UsageError(
+            f"{run_dir} holds the checkpoints of a run that {what}; "
+            "resume it with the same settings and data, choose another -o, or pass --no-resume to start over"
+        )
     return last
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0") or 0) == 0
 
 
 def _checkpoint_step(path: str | None) -> int:
@@ -353,7 +393,15 @@ def train_model(
     refuse_foreign_run_folder(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     resolved_dict = resolved.to_dict()
+    resolved_dict["data_fingerprint"] = data_fingerprint(dataset)
     resume_from = _resume_checkpoint(run_dir, cfg, resolved_dict)
+    if resume_from is None and _is_main_process():
+        # before the first step: an interrupted run is resumed only with these settings and this data
+        from ..write import atomic_open
+
+        os.makedirs(os.path.join(run_dir, _CKPT_DIR), exist_ok=True)
+        with atomic_open(os.path.join(run_dir, _CKPT_DIR, _SETTINGS_FILE)) as fh:
+            fh.write(dump_yaml(resolved_dict))
     set_seed(cfg.seed)
 
     rows, data_report, rows_per_step = _rows(dataset, cfg, resolved, num_proc, notes)  # 2
@@ -363,6 +411,8 @@ def train_model(
     notes.extend(trainer.fcdata_notes)
     metrics = _metrics(trainer, output, runtime, trained_tokens, tokens, resume_from, run_dir, cfg, resolved, info, data_report, notes)  # 6
     resolved_dict["notes"] = notes
+    if metrics["already_finished"]:
+        metrics = _earlier_metrics(run_dir, metrics)
 
     # 7. save (the main process)
     history = [dict(e) for e in trainer.state.log_history]
@@ -373,6 +423,22 @@ def train_model(
     model = trainer.model
     model.eval()
     return TrainResult(run_dir=run_dir, metrics=metrics, log_history=history, resolved=resolved, model_info=info, model=model, notes=notes)
+
+
+def _earlier_metrics(run_dir: str, now: dict[str, Any]) -> dict[str, Any]:
+    """A run that had already finished trains nothing: its metrics stay those of the training it did
+    (tokens, loss, throughput), marked as reused, instead of this call's zeros."""
+    import json
+
+    path = os.path.join(run_dir, "metrics.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            old = json.load(fh)
+    except (OSError, ValueError):
+        return now
+    if not isinstance(old, dict):
+        return now
+    return {**old, "already_finished": True, "steps_this_run": 0, "notes": now.get("notes", old.get("notes", []))}
 
 
 def _save_run(run_dir: str, trainer: Any, cfg: TrainConfig, resolved_dict: dict[str, Any], metrics: dict[str, Any], history: list[dict[str, Any]], save_base: bool) -> None:
@@ -388,6 +454,11 @@ def _save_run(run_dir: str, trainer: Any, cfg: TrainConfig, resolved_dict: dict[
         with atomic_path(os.path.join(run_dir, "base_model"), directory=True) as tmp:
             plain.save_pretrained(tmp)
         del plain
+    # what an earlier run of another kind left (a full run's model/ under a LoRA run, or the reverse):
+    # `fcdata eval RUN` would have loaded it instead of this run's weights
+    stale = ["adapter", "base_model"] if cfg.full else ["model"] + ([] if save_base else ["base_model"])
+    for name in stale:
+        shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
     write_text(os.path.join(run_dir, "config.yaml"), dump_yaml(resolved_dict))
     write_json(os.path.join(run_dir, "tokenizer.json"), tokenizer_reference(model_tokenizer(cfg.model, cfg.tokenizer)))
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
