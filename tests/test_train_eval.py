@@ -136,6 +136,18 @@ def test_split_is_deterministic_leak_free_and_keeps_order() -> None:
         split_records(records, eval_size=100)
 
 
+def test_copies_that_differ_only_in_call_ids_stay_on_one_side() -> None:
+    """Converters make call ids up per copy; 8 of 20 duplicated conversations landed on both sides."""
+    def conversation(i: int, cid: str) -> dict:
+        call = {"id": cid, "type": "function", "function": {"name": "get_weather", "arguments": {"city": f"c{i}"}}}
+        return {"messages": [{"role": "user", "content": f"Weather in c{i}?"}, {"role": "assistant", "tool_calls": [call]}, {"role": "tool", "tool_call_id": cid, "content": "21"}, {"role": "assistant", "content": "21."}]}
+
+    records = [conversation(i, f"aaaaaaa{i:02d}") for i in range(20)] + [conversation(i, f"bbbbbbb{i:02d}") for i in range(20)]
+    train, held, _ = split_records(records, eval_size=10, seed=0)
+    asked = lambda rs: {r["messages"][0]["content"] for r in rs}  # noqa: E731
+    assert asked(train) and asked(held) and not asked(train) & asked(held)
+
+
 def test_load_records_accounts_for_every_record(tmp_path) -> None:
     path = tmp_path / "mixed.jsonl"
     good = next(synth_records(n_train=1, n_test=0))

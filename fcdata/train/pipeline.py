@@ -11,7 +11,8 @@ The split is deterministic and needs no shuffling state:
 
 - records that all carry ``metadata.split`` (``"train"``/``"test"``, as ``fcdata synth`` writes them)
   keep that split (held-out tools and values stay held out);
-- otherwise each record gets a key, the SHA-256 of the seed and its canonical JSON without metadata; the
+- otherwise each record gets a key, the SHA-256 of the seed and its canonical JSON without metadata and
+  call ids (which converters make up per copy); the
   ``eval_size`` records (or ``eval_fraction`` of them) with the smallest keys are held out. A record's
   side depends only on its content and the seed, identical records always land on the same side (no
   leak of a duplicate into the held-out set), and input order is kept within each side.
@@ -97,8 +98,24 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
     return records, rejects, counts
 
 
+def _without_call_ids(message: Any) -> Any:
+    """A message as the split compares it: without call ids (``tool_calls[].id``, ``tool_call_id``),
+    which converters make up per copy and which are never trained nor scored."""
+    if not isinstance(message, dict):
+        return message
+    out = {k: v for k, v in message.items() if k != "tool_call_id"}
+    calls = out.get("tool_calls")
+    if isinstance(calls, list):
+        out["tool_calls"] = [{k: v for k, v in c.items() if k != "id"} if isinstance(c, dict) else c for c in calls]
+    return out
+
+
 def _content_key(record: dict[str, Any], seed: int) -> str:
+    """The split's key of a record: its content without metadata and call ids, so that copies of one
+    conversation (the same turns, other ids) land on the same side and none leaks into the held-out set."""
     body = {k: v for k, v in record.items() if k != "metadata"}
+    if isinstance(body.get("messages"), list):
+        body["messages"] = [_without_call_ids(m) for m in body["messages"]]
     text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{seed}\x1f{text}".encode("utf-8")).hexdigest()
 
