@@ -43,6 +43,23 @@ def test_the_hackathon_lora_yaml_is_translated(shared_data) -> None:
     assert any("wandb_project" in n for n in notes) and any("mistral-finetune" in n for n in notes)
 
 
+def test_a_mistral_finetune_yaml_means_what_it_means_there(tmp_path) -> None:
+    """mistral-finetune's example/7B.yaml (its keys, as published at commit 1943535) sets lora.rank and
+    leaves scaling, dropout and num_microbatches to mistral-finetune's defaults (2.0, 0.0, 1): alpha 128,
+    no dropout, one sequence a step. fcdata used to apply its own (alpha 64, dropout 0.05, batch 2 x 4)."""
+    y = tmp_path / "7B.yaml"
+    y.write_text(
+        'data:\n  instruct_data: ""\nmodel_id_or_path: "tiny-mistral"\nlora:\n  rank: 64\nseq_len: 32768\nbatch_size: 1\n'
+        "max_steps: 300\noptim:\n  lr: 6.e-5\n  weight_decay: 0.1\n  pct_start: 0.05\nseed: 0\nlog_freq: 1\n"
+    )
+    values, notes = load_config_file(str(y))
+    cfg = merge_overrides(TrainConfig(), values)
+    assert (cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout) == (64, 128, 0.0)
+    assert (cfg.batch_size, cfg.gradient_accumulation_steps, cfg.max_length, cfg.max_steps) == (1, 1, 32768, 300)
+    assert cfg.learning_rate == 6e-5 and cfg.warmup_ratio == 0.05 and cfg.weight_decay == 0.1
+    assert not any("'batch_size'" in n for n in notes)
+
+
 def test_precedence_and_set_option() -> None:
     cfg = merge_overrides(TrainConfig(), {"learning_rate": 1e-3, "lora": {"r": 4}})
     cfg = merge_overrides(cfg, parse_set_option(["lora.r=16", "epochs=2", "bf16=auto", "model_config.num_hidden_layers=3", "tokenizer=/x"]))

@@ -18,6 +18,21 @@ __all__ = ["load_config_file", "from_mistral_finetune"]
 _MISTRAL_FINETUNE_KEYS = {"seq_len", "run_dir", "initial_model_path", "model_id_or_path", "num_microbatches", "data", "wandb_project", "n_replica"}
 
 
+# mistral-finetune's defaults (finetune/args.py TrainArgs and OptimArgs, model/args.py LoraArgs)
+MISTRAL_FINETUNE_DEFAULTS: dict[str, Any] = {
+    "lora": {"enable": True, "rank": 16, "dropout": 0.0, "scaling": 2.0},
+    "optim": {"lr": 3e-4, "weight_decay": 0.1, "pct_start": 0.3},
+    "seed": 0,
+    "num_microbatches": 1,
+    "seq_len": 2048,
+    "batch_size": 1,
+    "max_norm": 1.0,
+    "max_steps": 100,
+    "log_freq": 1,
+    "checkpoint": True,
+}
+
+
 def from_mistral_finetune(obj: Mapping[str, Any], *, source: str = "config") -> tuple[dict[str, Any], list[str]]:
     """Translate a mistral-finetune / hackathon training YAML into fcdata settings.
 
@@ -27,7 +42,14 @@ def from_mistral_finetune(obj: Mapping[str, Any], *, source: str = "config") -> 
     """
     out: dict[str, Any] = {}
     notes: list[str] = []
-    lora = obj.get("lora") or {}
+    # what mistral-finetune itself assumes for a key the file leaves out (its TrainArgs, OptimArgs and
+    # LoraArgs defaults), so that the file means what it means there: a YAML without lora.scaling trains at
+    # scale 2 (alpha = 2 x rank), without lora.dropout with none, without batch_size one sequence a step
+    lora_given = obj.get("lora")
+    lora = {**MISTRAL_FINETUNE_DEFAULTS["lora"], **(lora_given if isinstance(lora_given, Mapping) else {})}
+    optim_given = obj.get("optim")
+    optim = {**MISTRAL_FINETUNE_DEFAULTS["optim"], **(optim_given if isinstance(optim_given, Mapping) else {})}
+    obj = {**{k: v for k, v in MISTRAL_FINETUNE_DEFAULTS.items() if k not in ("lora", "optim")}, **obj}
     if isinstance(lora, Mapping):
         if lora.get("enable") is False:
             out["full"] = True
@@ -39,7 +61,6 @@ def from_mistral_finetune(obj: Mapping[str, Any], *, source: str = "config") -> 
             out["lora.alpha"] = int(round(float(lora["scaling"]) * int(lora["rank"])))
         if lora.get("quantized"):
             out["qlora"] = True
-    optim = obj.get("optim") or {}
     if isinstance(optim, Mapping):
         if "lr" in optim:
             out["learning_rate"] = optim["lr"]
@@ -47,7 +68,7 @@ def from_mistral_finetune(obj: Mapping[str, Any], *, source: str = "config") -> 
             out["weight_decay"] = optim["weight_decay"]
         if "pct_start" in optim:
             out["warmup_ratio"] = optim["pct_start"]
-    simple = {"seq_len": "max_length", "max_steps": "max_steps", "seed": "seed", "num_microbatches": "gradient_accumulation_steps", "max_norm": "max_grad_norm", "log_freq": "logging_steps"}
+    simple = {"seq_len": "max_length", "max_steps": "max_steps", "seed": "seed", "num_microbatches": "gradient_accumulation_steps", "batch_size": "batch_size", "max_norm": "max_grad_norm", "log_freq": "logging_steps"}
     for theirs, ours in simple.items():
         if theirs in obj and obj[theirs] is not None:
             out[ours] = obj[theirs]
@@ -60,7 +81,7 @@ def from_mistral_finetune(obj: Mapping[str, Any], *, source: str = "config") -> 
     for key in obj:
         if key not in known:
             notes.append(f"{source}: mistral-finetune key {key!r} has no fcdata equivalent here and is ignored (data and run_dir are command-line arguments)")
-    notes.append(f"{source}: read as a mistral-finetune config (lora.rank -> lora.r, lora.scaling x rank -> lora.alpha, optim.lr -> learning_rate, seq_len -> max_length, num_microbatches -> gradient_accumulation_steps)")
+    notes.append(f"{source}: read as a mistral-finetune config, its defaults for the keys it leaves out (lora.rank -> lora.r, lora.scaling x rank -> lora.alpha, optim.lr -> learning_rate, seq_len -> max_length, batch_size -> batch_size, num_microbatches -> gradient_accumulation_steps)")
     return out, notes
 
 
