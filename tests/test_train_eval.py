@@ -250,6 +250,8 @@ def test_cli_usage_errors(tmp_path) -> None:
     bad = runner.invoke(cli, ["train", EXAMPLE, "-o", str(tmp_path / "r2"), "--set", "lerning_rate=1"])
     assert bad.exit_code == 2 and "unknown setting 'lerning_rate'" in bad.output
     assert runner.invoke(cli, ["eval", "tiny-mistral", EXAMPLE]).exit_code == 2  # no -o for a model spec
+    no_gpu = runner.invoke(cli, ["eval", "tiny-mistral", EXAMPLE, "-o", str(tmp_path / "e"), "--qlora"])
+    assert no_gpu.exit_code == 2 and "needs a CUDA GPU" in no_gpu.output, no_gpu.output  # as train refuses it
     assert runner.invoke(cli, ["train", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "r3")]).exit_code == 2
     # a model that cannot load is refused before the data is read: no run folder is left half made
     for model, extra, said in (("no-such-model", [], "not a built-in model"), ("tiny-mistral", ["--set", "model_config.x=1"], "unknown key(s) 'x'")):

@@ -286,6 +286,9 @@ def load_for_eval(model_or_run: str, *, device: str | None = None, attn_implemen
 
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if qlora and device != "cuda":
+        # as `train` refuses it: bitsandbytes' 4-bit kernels are CUDA's
+        raise UsageError("--qlora loads the model in 4-bit with bitsandbytes, which needs a CUDA GPU; evaluate without --qlora on this machine")
     dtype = "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
     config_path = os.path.join(model_or_run, "config.yaml") if os.path.isdir(model_or_run) else None
     if config_path is None or not os.path.isfile(config_path):
