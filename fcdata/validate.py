@@ -247,7 +247,12 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
     if verdict:
         return
     if verdict is None:
-        c.add("schema_unusable", path, f"the arguments cannot be checked: the function's parameters schema is valid on its face but cannot be applied ({check.unusable_reason(value)}); fix the schema")
+        reason = check.unusable_reason(value)
+        if "budget" in reason:
+            # the cost is the record's many calls as much as the schema: say so, not "fix the schema"
+            c.add("schema_unusable", path, f"the arguments cannot be checked: checking this record's calls against their schemas takes more than the record's budget ({reason}); split the conversation into shorter records, or simplify the schema")
+        else:
+            c.add("schema_unusable", path, f"the arguments cannot be checked: the function's parameters schema is valid on its face but cannot be applied ({reason}); fix the schema")
         return
     errors = check.validation_errors(value)
     if not errors:

@@ -374,7 +374,9 @@ def test_the_budget_is_per_record_not_per_call() -> None:
     """11 levels: 8,192 steps a call. Two calls fit in the record's budget and are checked; the third
     does not (a budget per call would let a record of many calls run without bound)."""
     rec = _calls(record(_doubling_schema(11), {"x": 1}), 3)
-    assert [f.code for f in check_record(rec)[1]] == ["arguments_schema", "arguments_schema", "schema_unusable"]
+    findings = check_record(rec)[1]
+    assert [f.code for f in findings] == ["arguments_schema", "arguments_schema", "schema_unusable"]
+    assert "split the conversation" in findings[2].message  # the record's many calls cost as much as the schema
     # the next record starts with a whole budget again
     assert [f.code for f in check_record(record(_doubling_schema(11), {"x": 1}))[1]] == ["arguments_schema"]
 
