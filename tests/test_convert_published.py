@@ -106,6 +106,18 @@ def test_reruns_and_two_processes_are_byte_identical(published_data: Path, tmp_p
     assert outputs[0] == outputs[1] == outputs[2]
 
 
+def test_a_bare_list_conversation_in_a_file_of_another_format_is_read_as_what_it_is(published_data: Path, tmp_path: Path) -> None:
+    """xLAM rows, then Hermes rows (one of them data-genie's bare list of turns) in one file: the file is
+    detected as xlam, and the bare list was rejected as not_object, counted as xlam; alone it is kept."""
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes((published_data / "formats" / "xlam_rows.jsonl").read_bytes() + (published_data / "formats" / "hermes_rows.jsonl").read_bytes())
+    report = convert_files([str(mixed)], str(tmp_path / "o.jsonl"))
+    alone = convert_files([str(published_data / "formats" / "hermes_rows.jsonl")], str(tmp_path / "h.jsonl"))
+    xlam = convert_files([str(published_data / "formats" / "xlam_rows.jsonl")], str(tmp_path / "x.jsonl"))
+    assert report.kept == alone.kept + xlam.kept and report.rejections.get("not_object") is None, report.rejections
+    assert report.formats.get("xlam") == xlam.read
+
+
 def test_hermes_tools_calls_and_results(published_data: Path) -> None:
     out = _outs(published_data / "formats" / "hermes_rows.jsonl")[0]
     assert isinstance(out, Converted)

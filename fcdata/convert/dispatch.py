@@ -146,10 +146,11 @@ def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) ->
     if item.error is not None:
         return Rejected(item, [(item.code or "not_json", item.error or "unreadable")], None)
     value = item.value
-    if is_turn_list(value) and (fmt is None or fmt in _SHAREGPT):
-        # a conversation written as a bare list of turns (data-genie's Hermes files)
+    if is_turn_list(value) and (fmt is None or fmt in _SHAREGPT or not forced):
+        # a conversation written as a bare list of turns (data-genie's Hermes files); the file's format,
+        # told from its first record, does not decide for it unless forced (files concatenated from sets)
         wrapped = {"conversations": value}
-        label = fmt or detect_format(wrapped) or "sharegpt"
+        label = (fmt if fmt in _SHAREGPT else None) or detect_format(wrapped) or "sharegpt"
         try:
             return convert_sharegpt(item, wrapped, label, bare=True)
         except Reject as rej:
