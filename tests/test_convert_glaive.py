@@ -155,6 +155,11 @@ def test_turn_splitting() -> None:
         ("""{"name": "f", "arguments": '{"a": "b""", None, None, None, "call_truncated"),
         ("""{"name": "f", "arguments": {"a": """, None, None, None, "call_truncated"),
         ("get_weather(Paris)", None, None, None, "call_unparseable"),
+        # a key twice with two values: json kept the last one silently; the same value twice loses nothing
+        ("""{"name": "f", "arguments": '{"city": "Paris", "city": "Rome"}'}""", None, None, None, "arguments_duplicate_key"),
+        ("""{"name": "f", "arguments": {"city": "Paris", "city": "Rome"}}""", None, None, None, "arguments_duplicate_key"),
+        ("""{"name": "f", "arguments": "{\\"city\\": \\"Paris\\", \\"city\\": \\"Rome\\"}"}""", None, None, None, "arguments_duplicate_key"),
+        ("""{"name": "f", "arguments": '{"city": "Rome", "city": "Rome"}'}""", "f", {"city": "Rome"}, "", None),
         ("", None, None, None, "call_truncated"),
     ],
 )

@@ -59,7 +59,30 @@ def _float(text: str) -> float:
 
 # strict JSON that refuses non-finite numbers (shared by the converters)
 DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
-_LAX_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, strict=False)
+
+
+class ConflictingKey(Exception):
+    """An object of the arguments gives one key twice with different values (not a ValueError: no
+    repair may take it for text that is merely not JSON)."""
+
+    def __init__(self, key: str, first: Any, second: Any) -> None:
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out and out[key] != value:
+            raise ConflictingKey(key, out[key], value)
+        out[key] = value
+    return out
+
+
+# call arguments: as DECODER, and a key given twice with two values is refused (json keeps the last one
+# without a word, and which one the call meant is unknown); the same value twice loses nothing
+ARGS_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, object_pairs_hook=_unique_pairs)
+_LAX_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, strict=False, object_pairs_hook=_unique_pairs)
 
 
 def loads_finite(text: str) -> Any:
@@ -109,12 +132,25 @@ def parse_arguments_text(text: str, repairs: list[str]) -> Any:
 
     Returns the decoded value (the caller checks that it is an object); raises :class:`Reject`.
     """
+    try:
+        return _parse_arguments_text(text, repairs)
+    except ConflictingKey as exc:
+        raise conflicting_key_reject(exc) from None
+
+
+def conflicting_key_reject(exc: ConflictingKey) -> Reject:
+    """The rejection of arguments that give a key twice with two values."""
+    first, second = (json.dumps(v, ensure_ascii=False) for v in (exc.first, exc.second))
+    return Reject("arguments_duplicate_key", f"arguments give {exc.key!r} twice, {_short(first)} and {_short(second)}: which one the call meant is unknown")
+
+
+def _parse_arguments_text(text: str, repairs: list[str]) -> Any:
     body = text.strip()
     if not body:
         repairs.append("arguments_null")
         return None
     try:
-        return DECODER.decode(body)
+        return ARGS_DECODER.decode(body)
     except NonFinite as exc:
         raise Reject("arguments_non_finite", f"arguments hold a number JSON cannot represent ({exc}): {_short(body)}") from None
     except json.JSONDecodeError as exc:
@@ -126,7 +162,7 @@ def parse_arguments_text(text: str, repairs: list[str]) -> Any:
     unescaped = _BAD_APOS.sub(lambda m: m.group(1) + "'", body)
     texts = [(body, [])] if unescaped == body else [(body, []), (unescaped, ["arguments_invalid_escape"])]
     for lax in (False, True):
-        decoder = _LAX_DECODER if lax else DECODER
+        decoder = _LAX_DECODER if lax else ARGS_DECODER
         for text_, fixes in texts:
             # up to three closing braces too many, dropped one at a time
             candidate, extra = text_, []

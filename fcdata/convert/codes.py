@@ -150,6 +150,7 @@ REJECTIONS: dict[str, str] = {
     "arguments_truncated": "arguments that end in the middle of a JSON value",
     "arguments_non_finite": "arguments holding Infinity, NaN or a number too large for JSON",
     "arguments_not_object": "arguments that are an array, a number or a string",
+    "arguments_duplicate_key": "arguments (JSON text) that give one key twice with different values: which one the call meant is unknown",
     "arguments_schema": "arguments that break the declared parameters schema",
     # declarations
     "schema_invalid": "a parameters schema that is not a valid JSON Schema",

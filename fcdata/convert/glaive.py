@@ -26,7 +26,7 @@ from typing import Any
 
 from ..call_markup import find_call_markup
 from ..read import Item
-from .arguments import NonFinite, DECODER, arguments_field, arguments_object, parse_arguments_text
+from .arguments import ARGS_DECODER, DECODER, ConflictingKey, NonFinite, arguments_field, arguments_object, conflicting_key_reject, parse_arguments_text
 from .assemble import Context, assemble
 from .turns import Call, Turn
 from .encoding import ENCODER
@@ -212,8 +212,8 @@ def _quick_json(text: str) -> Any:
     :data:`_UNPARSED`; the C scanner alone, without ``json.loads``' Python wrapper."""
     try:
         value, end = _SCAN(text, 0)
-    except (StopIteration, ValueError, RecursionError):
-        return _UNPARSED
+    except (StopIteration, ValueError, RecursionError, ConflictingKey):
+        return _UNPARSED  # (a key given twice with two values: parse_arguments_text names it)
     return value if end == len(text) else _UNPARSED
 
 
@@ -232,15 +232,17 @@ def _single_quoted(rest: str) -> tuple[str, Any, str]:
     for m in candidates:
         body = rest[1 : m.start()]
         try:
-            return body, DECODER.decode(body), rest[m.end() :]
+            return body, ARGS_DECODER.decode(body), rest[m.end() :]
         except (ValueError, RecursionError):
             continue
+        except ConflictingKey:
+            return body, _UNPARSED, rest[m.end() :]
     m = candidates[-1]
     return rest[1 : m.start()], _UNPARSED, rest[m.end() :]
 
 
 _UNPARSED = object()
-_SCAN = DECODER.scan_once
+_SCAN = ARGS_DECODER.scan_once  # argument texts only: a key given twice with two values is refused
 _S = ENCODER.string
 
 
@@ -297,7 +299,10 @@ def _decode_call_json(text: str, name: str | None) -> tuple[Any, int]:
     open, is a cut-off call (``call_truncated``); anything else that does not decode is
     ``call_unparseable``; NaN/Infinity are ``arguments_non_finite``. Messages are made only on failure."""
     try:
-        return DECODER.raw_decode(text)
+        # arguments (name given): a key twice with two values is refused; a whole call: plain JSON
+        return (ARGS_DECODER if name is not None else DECODER).raw_decode(text)
+    except ConflictingKey as exc:
+        raise conflicting_key_reject(exc) from None
     except NonFinite as exc:
         what = f"call {name!r}: arguments hold" if name is not None else "the call holds"
         raise Reject("arguments_non_finite", f"{what} a number JSON cannot represent ({exc})") from None
