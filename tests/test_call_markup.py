@@ -87,3 +87,20 @@ def test_hermes_rows_are_never_written_with_markup_in_text(published_data: Path)
                 if m["role"] == "assistant" and "content" in m:
                     assert find_call_markup(m["content"]) is None, m["content"][:80]
             assert _codes(out.record) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "city": "Rome"}}\n</tool_call>',
+        '[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris", "city": "Rome"}}]',
+    ],
+)
+def test_a_key_given_twice_with_two_values_in_call_markup_is_refused(text: str) -> None:
+    """json keeps the last of two values without a word; which one the call meant is unknown."""
+    from fcdata.convert.markup import read_markup
+    from fcdata.convert.outcome import Reject
+
+    with pytest.raises(Reject) as err:
+        read_markup(text, [], "messages[1]")
+    assert err.value.reasons[0][0] == "arguments_duplicate_key"

@@ -31,7 +31,7 @@ import re
 from typing import Any
 
 from ..call_markup import CALL_MARKUP, find_call_markup
-from .arguments import DECODER, NonFinite, arguments_field, arguments_object, loads_finite, parse_arguments_text, python_literal
+from .arguments import ARGS_DECODER, ConflictingKey, NonFinite, arguments_field, arguments_object, conflicting_key_reject, loads_finite, parse_arguments_text, python_literal
 from .turns import Call
 from .outcome import Reject
 
@@ -88,7 +88,11 @@ def calls_from_value(value: Any, where: str, repairs: list[str]) -> list[Call]:
 def _decode_call_text(text: str, where: str, repairs: list[str]) -> Any:
     body = text.strip()
     try:
-        return loads_finite(body)
+        # a key given twice with two values (in the arguments or the call) is refused, never last-wins
+        return ARGS_DECODER.decode(body)
+    except ConflictingKey as exc:
+        code, msg = conflicting_key_reject(exc).reasons[0]
+        raise Reject(code, f"{where}: {msg}") from None
     except NonFinite as exc:
         raise Reject("arguments_non_finite", f"{where}: the call holds a number JSON cannot represent ({exc})") from None
     except (ValueError, RecursionError) as exc:
@@ -132,7 +136,10 @@ def read_markup(text: str, repairs: list[str], where: str) -> tuple[str, list[Ca
             if opening == "[TOOL_CALLS]":
                 body_start = m.end()
                 try:
-                    value, end = DECODER.raw_decode(text, _skip_space(text, body_start))
+                    value, end = ARGS_DECODER.raw_decode(text, _skip_space(text, body_start))
+                except ConflictingKey as exc:
+                    code, msg = conflicting_key_reject(exc).reasons[0]
+                    raise Reject(code, f"{at}: {msg}") from None
                 except (ValueError, RecursionError) as exc:
                     raise Reject("call_unparseable", f"{at}: [TOOL_CALLS] is not followed by a JSON list of calls ({exc})") from None
                 local.append("tool_calls_text_parsed")
