@@ -82,7 +82,9 @@ class LazyGroup(click.Group):
                 click.echo("Interrupted (files being written were removed).", err=True)
                 ctx.exit(130)
             except FcdataError as exc:
-                raise FcdataClickError(str(exc)) from exc
+                error = FcdataClickError(str(exc))
+                error.exit_code = exc.exit_code  # 2, or 1 for an input with nothing in it (NoRecordsError)
+                raise error from exc
             except ModuleNotFoundError as exc:
                 if (exc.name or "").split(".")[0] in TRAIN_EXTRA_MODULES:
                     raise FcdataClickError(

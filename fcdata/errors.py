@@ -20,6 +20,7 @@ from typing import Sequence
 __all__ = [
     "FcdataError",
     "UsageError",
+    "NoRecordsError",
     "InputError",
     "OutputError",
     "RecordError",
@@ -72,6 +73,13 @@ class FcdataError(Exception):
 
 class UsageError(FcdataError):
     """A bad option or combination of options (exit code 2)."""
+
+
+class NoRecordsError(FcdataError):
+    """The input holds nothing to train or evaluate on (empty, or every record rejected): a finding, exit
+    code 1, as every command treats an input that holds no record or a run that writes none."""
+
+    exit_code = 1
 
 
 class InputError(FcdataError):

@@ -232,10 +232,10 @@ def test_bf16_autocast_runs_attention_in_bf16_with_sdpa(tmp_path, four_samples) 
 def test_trainer_refuses_empty_data(tmp_path) -> None:
     import datasets
 
-    from fcdata.errors import UsageError
+    from fcdata.errors import NoRecordsError, UsageError
 
     empty = datasets.Dataset.from_dict({"input_ids": [], "assistant_masks": []})
-    with pytest.raises(UsageError, match="empty"):
+    with pytest.raises(NoRecordsError, match="empty"):  # exit code 1, a finding
         train_model(empty, str(tmp_path / "x"), _cfg())
     too_long = prepared(list(synth_records(n_train=2, n_test=0)))
     with pytest.raises(UsageError, match="fits max_length"):

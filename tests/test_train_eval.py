@@ -250,6 +250,11 @@ def test_cli_usage_errors(tmp_path) -> None:
     bad = runner.invoke(cli, ["train", EXAMPLE, "-o", str(tmp_path / "r2"), "--set", "lerning_rate=1"])
     assert bad.exit_code == 2 and "unknown setting 'lerning_rate'" in bad.output
     assert runner.invoke(cli, ["eval", "tiny-mistral", EXAMPLE]).exit_code == 2  # no -o for a model spec
+    # an input with nothing to train or evaluate on is a finding (exit 1), as in every command
+    (tmp_path / "empty.jsonl").write_text("")
+    for argv in (["train", str(tmp_path / "empty.jsonl"), "-o", str(tmp_path / "re1"), "--model", "tiny-mistral"], ["train-eval", str(tmp_path / "empty.jsonl"), "-o", str(tmp_path / "re2"), "--model", "tiny-mistral"], ["eval", "tiny-mistral", str(tmp_path / "empty.jsonl"), "-o", str(tmp_path / "re3")]):
+        r = runner.invoke(cli, argv)
+        assert r.exit_code == 1 and "Error:" in r.output and "Traceback" not in r.output, (argv, r.output)
     no_gpu = runner.invoke(cli, ["eval", "tiny-mistral", EXAMPLE, "-o", str(tmp_path / "e"), "--qlora"])
     assert no_gpu.exit_code == 2 and "needs a CUDA GPU" in no_gpu.output, no_gpu.output  # as train refuses it
     assert runner.invoke(cli, ["train", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "r3")]).exit_code == 2

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from ..errors import FcdataError, RecordError, UsageError
+from ..errors import FcdataError, RecordError, NoRecordsError, UsageError
 from ..records import id_text
 
 if TYPE_CHECKING:
@@ -382,7 +382,7 @@ def run_eval(
     out = out_dir or default_eval_dir(model_or_run)
     records, rejects, counts = load_records(data, source_format=source_format)
     if not records:
-        raise UsageError(f"{data}: no valid record to evaluate on")
+        raise NoRecordsError(f"{data}: no valid record to evaluate on")
     import torch
 
     if not torch.cuda.is_available():

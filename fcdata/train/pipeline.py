@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..paths import refuse_foreign_run_folder
-from ..errors import InputError, UsageError
+from ..errors import InputError, NoRecordsError, UsageError
 from ..reports import RecordCounts
 from .config import Resolved, TrainConfig, resolve
 
@@ -123,6 +123,8 @@ def _content_key(record: dict[str, Any], seed: int) -> str:
 def split_records(records: Sequence[dict[str, Any]], *, eval_size: int | None = None, eval_fraction: float = 0.1, seed: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """(training records, held-out records, how the split was made); see the module docstring."""
     n = len(records)
+    if n == 0:
+        raise NoRecordsError("train-eval found no valid record (the input is empty, or every record was rejected)")
     if n < 2:
         raise UsageError(f"train-eval needs at least 2 valid records (one to train on, one to hold out), got {n}")
     splits = [(r.get("metadata") or {}).get("split") for r in records]
@@ -199,7 +201,7 @@ def training_data(data: str, run_dir: str, cfg: TrainConfig, *, source_format: s
         return load_prepared(data), None
     dataset, report = prepare_training_data(data, run_dir, cfg, source_format=source_format)
     if len(dataset) == 0:
-        raise UsageError(f"{data}: no training sample (see {os.path.join(run_dir, 'prepare_rejects.jsonl')})")
+        raise NoRecordsError(f"{data}: no training sample (see {os.path.join(run_dir, 'prepare_rejects.jsonl')})")
     return dataset, report
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..paths import refuse_foreign_run_folder
-from ..errors import UsageError
+from ..errors import NoRecordsError, UsageError
 from .artifacts import dump_yaml, peak_memory, plot_loss_curve, tokenizer_reference, write_text
 from .config import Resolved, TrainConfig, resolve
 from .data import collator, is_prepared, load_prepared, training_rows
@@ -389,7 +389,7 @@ def train_model(
     apply_threads(resolved.threads)
     notes = list(resolved.notes) + [n for n in (extra_notes or []) if n not in resolved.notes]
     if len(dataset) == 0:
-        raise UsageError("no training samples: the prepared data set is empty")
+        raise NoRecordsError("no training samples: the prepared data set is empty (every record rejected, or none in the input)")
     refuse_foreign_run_folder(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     resolved_dict = resolved.to_dict()
