@@ -309,4 +309,4 @@ def test_empty_input_gives_a_loadable_empty_dataset(tmp_path: Path) -> None:
     ds = datasets.load_from_disk(str(tmp_path / "P"))
     assert len(ds) == 0 and "input_ids" in ds.column_names
     r = CliRunner().invoke(cli, ["train", str(tmp_path / "P"), "-o", str(tmp_path / "run"), "--model", "tiny-mistral"])
-    assert r.exit_code == 2 and "empty" in r.output
+    assert r.exit_code == 1 and "empty" in r.output  # nothing to train on: a finding, as in every command
