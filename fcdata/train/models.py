@@ -98,6 +98,12 @@ def is_preset(name: str) -> bool:
     return name in PRESETS
 
 
+def bad_sizes(sizes: dict[str, Any]) -> list[str]:
+    """``"key = value"`` for each of ``sizes`` that is not a positive integer (a model's widths, depths and
+    head counts; ``plan`` reads them from a config.json, training from ``model_config``)."""
+    return [f"{k} = {v!r}" for k, v in sizes.items() if not (isinstance(v, int) and not isinstance(v, bool) and v > 0)]
+
+
 def preset_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     """The ``MistralConfig`` of a preset, with ``overrides`` (e.g. ``{"num_hidden_layers": 4}``)."""
     from transformers import MistralConfig
@@ -110,8 +116,7 @@ def preset_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     values = {**_COMMON, **PRESETS[name], **(overrides or {})}
     if values["vocab_size"] != V3_VOCAB_SIZE:
         raise UsageError(f"model_config.vocab_size must stay {V3_VOCAB_SIZE} (the Mistral v0.3 vocabulary), got {values['vocab_size']}")
-    sizes = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim")
-    bad = [f"{k} = {values[k]!r}" for k in sizes if k in values and values[k] is not None and not (isinstance(values[k], int) and not isinstance(values[k], bool) and values[k] > 0)]
+    bad = bad_sizes({k: values.get(k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim") if values.get(k) is not None})
     if bad:
         raise UsageError(f"model_config: {', '.join(bad)}; the sizes of a model are positive integers")
     try:

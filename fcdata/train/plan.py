@@ -60,6 +60,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import InputError, UsageError
+from .models import bad_sizes
 
 __all__ = ["ModelShape", "PlanSettings", "MemoryEstimate", "KNOWN_SHAPES", "model_shape", "estimate_memory"]
 
@@ -129,8 +130,7 @@ def _shape_from_config(name: str, cfg: dict[str, Any]) -> ModelShape:
     try:
         heads = int(cfg["num_attention_heads"])
         hidden = int(cfg["hidden_size"])
-        sizes = {k: cfg.get(k) for k in ("num_attention_heads", "hidden_size", "intermediate_size", "num_hidden_layers", "vocab_size")}
-        bad = [f"{k} = {v!r}" for k, v in sizes.items() if not (isinstance(v, int) and not isinstance(v, bool) and v > 0)]
+        bad = bad_sizes({k: cfg.get(k) for k in ("num_attention_heads", "hidden_size", "intermediate_size", "num_hidden_layers", "vocab_size")})
         if bad:
             raise InputError(f"config.json: {', '.join(bad)}; a decoder's sizes are positive integers", file=name)
         return ModelShape(
@@ -140,7 +140,7 @@ def _shape_from_config(name: str, cfg: dict[str, Any]) -> ModelShape:
             num_hidden_layers=int(cfg["num_hidden_layers"]),
             num_attention_heads=heads,
             num_key_value_heads=int(cfg.get("num_key_value_heads") or heads),
-            head_dim=int(cfg.get("head_dim") or hidden // heads),  # heads checked > 0 below
+            head_dim=int(cfg.get("head_dim") or hidden // heads),  # heads checked > 0 above
             vocab_size=int(cfg["vocab_size"]),
             tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         )
