@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "NEXT_ROLES",
@@ -98,6 +99,16 @@ class AssistantMessage(_Strict):
     content: Union[str, None] = None
     tool_calls: Union[list[ToolCall], None] = None
     weight: Union[Literal[0, 1], None] = Field(default=None, description="0 = not trained, 1 = trained (default).")
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight_not_boolean(cls, value: Any) -> Any:
+        """Pydantic's ``Literal[0, 1]`` takes ``true`` for 1 even in strict mode (a bool is an int in
+        Python), while the JSON Schema (``schemas/record.json``: an integer 0 or 1) refuses it; a boolean
+        here is refused the same way, so the model and the schema file agree."""
+        if isinstance(value, bool):
+            raise PydanticCustomError("literal_error", "Input should be 0 or 1 (a number, not a boolean)")
+        return value
 
 
 class ToolMessage(_Strict):

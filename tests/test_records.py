@@ -85,3 +85,22 @@ def test_schema_command_prints_the_shipped_files() -> None:
     r = CliRunner().invoke(cli, ["schema"])
     assert set(json.loads(r.output)) == {"record", "message", "tool"}
     assert CliRunner().invoke(cli, ["schema", "nope"]).exit_code == 2
+
+
+@pytest.mark.parametrize("weight", [0, 1, 0.0, 1.0, None, True, False, 2, 0.5, "1"])
+def test_the_model_and_the_schema_file_agree_on_weight(weight: object) -> None:
+    """`weight: true` was taken for 1 by the model (Pydantic's Literal accepts a bool as an int) but
+    refused by schemas/record.json; both must give the same verdict on every value."""
+    rec = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo", "weight": weight}]}
+    try:
+        jsonschema.validate(rec, schemas.load("record"))
+        schema_ok = True
+    except jsonschema.ValidationError:
+        schema_ok = False
+    try:
+        parse_record(rec)
+        model_ok = True
+    except ValidationError:
+        model_ok = False
+    assert model_ok == schema_ok
+    assert model_ok == (weight in (0, 1, None) and not isinstance(weight, bool))
