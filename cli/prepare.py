@@ -36,6 +36,8 @@ def _summary(report: PrepareReport) -> str:
     if report.records_without_samples:
         rows.append(["records with nothing to train", report.records_without_samples])
     parts = [format_table(["", "count"], rows, align="lr")]
+    if report.repairs:
+        parts.append(counts_table("repaired (by the converter)", report.repairs))
     if report.rejections:
         parts.append(counts_table("rejected because", report.rejections))
     return "\n\n".join(parts)
@@ -69,8 +71,10 @@ def prepare(
     """Tokenize records for a Mistral model (v0.3 unless --tokenizer names another) with token-level loss masks.
 
     INPUT: canonical records or raw data (Glaive, ShareGPT, OpenAI, hackathon; converted on the fly),
-    as JSONL, JSON, .gz, Parquet, a datasets folder, or - for stdin. Each record is validated; records
-    with errors are rejected (counted, and written with --rejects). Token ids equal mistral-common's
+    as JSONL, JSON, .gz, Parquet, a datasets folder, or - for stdin. Each record is validated against
+    the tokenizer version's rules; a raw record, or a canonical one with errors, goes through the
+    converter first (its repairs are counted in the summary and the report), and what still has errors
+    is rejected (counted, and written with --rejects). Token ids equal mistral-common's
     encode_chat_completion; masks (1 = trained) cover the assistant text, [TOOL_CALLS], the call JSON
     (never the characters of a call id) and each closing </s>.
 

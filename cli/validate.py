@@ -22,8 +22,9 @@ from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit code 1).")
 @click.option("--max-findings", default=50, show_default=True, type=click.IntRange(min=0), help="How many findings to print (all are counted and written to --report).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary table.")
+@click.option("--tokenizer", metavar="PATH", help="Check against the rules of this tokenizer's version (tekken.json, tokenizer.model.vN or a model folder, as `fcdata prepare --tokenizer`): from v7 on an assistant turn may hold text then calls. Default: Mistral v0.3's rules, the strictest, which every version encodes.")
 @click.option("--list-codes", is_flag=True, help="Print every finding code with its severity and meaning, then exit.")
-def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str | None, strict: bool, max_findings: int, quiet: bool, list_codes: bool) -> None:
+def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str | None, strict: bool, max_findings: int, quiet: bool, tokenizer: str | None, list_codes: bool) -> None:
     """Validate canonical records in FILES (JSONL, JSON, .gz, Parquet, a datasets folder, or - for stdin).
 
     Every finding has a stable code, a severity, the file, the line, a JSON path and a fix. Errors are
@@ -34,6 +35,7 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
     Examples:
       fcdata validate data.jsonl
       fcdata validate data.jsonl --report report.json --rejects bad.jsonl
+      fcdata validate data.jsonl --tokenizer ./Mistral-Small-24B-Instruct-2501
       zcat big.jsonl.gz | fcdata validate - --quiet
       fcdata validate --list-codes
 
@@ -46,6 +48,12 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
     if not files:
         raise click.UsageError("give at least one FILE (or - for standard input)")
     check_outputs(inputs=files, files={"--report": report_path, "--rejects": rejects_path})
+    rules = None
+    if tokenizer is not None:
+        from fcdata.render.encoders import encoder_for
+        from fcdata.tokenizer import load_tokenizer
+
+        rules = encoder_for(load_tokenizer(tokenizer)).rules
 
     shown: list[Finding] = []
     spool = FindingsSpool() if report_path else None
@@ -69,7 +77,7 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
             shown.append(finding)
 
     try:
-        report = validate_files(files, strict=strict, keep_findings=False, on_record=on_record, on_file_finding=on_file_finding)
+        report = validate_files(files, strict=strict, keep_findings=False, on_record=on_record, on_file_finding=on_file_finding, rules=rules)
     except BaseException as exc:
         bar.close()
         if rejects is not None:

@@ -42,6 +42,7 @@ from .reports import RecordCounts
 from .paths import check_paths
 from .pool import ordered_map, worker_pool
 from .render import MODES, render_records
+from .render.encoders import encoder_for
 from .tokenizer import MistralV3Tokenizer, load_tokenizer
 from .rejects import Reason, reject_obj
 from .write import JsonlWriter, atomic_path, dataset_folder_problem, dumps_line, scratch_file
@@ -86,6 +87,7 @@ class PrepareReport(RecordCounts):
     rejected_by_stage: Counter[str] = field(default_factory=Counter)  # read / convert / validate / render
     warnings: Counter[str] = field(default_factory=Counter)  # validation warnings of the kept records, by code
     formats: Counter[str] = field(default_factory=Counter)  # input format of each converted record
+    repairs: Counter[str] = field(default_factory=Counter)  # repairs the converter made to kept records, by code
     empty_inputs: list[str] = field(default_factory=list)  # inputs that held no record (a finding)
     cut_inputs: list[str] = field(default_factory=list)  # inputs cut off mid-record (a finding: what followed is lost)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -106,6 +108,7 @@ class PrepareReport(RecordCounts):
             "rejected_by_stage": dict(sorted(self.rejected_by_stage.items())),
             "warnings": dict(sorted(self.warnings.items())),
             "formats": dict(sorted(self.formats.items())),
+            "repairs": dict(sorted(self.repairs.items())),
             "empty_inputs": list(self.empty_inputs),
             "cut_inputs": list(self.cut_inputs),
             **self.settings,
@@ -145,6 +148,7 @@ def _process_chunk(task: tuple[list[Any], str | None, str, int | None, str]) -> 
     # process adds the number of records before the chunk (:func:`_placed`)
     items = list(expand_items((_item_of(e) for e in entries), source_format))
     tok = load_tokenizer(tokenizer_path)
+    rules = encoder_for(tok).rules  # what this version encodes: v7+ keeps text before calls
     rep = PrepareReport()
     rejects: list[str] = []
     kept: list[tuple[int, Item, Any, str, int]] = []  # (record index, item, model, source file, source line)
@@ -156,10 +160,10 @@ def _process_chunk(task: tuple[list[Any], str | None, str, int | None, str]) -> 
             _reject(rep, rejects, item, "read", [(item.code or "not_json", item.error or "unreadable")])
             continue
         record = item.value
-        model, findings, fmt = None, None, "canonical"
+        model, findings, fmt, out = None, None, "canonical", None
         if source_format in (None, "canonical") and detect_format(record) == "canonical":
             # canonical input that validates is what the converter would pass through unchanged: skip it
-            model, findings = check_record(record, file=item.file, line=item.line, text=item.text)
+            model, findings = check_record(record, file=item.file, line=item.line, text=item.text, rules=rules)
             if model is None or any(f.severity == "error" for f in findings):
                 model = findings = None
         if model is None:
@@ -169,13 +173,15 @@ def _process_chunk(task: tuple[list[Any], str | None, str, int | None, str]) -> 
                 continue
             fmt = out.format
             record = out.record
-            model, findings = check_record(record, file=item.file, line=item.line, text=out.line)
+            model, findings = check_record(record, file=item.file, line=item.line, text=out.line, rules=rules)
             errors = [f for f in findings if f.severity == "error"]
             if model is None or errors:
                 _reject(rep, rejects, item, "validate", errors or [("invalid", "refused by the validator")], fmt)
                 continue
         assert findings is not None
         rep.formats[fmt] += 1
+        if out is not None:
+            rep.repairs.update(out.repairs)
         for f in findings:
             rep.warnings[f.code] += 1
         meta = (record.get("metadata") if isinstance(record, dict) else None) or {}

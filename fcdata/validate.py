@@ -32,7 +32,7 @@ from .findings import CODES, Finding
 from .rejects import reject_obj
 from .read import Item, loads_strict, read_items
 from .reports import RecordCounts
-from .normalize import NEXT_ROLES, merges_with
+from .normalize import NEXT_ROLES, Rules, merges_with
 from .records import ChatRecord, TextRecord, parse_record
 from .schema_check import schema_check
 from .schema_guard import begin_record, end_record
@@ -261,9 +261,10 @@ def _check_arguments(args: Any, schema_key: str | None, path: list[Any], c: _Col
         c.add("arguments_schema", [*path, *err.absolute_path], f"{err.message} (schema rule {err.validator!r}); fix the call or the declared parameters")
 
 
-def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
+def _meaning_findings(rec: dict[str, Any], c: _Collector, rules: Rules) -> None:
     """What the conversation means, as mistral-common reads it: turn order, merges, calls and their
-    results, ids, names, arguments against their tool's schema, and how it ends."""
+    results, ids, names, arguments against their tool's schema, and how it ends (``rules``: what the
+    target tokenizer version's normaliser allows, :class:`~fcdata.normalize.Rules`)."""
     messages = rec.get("messages")
     declared = _check_tools(rec, c)
     if not isinstance(messages, list):
@@ -274,15 +275,16 @@ def _meaning_findings(rec: dict[str, Any], c: _Collector) -> None:
     if len(messages) == 1 and isinstance(messages[0], dict) and isinstance(messages[0].get("role"), str) and messages[0]["role"] in _ROLES:
         c.add("single_message", ["messages"], "the conversation has a single message; a training record needs a user turn followed by an assistant reply")
         return
-    _Conversation(messages, declared, isinstance(rec.get("tools"), list), c).check()
+    _Conversation(messages, declared, isinstance(rec.get("tools"), list), c, rules).check()
 
 
 class _Conversation:
     """One pass over a record's messages, in order, with the call-pairing state mistral-common keeps:
     the calls of the latest assistant turn are pending until their results arrive."""
 
-    def __init__(self, messages: list[Any], declared: dict[str, Any], has_tools_list: bool, c: _Collector) -> None:
+    def __init__(self, messages: list[Any], declared: dict[str, Any], has_tools_list: bool, c: _Collector, rules: Rules = Rules()) -> None:
         self.messages = messages
+        self.rules = rules
         self.declared = declared
         self.has_tools_list = has_tools_list
         self.c = c
@@ -348,8 +350,8 @@ class _Conversation:
         calls = m.get("tool_calls")
         has_calls = isinstance(calls, list) and len(calls) > 0
         has_text = isinstance(content, str) and content != ""
-        if has_calls and has_text:
-            c.add("content_and_tool_calls", ["messages", i], "an assistant message has both text and tool calls, which Mistral v0.3 cannot encode; drop the text (or move it to its own turn after the results)")
+        if has_calls and has_text and not self.rules.content_with_calls:
+            c.add("content_and_tool_calls", ["messages", i], "an assistant message has both text and tool calls, which Mistral v0.3 cannot encode; drop the text (or move it to its own turn after the results), or check against a v7+ tokenizer that encodes it (`--tokenizer`)")
         elif not has_calls and not has_text and "function_call" not in m:
             c.add("empty_assistant", ["messages", i], "an assistant message needs text or tool calls (mistral-common refuses an empty one); drop it")
         if m.get("weight") != 0:
@@ -370,6 +372,8 @@ class _Conversation:
         before_calls = isinstance(before.get("tool_calls"), list) and bool(before.get("tool_calls"))
         before_text = isinstance(before.get("content"), str) and before.get("content") != ""
         if same_weight and ((before_text and has_calls) or (before_calls and has_text)):
+            if self.rules.content_with_calls:
+                return  # v7+: one turn of text and calls is what the tokenizer encodes
             self.c.add("merged_content_and_calls", ["messages", i], "this assistant message follows another; mistral-common merges them into one turn holding text and tool calls and refuses it; drop the text turn (a preamble before a call teaches the model to stop before calling)")
         elif same_weight and before_text and has_text:
             self.c.add("merged_assistant", ["messages", i], "consecutive assistant messages are merged into one turn joined by a blank line; merge them yourself (or put a user turn between them) if that is not intended")
@@ -500,9 +504,14 @@ def _utf8_ok(text: str) -> bool:
         return False
 
 
-def check_record(obj: Any, *, file: str | None = None, line: int | None = None, text: str | None = None) -> tuple[ChatRecord | TextRecord | None, list[Finding]]:
+def check_record(obj: Any, *, file: str | None = None, line: int | None = None, text: str | None = None, rules: Rules | None = None) -> tuple[ChatRecord | TextRecord | None, list[Finding]]:
     """Check one decoded record; returns the parsed model (``None`` when its shape is wrong) and every
     finding. Never raises on bad data.
+
+    ``rules``: the normaliser rules of the tokenizer version the data is for (``encoder_for(tok).rules``);
+    ``None`` is Mistral v0.3's, the strictest, which every version can encode. From v7 on an assistant turn
+    may hold text then calls, so ``content_and_tool_calls`` and ``merged_content_and_calls`` are not
+    findings there: ``fcdata prepare --tokenizer`` a v7+ file must keep such text, not repair it away.
 
     ``text``: the JSON text the record was decoded from, when the caller has it. It only saves time: a
     lone surrogate can only come from a ``\\ud800``-style escape, so a text without one needs no search."""
@@ -543,7 +552,7 @@ def check_record(obj: Any, *, file: str | None = None, line: int | None = None, 
         else:
             budget = begin_record()  # one bound on the schema work of the whole record
             try:
-                _meaning_findings(obj, c)
+                _meaning_findings(obj, c, rules or Rules())
             finally:
                 end_record(budget)
     except RecursionError:
@@ -615,12 +624,13 @@ def validate_records(
     keep_findings: bool = True,
     on_record: Callable[[Item, list[Finding], bool], None] | None = None,
     report: ValidationReport | None = None,
+    rules: Rules | None = None,
 ) -> ValidationReport:
     """Validate records (decoded JSON values, :class:`~fcdata.read.Item`s or models) in one pass.
 
     ``on_record(item, findings, failed)`` is called for every record (the CLI uses it to stream findings
     and rejects to disk); with ``keep_findings=False`` the report keeps only totals. A record *fails* when
-    it has an error finding, or any finding with ``strict``.
+    it has an error finding, or any finding with ``strict``. ``rules``: as :func:`check_record`.
     """
     rep = report or ValidationReport(strict=strict)
     rep.strict = strict
@@ -637,7 +647,7 @@ def validate_records(
             code = item.code if item.code in CODES else "not_json"
             findings = [Finding.make(code, "$", f"{item.error}; fix or remove the line", file=item.file, line=item.line)]
         else:
-            _, findings = check_record(item.value, file=item.file, line=item.line, text=item.text)
+            _, findings = check_record(item.value, file=item.file, line=item.line, text=item.text, rules=rules)
         rep.read += 1
         error_codes = [f.code for f in findings if f.severity == "error"]
         warning_codes = [f.code for f in findings if f.severity != "error"]
@@ -664,6 +674,7 @@ def validate_files(
     keep_findings: bool = True,
     on_record: Callable[[Item, list[Finding], bool], None] | None = None,
     on_file_finding: Callable[[Finding], None] | None = None,
+    rules: Rules | None = None,
 ) -> ValidationReport:
     """Validate every record of every file (``-`` = stdin), streaming; see :func:`validate_records`.
 
@@ -675,7 +686,7 @@ def validate_files(
         shown = "<stdin>" if path == "-" else path
         before = rep.read
         items: Iterator[Item] = read_items(path)
-        validate_records(items, file=shown, strict=strict, keep_findings=keep_findings, on_record=on_record, report=rep)
+        validate_records(items, file=shown, strict=strict, keep_findings=keep_findings, on_record=on_record, report=rep, rules=rules)
         if rep.read == before:
             finding = Finding.make("empty_file", "$", "the file holds no record; check the path (or the export that wrote it)", file=shown)
             rep.errors["empty_file"] = rep.errors.get("empty_file", 0) + 1

@@ -276,3 +276,62 @@ def test_prepare_and_inspect_take_a_model_folder(tmp_path):
     assert [list(r) for r in ds["assistant_masks"]] == [s.assistant_masks for s in expected]
     res = CliRunner().invoke(cli, ["inspect", str(data), "--tokenizer", str(folder), "--no-color"])
     assert res.exit_code == 0 and "[TOOL_CALLS]" in res.output and "[ARGS]" in res.output, res.output
+
+
+_TEXT_THEN_CALL_TOOLS = [{"type": "function", "function": {"name": "get_w", "description": "w", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+_CALL = {"id": "abcDEF123", "type": "function", "function": {"name": "get_w", "arguments": {"city": "Paris"}}}
+TEXT_THEN_CALL = {
+    # one message holding text and a call
+    "one message": [{"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "content": "Let me check.", "tool_calls": [_CALL]}, {"role": "tool", "content": "sunny", "tool_call_id": "abcDEF123"}, {"role": "assistant", "content": "It is sunny."}],
+    # a text message, then a call message: mistral-common merges them into one turn
+    "two messages": [{"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "content": "Let me check."}, {"role": "assistant", "tool_calls": [_CALL]}, {"role": "tool", "content": "sunny", "tool_call_id": "abcDEF123"}, {"role": "assistant", "content": "It is sunny."}],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(TEXT_THEN_CALL))
+@pytest.mark.parametrize("key", ["v3", "v7", "v7-tekken", "v11", "v13"])
+def test_prepare_keeps_text_before_calls_where_the_version_encodes_it(tmp_path, key, shape):
+    """From v7 on a turn may hold text then calls. `prepare` used to judge records by v3's rules, send
+    such a record to the converter and train it with the text silently cut (exit 0, nothing counted); it
+    must give mistral-common's ids, and on v3 count the converter's repair."""
+    import datasets
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+
+    rec = {"tools": _TEXT_THEN_CALL_TOOLS, "messages": TEXT_THEN_CALL[shape]}
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    res = CliRunner().invoke(cli, ["prepare", str(data), "-o", str(out), "--tokenizer", tokenizer_path(key), "--mode", "single", "--report", str(report)])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(report.read_text())
+    ids = [list(r) for r in datasets.load_from_disk(str(out))["input_ids"]]
+    val = CliRunner().invoke(cli, ["validate", str(data), "--tokenizer", tokenizer_path(key)])
+    if TOKENIZER_VERSION[key] == "v3":
+        assert rep["repairs"] == {"text_before_call_dropped" if shape == "one message" else "text_turn_before_call_dropped": 1}
+        assert "repaired (by the converter)" in res.output
+        assert val.exit_code == 1
+    else:
+        assert rep["repairs"] == {} and rep["kept"] == 1
+        assert ids == [encode(rec, key=key)]
+        assert tok_of(key).decode(ids[0]).count("Let me check.") == 1
+        assert val.exit_code == 0, val.output
+
+
+@pytest.mark.parametrize("shape", sorted(TEXT_THEN_CALL))
+def test_train_and_eval_inputs_keep_text_before_calls_on_v7_and_later(tmp_path, shape):
+    """`train-eval` and `eval` read their input with the model's version rules: a canonical turn of text
+    then calls reaches a v11 model whole (v3's rules would have the converter cut the text)."""
+    from fcdata.render.encoders import encoder_for
+    from fcdata.train.pipeline import load_records
+
+    rec = {"tools": _TEXT_THEN_CALL_TOOLS, "messages": TEXT_THEN_CALL[shape], "metadata": {"id": "r1"}}
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    v3_records, _, v3_counts = load_records(str(data))
+    assert "Let me check." not in json.dumps(v3_records[0]["messages"]) and sum(v3_counts["repairs"].values()) == 1
+    records, _, counts = load_records(str(data), rules=encoder_for(tok_of("v11")).rules)
+    assert counts["kept"] == 1 and counts["repairs"] == {}
+    assert records[0]["messages"] == rec["messages"]
+    assert records[0]["metadata"] == {"source_file": str(data), "source_line": 1, "format": "canonical", "repairs": [], "id": "r1"}

@@ -379,8 +379,12 @@ def run_eval(
     from .pipeline import load_records
     from .threads import apply_threads, cpu_threads
 
+    from ..render.encoders import encoder_for
+    from ..tokenizer import load_tokenizer, model_tokenizer
+
     out = out_dir or default_eval_dir(model_or_run)
-    records, rejects, counts = load_records(data, source_format=source_format)
+    tok = load_tokenizer(model_tokenizer(model_or_run))  # a run's recorded tokenizer, a model folder's own
+    records, rejects, counts = load_records(data, source_format=source_format, rules=encoder_for(tok).rules)
     if not records:
         raise NoRecordsError(f"{data}: no valid record to evaluate on")
     import torch
@@ -388,9 +392,6 @@ def run_eval(
     if not torch.cuda.is_available():
         apply_threads(cpu_threads(None)[0])
     model, desc = load_for_eval(model_or_run, qlora=qlora, seed=seed)
-    from ..tokenizer import load_tokenizer, model_tokenizer
-
-    tok = load_tokenizer(model_tokenizer(model_or_run))  # a run's recorded tokenizer, a model folder's own
     result = evaluate_model(model, records, tokenizer=tok, max_new_tokens=max_new_tokens, batch_size=batch_size, fill_ids=fill_ids, on_batch=on_batch)
     mode, max_length = _run_rendering(model_or_run)
     report = {**result.report, "loss": heldout_loss(model, records, tok, mode=mode, max_length=max_length)["loss"], "model": desc, "input": {"path": data, **counts}}

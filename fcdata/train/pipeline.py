@@ -50,12 +50,25 @@ class TrainEvalResult:
 # ---------------------------------------------------------------------------------------- input
 
 
-def load_records(path: str, *, source_format: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+def _as_is(value: dict[str, Any], converted: dict[str, Any]) -> dict[str, Any]:
+    """A canonical record kept unrepaired, with the provenance the converter gives every record it
+    passes through (source file and line, format, no repairs) before the record's own metadata."""
+    own = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    meta = converted.get("metadata") or {}
+    head = {k: meta[k] for k in ("source_file", "source_line", "format") if k in meta}
+    return {**value, "tools": value.get("tools") or [], "metadata": {**head, "repairs": [], **{k: v for k, v in own.items() if k not in head and k != "repairs"}}}
+
+
+def load_records(path: str, *, source_format: str | None = None, rules: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Read ``path`` and convert it to canonical records (canonical input passes through), then validate.
 
     Returns (valid records, rejects, counts: ``read``, ``kept``, ``rejected``, ``rejections``, ``rejected_by_stage``,
-    ``warnings`` and ``formats``, as in every stage report). A reject is the one rejects entry of :mod:`fcdata.rejects`
-    (stage ``read``, ``convert`` or ``validate``); warnings do not reject a record."""
+    ``warnings``, ``formats`` and ``repairs``, as in every stage report). A reject is the one rejects entry of :mod:`fcdata.rejects`
+    (stage ``read``, ``convert`` or ``validate``); warnings do not reject a record.
+
+    ``rules``: the normaliser rules of the model's tokenizer version (:class:`~fcdata.normalize.Rules`,
+    default v3's). A canonical record valid under them is kept as it is, as ``fcdata prepare`` keeps it:
+    on v7+ a turn of text then calls is valid, and the converter's v3 repair would cut the text."""
     from ..convert import convert_records
     from ..read import read_items
     from ..rejects import reject_obj
@@ -71,8 +84,17 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
     rejections: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
     formats: Counter[str] = Counter()
+    repairs: Counter[str] = Counter()  # the converter's repairs of the kept records, by code
     for out in convert_records(read_items(path), source_format):
         read += 1
+        if out.ok and out.repairs and rules is not None and out.format == "canonical" and out.item.ok:
+            # repaired by v3's rules: kept unrepaired where the model's version encodes it as it is
+            _, as_is = check_record(out.item.value, file=out.item.file, line=out.item.line, text=out.item.text, rules=rules)
+            if not any(f.severity == "error" for f in as_is):
+                formats[out.format] += 1
+                warnings.update(f.code for f in as_is)
+                records.append(_as_is(out.item.value, out.record))
+                continue
         if not out.ok:
             by_stage["convert" if out.item.ok else "read"] += 1
             rejections.update(out.codes)
@@ -80,7 +102,7 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
             continue
         formats[out.format] += 1
         meta = out.record.get("metadata") or {}
-        _, findings = check_record(out.record, file=meta.get("source_file") or out.item.file, line=meta.get("source_line") or out.item.line, text=out.line)
+        _, findings = check_record(out.record, file=meta.get("source_file") or out.item.file, line=meta.get("source_line") or out.item.line, text=out.line, rules=rules)
         errors = [f for f in findings if f.severity == "error"]
         warnings.update(f.code for f in findings if f.severity != "error")
         if errors:
@@ -88,12 +110,14 @@ def load_records(path: str, *, source_format: str | None = None) -> tuple[list[d
             rejections.update({f.code for f in errors})
             rejects.append(reject_obj(out.item, errors, stage="validate", format=out.format))
             continue
+        repairs.update(out.repairs)
         records.append(out.record)
     counts = {
         **RecordCounts(read, len(records), read - len(records), dict(rejections)).counts(),
         "rejected_by_stage": dict(sorted(by_stage.items())),
         "warnings": dict(sorted(warnings.items())),
         "formats": dict(sorted(formats.items())),
+        "repairs": dict(sorted(repairs.items())),
     }
     return records, rejects, counts
 
@@ -277,7 +301,9 @@ def train_eval(
     # 1. read, convert, validate; 2. split
     main = is_main_process()
     emit("read", path=input_path)
-    records, rejects, counts = load_records(input_path, source_format=source_format)
+    from ..render.encoders import encoder_for
+
+    records, rejects, counts = load_records(input_path, source_format=source_format, rules=encoder_for(tok).rules)
     if main:
         write_jsonl(os.path.join(run_dir, "rejects.jsonl"), rejects)
     emit("validated", read=counts["read"], kept=counts["kept"], rejected=counts["rejected"], **{f"rejected_by_{stage}": n for stage, n in counts["rejected_by_stage"].items()}, warnings=sum(counts["warnings"].values()))
