@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CALL_MARKUP", "find_call_markup"]
+__all__ = ["CALL_MARKUP", "find_call_markup", "REASONING_TAGS", "find_reasoning_markup", "split_reasoning"]
 
 # marker -> the formats that write it (docs and messages)
 CALL_MARKUP: dict[str, str] = {
@@ -50,3 +50,50 @@ def find_call_markup(text: str) -> str | None:
     """The first call marker in ``text`` (as written there), or ``None``."""
     m = _MARKUP_RE.search(text)
     return m.group(0) if m is not None else None
+
+
+# Reasoning written as text: DeepSeek-R1, Qwen3 and their distillations put the reasoning between
+# ``<think>`` tags in the reply (and copies of such data keep stray closing tags); Magistral's templates
+# write ``[THINK]``. Mistral v0.3 has no reasoning channel: such tags in trained text teach the model to
+# print them. The converter drops a leading reasoning block and a stray tag at either end, and rejects
+# anything else (``reasoning_markup_text``); ``fcdata validate`` warns about any left.
+REASONING_TAGS = ("think", "thinking")
+_REASONING_RE = re.compile(r"</?(?:think|thinking)>|\[/?THINK\]")
+_LEADING_BLOCK_RE = re.compile(r"\s*(?:<(think|thinking)>(.*?)</\1>|\[THINK\](.*?)\[/THINK\])", re.S)
+
+
+def find_reasoning_markup(text: str) -> str | None:
+    """The first reasoning tag (``<think>``, ``</think>``, ``<thinking>``, ``[THINK]``...) in ``text``."""
+    m = _REASONING_RE.search(text)
+    return m.group(0) if m is not None else None
+
+
+def split_reasoning(text: str) -> tuple[str | None, str, bool]:
+    """``(reasoning, reply, stray_removed)`` of a reply that opens with one reasoning block or has a lone
+    tag at either end; the reply is what follows, leading whitespace (the block's separator) removed.
+
+    Raises ``ValueError`` naming the tag when reasoning markup remains elsewhere (a block in the middle,
+    two answers glued together): that text cannot be cut into reasoning and reply without guessing.
+
+        >>> split_reasoning("<think>Sum it.</think>\\n\\nIt is 4.")
+        ('Sum it.', 'It is 4.', False)
+        >>> split_reasoning("It is 4.\\n</think>")
+        (None, 'It is 4.', True)
+    """
+    reasoning = None
+    m = _LEADING_BLOCK_RE.match(text)
+    if m is not None:
+        reasoning = (m.group(2) if m.group(1) else m.group(3)).strip()
+        text = text[m.end() :].lstrip()
+    stray = False
+    for tag in ("</think>", "</thinking>", "[/THINK]"):
+        body = text.rstrip()
+        if body.endswith(tag) and find_reasoning_markup(body[: -len(tag)]) is None:
+            text, stray = body[: -len(tag)].rstrip(), True
+        body = text.lstrip()
+        if body.startswith(tag) and find_reasoning_markup(body[len(tag) :]) is None:
+            text, stray = body[len(tag) :].lstrip(), True
+    left = find_reasoning_markup(text)
+    if left is not None:
+        raise ValueError(left)
+    return reasoning, text, stray

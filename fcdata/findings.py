@@ -79,6 +79,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "parameters_not_object": ("warning", "a tool's parameters schema does not describe an object"),
     # content
     "call_markup_text": ("error", "assistant text holding tool-call markup of a chat format (<tool_call>, <TOOLCALL>, [TOOL_CALLS]...), trained as text instead of as calls"),
+    "reasoning_markup_text": ("warning", "assistant text holding reasoning tags (<think>, </think>, [THINK]): Mistral v0.3 has no reasoning channel, so the model learns to print them (fcdata convert drops a leading reasoning block)"),
     "conversion_residue": ("warning", "leftover markers of a source format (<|endoftext|>, <functioncall>, USER:/ASSISTANT:)"),
     "control_token_text": ("warning", "text containing a control-token string such as [INST] (encoded as plain text)"),
 }

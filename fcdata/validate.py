@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pydantic import ValidationError
 
-from .call_markup import CALL_MARKUP, find_call_markup
+from .call_markup import CALL_MARKUP, find_call_markup, find_reasoning_markup
 from .errors import format_path
 from .findings import CODES, Finding
 from .rejects import reject_obj
@@ -173,6 +173,9 @@ def _text_checks(text: str, path: list[Any], c: _Collector, role: str) -> None:
         if marker is not None:
             c.add("call_markup_text", path, f"assistant text holds the call markup {marker!r} ({CALL_MARKUP.get(marker, 'a tool-calling template')}), which is trained as plain text: the model would learn to print it instead of calling; make the calls `tool_calls` (`fcdata convert` reads this markup) or drop the record")
             return
+        tag = find_reasoning_markup(text) if ("<" in text or "[" in text) else None
+        if tag is not None:
+            c.add("reasoning_markup_text", path, f"assistant text holds the reasoning tag {tag!r}: Mistral v0.3 has no reasoning channel, so the tags and what they enclose are trained as reply text; drop the reasoning (`fcdata convert` drops a leading <think> block and stray tags) unless printing it is what the model should learn")
     # substring tests first (C speed); the regular expression only runs on texts that may match
     if any(m in text for m in _RESIDUE_MARKERS) and _RESIDUE_RE.search(text):
         c.add("conversion_residue", path, "leftover source-format markers (<|endoftext|>, <functioncall>, USER:/ASSISTANT:); the model would learn them — clean the conversion")

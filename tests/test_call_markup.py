@@ -104,3 +104,52 @@ def test_a_key_given_twice_with_two_values_in_call_markup_is_refused(text: str) 
     with pytest.raises(Reject) as err:
         read_markup(text, [], "messages[1]")
     assert err.value.reasons[0][0] == "arguments_duplicate_key"
+
+
+# ---------------------------------------------------------------------------------- reasoning as text
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from fcdata.call_markup import find_reasoning_markup, split_reasoning  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<think>Sum them.</think>\n\nIt is 4.", ("Sum them.", "It is 4.", False)),
+        ("[THINK]Sum them.[/THINK]It is 4.", ("Sum them.", "It is 4.", False)),
+        ("It is 4.\n</think>", (None, "It is 4.", True)),  # LLaMA-Factory's reason_tool_use_demo line 7
+        ("</think>\n\nIt is 4.", (None, "It is 4.", True)),
+        ("No tags here.", (None, "No tags here.", False)),
+    ],
+)
+def test_split_reasoning(text, expected):
+    assert split_reasoning(text) == expected
+
+
+@pytest.mark.parametrize("text", ["a <think>x</think> b", "x</think>y", "<think>a</think> b </think> c", "```python\n<thread>x</thread>\n</think>\n\nI'm sorry```"])
+def test_reasoning_tags_inside_a_reply_are_refused(text):
+    with pytest.raises(ValueError):
+        split_reasoning(text)
+
+
+@given(st.lists(st.sampled_from(list("ab <>/[]\n") + ["<think>", "</think>", "[THINK]", "[/THINK]", "<thinking>", "</thinking>"]), max_size=20).map("".join))
+def test_split_reasoning_never_leaves_a_tag_in_the_reply(text):
+    try:
+        _, reply, _ = split_reasoning(text)
+    except ValueError:
+        return
+    assert find_reasoning_markup(reply) is None
+
+
+def test_converter_drops_reasoning_written_as_text_and_validate_warns():
+    from fcdata.convert import convert_records
+    from fcdata.validate import check_record
+
+    rec = {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "<think>Add.</think>\n\n4."}]}
+    [out] = convert_records([{"messages": rec["messages"], "tools": []}], "openai")
+    assert out.ok and out.record["messages"][1]["content"] == "4." and out.record["metadata"]["reasoning"] == [{"message": 1, "text": "Add."}]
+    [bad] = convert_records([{"messages": [rec["messages"][0], {"role": "assistant", "content": "4. <think>no</think> 5."}]}], "openai")
+    assert not bad.ok and bad.codes == ["reasoning_markup_text"]
+    _, findings = check_record(rec)
+    assert [f.code for f in findings] == ["reasoning_markup_text"]

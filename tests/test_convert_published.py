@@ -239,8 +239,14 @@ def _external(name: str) -> Path:
 
 def test_llamafactory_v1_reasoning_tool_use_demo(tok: Any) -> None:
     outs = _outs(_external("reason_tool_use_demo_50.jsonl"))
-    assert len(outs) == 50 and all(isinstance(o, Converted) for o in outs), [o.reasons for o in outs if isinstance(o, Rejected)]
+    assert len(outs) == 50
+    # line 6 glues a second reasoning block and a second answer into its reply text (`<thread>...</think>`)
+    assert [(o.item.line, o.codes) for o in outs if isinstance(o, Rejected)] == [(6, ["reasoning_markup_text"])]
+    # line 7's reply ends in a stray `</think>`: removed, never trained
+    assert "stray_reasoning_tag_removed" in outs[6].repairs
+    outs = [o for o in outs if isinstance(o, Converted)]
     for out in outs:
+        assert "think>" not in json.dumps([m.get("content") for m in out.record["messages"]])
         _check_written(out)
         assert out.format == "llamafactory"
         # the reasoning parts are not trained: kept in metadata only
@@ -310,10 +316,13 @@ def test_nemotron_rl_rows_in_the_responses_api_shape(tok: Any) -> None:
         if expected["type"] == "function_call":
             assert last["tool_calls"][-1]["function"] == {"name": expected["name"], "arguments": json.loads(expected["arguments"])}
         else:
-            assert last["content"] == expected["content"]
+            assert last["content"] == expected["content"].lstrip()  # reasoning_separator_stripped
         assert {t["function"]["name"] for t in rec["tools"]} == {t["name"] for t in src["responses_create_params"]["tools"]}
         assert len(rec["metadata"]["reasoning"]) == sum(1 for i in src["responses_create_params"]["input"] if i.get("type") == "reasoning")
         assert render(rec, tok, mode="last")[-1].input_ids == encode(rec)
+        # the "\n\n" that parted a reply from its reasoning item is not trained (8 replies of these rows)
+        assert not any(m["content"][:1].isspace() for m in rec["messages"] if m["role"] == "assistant" and m.get("content"))
+    assert all("reasoning_separator_stripped" in o.repairs for o in outs)
 
 
 def test_nemotron_agentic_row_with_reasoning_content() -> None:

@@ -108,6 +108,7 @@ CASES: list[tuple[str, Any]] = [
     ("duplicate_tool", mutate(lambda r: r["tools"].append(copy.deepcopy(r["tools"][0])))),
     ("parameters_not_object", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}))),
     ("call_markup_text", mutate(lambda r: r["messages"][4].update(content='<tool_call>{"name": "get_time", "arguments": {}}</tool_call>'))),
+    ("reasoning_markup_text", mutate(lambda r: r["messages"][4].update(content="<think>They asked the time.</think>\n\nIt is noon."))),
     ("conversion_residue", mutate(lambda r: r["messages"][4].update(content="21 degrees. <|endoftext|>"))),
     ("control_token_text", mutate(lambda r: r["messages"][1].update(content="[INST] Weather in Paris? [/INST]"))),
 ]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..call_markup import find_reasoning_markup, split_reasoning
 from ..records import NEXT_ROLES
 from ..schema_guard import begin_record, end_record
 from .ids import CALL_ID_RE, CallIds
@@ -66,6 +67,26 @@ class Context:
 
     def note(self, key: str, value: Any) -> None:
         self.notes.setdefault(key, []).append(value)
+
+
+def _reasoning_markup(turns: list[Turn], ctx: Context) -> None:
+    """Reasoning written as text in a reply (``<think>...</think>`` of R1/Qwen3-style data, stray tags
+    of copies of it): a leading block is dropped as reasoning (kept in ``metadata.reasoning``), a lone
+    tag at either end removed; any other reasoning markup rejects the record, since Mistral v0.3 has no
+    reasoning channel and the tags would be trained as text."""
+    for i, t in enumerate(turns):
+        if t.role != "assistant" or not t.content or find_reasoning_markup(t.content) is None:
+            continue
+        try:
+            reasoning, reply, stray = split_reasoning(t.content)
+        except ValueError as exc:
+            raise Reject("reasoning_markup_text", f"messages[{i}]: the reply holds the reasoning tag {exc.args[0]!r} inside its text (not one leading <think> block), so reasoning and reply cannot be told apart; Mistral v0.3 has no reasoning channel and would train the tags as text") from None
+        if reasoning is not None:
+            ctx.repairs.append("reasoning_dropped")
+            ctx.note("reasoning", {"message": i, "text": reasoning})
+        if stray:
+            ctx.repairs.append("stray_reasoning_tag_removed")
+        t.content = reply or None
 
 
 def _read_markup(turns: list[Turn], ctx: Context) -> None:
@@ -147,6 +168,7 @@ def assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str, 
 def _assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str, Any]]:
     if not turns:
         raise Reject("empty_conversation", "the record has no messages")
+    _reasoning_markup(turns, ctx)
     _read_markup(turns, ctx)
     out = _merge(turns, ctx)
     _trim_tail(out, ctx)

@@ -95,7 +95,9 @@ REPAIRS: dict[str, str] = {
     "python_call_syntax_parsed": "calls written in Python call syntax ([Func Name(a=1), f(b='x')]: ToolACE, Gorilla); read with ast, literals only",
     "bare_conversation_wrapped": "a record that is a bare list of ShareGPT turns (data-genie's Hermes files); read as its conversations",
     "tool_call_parts_read": "LLaMA-Factory v1 tool_call content parts; read into tool calls",
-    "reasoning_dropped": "reasoning (reasoning_content, v1 reasoning parts): Mistral v0.3 has no reasoning channel; not trained, kept in metadata.reasoning",
+    "reasoning_dropped": "reasoning (reasoning_content, v1 reasoning parts, a leading <think>...</think> block of the reply): Mistral v0.3 has no reasoning channel; not trained, kept in metadata.reasoning",
+    "stray_reasoning_tag_removed": "a lone reasoning tag (</think>, [/THINK]) at the start or end of a reply, with no reasoning around it; removed",
+    "reasoning_separator_stripped": "the blank line that separated a reply from its dropped reasoning; removed from the start of the reply",
     # OpenAI Responses API requests (Nemotron RL / NeMo Gym)
     "responses_tools_nested": "tools in the Responses API's flat shape (name beside type); nested as chat tools, strict dropped",
     "expected_action_as_reply": "NeMo Gym's expected_action (the reply the row trains) appended as the last assistant turn",
@@ -145,6 +147,7 @@ REJECTIONS: dict[str, str] = {
     "call_positional_arguments": "a call in Python syntax with positional arguments, which name no parameter",
     "call_markup_text": "assistant text holding tool-call markup that cannot be read as calls (or of a template fcdata does not read); it must not be trained as text",
     "call_unparseable": "a <functioncall> (or function_call) that is not a call at all",
+    "reasoning_markup_text": "reasoning tags (<think>, </think>, [THINK]) inside a reply, not as one leading block: reasoning and reply cannot be told apart; it must not be trained as text",
     # arguments
     "arguments_not_json": "arguments that are not JSON (and no Python literal either)",
     "arguments_truncated": "arguments that end in the middle of a JSON value",

@@ -216,6 +216,11 @@ def _turns(messages: Any, tools: ToolSet, repairs: list[str], notes: list[dict[s
                 # Mistral v0.3 has no reasoning channel: the reasoning is kept, but not trained
                 repairs.append("reasoning_dropped")
                 notes.append({"message": i, "text": "\n\n".join(reasoning)})
+            if notes and content and content[:1].isspace() and content.strip():
+                # a record whose reasoning was dropped: the blank line a reasoning model writes between
+                # its reasoning and its reply (Nemotron: "\n\nI've ...") is not part of the reply
+                repairs.append("reasoning_separator_stripped")
+                content = content.lstrip()
             calls: list[Call] = list(part_calls)
             raw_calls = m.get("tool_calls")
             if raw_calls is not None:
