@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CALL_MARKUP", "find_call_markup", "REASONING_TAGS", "find_reasoning_markup", "split_reasoning"]
+__all__ = ["CALL_MARKUP", "find_call_markup", "is_python_call_list", "REASONING_TAGS", "find_reasoning_markup", "split_reasoning"]
 
 # marker -> the formats that write it (docs and messages)
 CALL_MARKUP: dict[str, str] = {
@@ -44,6 +44,20 @@ CALL_MARKUP: dict[str, str] = {
 
 # one search for all of them (a literal alternation: the C engine scans the text once)
 _MARKUP_RE = re.compile("|".join(re.escape(m) for m in sorted(CALL_MARKUP, key=len, reverse=True)))
+
+
+# ToolACE and Gorilla write calls as a Python list of calls, ``[Func Name(a=1, b="x"), other()]``: a
+# whole reply of that shape is calls (read by ``--from toolace``), never text to train
+_PY_CALL_LIST_RE = re.compile(r"\s*\[\s*[^()\[\]{}'\",=:\s][^()\[\]{}'\",=:]*\(.*\)\s*\]\s*", re.S)
+
+
+def is_python_call_list(text: str) -> bool:
+    """Whether a whole reply has the shape of a Python call list, ``[name(...), ...]`` (ToolACE's calls).
+
+        >>> is_python_call_list("[GetCompetitions()]"), is_python_call_list("[see the docs](https://x)")
+        (True, False)
+    """
+    return text.lstrip()[:1] == "[" and _PY_CALL_LIST_RE.fullmatch(text) is not None
 
 
 def find_call_markup(text: str) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pydantic import ValidationError
 
-from .call_markup import CALL_MARKUP, find_call_markup, find_reasoning_markup
+from .call_markup import CALL_MARKUP, find_call_markup, find_reasoning_markup, is_python_call_list
 from .errors import format_path
 from .findings import CODES, Finding
 from .rejects import reject_obj
@@ -172,6 +172,9 @@ def _text_checks(text: str, path: list[Any], c: _Collector, role: str) -> None:
         marker = find_call_markup(text)
         if marker is not None:
             c.add("call_markup_text", path, f"assistant text holds the call markup {marker!r} ({CALL_MARKUP.get(marker, 'a tool-calling template')}), which is trained as plain text: the model would learn to print it instead of calling; make the calls `tool_calls` (`fcdata convert` reads this markup) or drop the record")
+            return
+        if is_python_call_list(text):
+            c.add("call_markup_text", path, "the assistant text is a list of calls in Python syntax (ToolACE's `[Func(a=1)]`), which is trained as plain text: the model would learn to print it instead of calling; make the calls `tool_calls` (`fcdata convert --from toolace` reads this syntax) or drop the record")
             return
         tag = find_reasoning_markup(text) if ("<" in text or "[" in text) else None
         if tag is not None:

@@ -110,7 +110,7 @@ def test_a_key_given_twice_with_two_values_in_call_markup_is_refused(text: str) 
 
 from hypothesis import given, strategies as st  # noqa: E402
 
-from fcdata.call_markup import find_reasoning_markup, split_reasoning  # noqa: E402
+from fcdata.call_markup import find_reasoning_markup, is_python_call_list, split_reasoning  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -153,3 +153,28 @@ def test_converter_drops_reasoning_written_as_text_and_validate_warns():
     assert not bad.ok and bad.codes == ["reasoning_markup_text"]
     _, findings = check_record(rec)
     assert [f.code for f in findings] == ["reasoning_markup_text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("[GetCompetitions()]", True), (' [Func Name(a=1, b="x"), other(c=[1,2])] ', True), ("[1, 2]", False), ("[see the docs](https://x)", False), ("The list [a(b)] is here", False), ("[a(b)] and more", False), ("[]", False), ("print(x)", False)],
+)
+def test_is_python_call_list(text, expected):
+    assert is_python_call_list(text) is expected
+
+
+def test_toolace_calls_are_never_trained_as_text_under_another_format():
+    """A ToolACE row forced through `--from sharegpt` (or hermes) was written with its call
+    `[GetCompetitions()]` as the assistant's text, and validate passed it; it is refused now, naming the
+    converter that reads it, and validate reports such text in canonical data."""
+    row = {
+        "system": 'You are an expert in composing functions.\nHere is a list of functions in JSON format that you can invoke:\n[{"name": "GetCompetitions", "description": "List competitions", "parameters": {"type": "dict", "properties": {}, "required": []}}].',
+        "conversations": [{"from": "user", "value": "Which competitions are on?"}, {"from": "assistant", "value": "[GetCompetitions()]"}],
+    }
+    for fmt in ("sharegpt", "hermes"):
+        [out] = convert_records([row], fmt)
+        assert isinstance(out, Rejected) and out.codes == ["call_markup_text"] and "--from toolace" in out.reasons[0][1], (fmt, out)
+    [out] = convert_records([row], "toolace")
+    assert isinstance(out, Converted) and out.record["messages"][-1]["tool_calls"][0]["function"]["name"] == "GetCompetitions"
+    _, findings = check_record({"messages": [{"role": "user", "content": "Which?"}, {"role": "assistant", "content": "[GetCompetitions()]"}]})
+    assert [f.code for f in findings] == ["call_markup_text"]

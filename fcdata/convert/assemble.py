@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..call_markup import find_reasoning_markup, split_reasoning
+from ..call_markup import find_reasoning_markup, is_python_call_list, split_reasoning
 from ..records import NEXT_ROLES
 from ..schema_guard import begin_record, end_record
 from .ids import CALL_ID_RE, CallIds
@@ -97,6 +97,9 @@ def _read_markup(turns: list[Turn], ctx: Context) -> None:
         if t.role == "assistant" and t.content and not t.calls:
             found = read_markup(t.content, ctx.repairs, f"messages[{i}].content")
             if found is None:
+                if is_python_call_list(t.content):
+                    # ToolACE's call syntax in a format that does not read it (a forced --from sharegpt)
+                    raise Reject("call_markup_text", f"messages[{i}].content: the reply is a list of calls in Python syntax ({t.content.strip()[:60]!r}), as ToolACE writes them; trained as text it would teach the model to print it: convert with --from toolace, which reads it into calls")
                 continue
             before, calls, after = found
             t.content = before.strip() or None
