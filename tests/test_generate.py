@@ -114,3 +114,32 @@ def test_decoded_assistant_spans_parse_back_to_their_calls() -> None:
                 assert parse_reply(text).kind == "text" and text.endswith("</s>")
             checked += 1
     assert checked >= 30
+
+
+@pytest.mark.parametrize("key", ["v3", "v7-tekken", "v11", "v13"])
+def test_id_filler_writes_ids_where_the_version_writes_them_and_never_in_arguments(key) -> None:
+    """v3/v7 calls are JSON objects whose "id" key opens the id; v11 writes the id after [CALL_ID]; v13
+    writes none. In the [ARGS] syntaxes the JSON after [TOOL_CALLS] is the arguments: the filler used to
+    force a made-up id into an argument object's own "id" key there."""
+    import sys
+
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from tokenizer_files import tokenizer_path
+
+    from fcdata.train.generate import IdFiller
+
+    t = load_tokenizer(tokenizer_path(key))
+    prompt = [t.bos_id, t.inst_id, *t.encode("q"), t.inst_end_id]
+
+    def forced(gen: list[int]) -> bool:
+        f = IdFiller(t, len(prompt), t.eos_id, [prompt])
+        out = f(torch.tensor([prompt + gen]), torch.zeros((1, t.vocab_size)))
+        return bool(torch.isinf(out[0]).any())
+
+    if t.args_id is None:  # the JSON syntax
+        assert forced([t.tool_calls_id, *t.encode('[{"name": "f", "arguments": {}, "id": "')])
+        assert not forced([t.tool_calls_id, *t.encode('[{"name": "f", "arguments": {"filter": {"id": "')])
+    else:
+        assert not forced([t.tool_calls_id, *t.encode("f"), t.args_id, *t.encode('{"filter": {"id": "')])
+        assert not forced([t.tool_calls_id, *t.encode("f"), t.args_id, *t.encode('{"id": "')])
+        assert forced([t.tool_calls_id, *t.encode("f"), t.call_id_id]) == (key == "v11")

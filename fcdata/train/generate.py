@@ -98,8 +98,15 @@ class IdFiller:
         quote = tokenizer.encode('"x')
         # does the opening quote tokenize apart from what follows it (then it is not part of the id)?
         self._quote_apart = tokenizer.decode(quote[:1]).strip() == '"'
-        # v11: the id is a segment of its own after [CALL_ID], encoded as mistral-common encodes it
-        self.call_id_token = getattr(tokenizer, "call_id_id", None)
+        from ..render.encoders import encoder_for
+
+        # which call syntax the version writes: v3/v7 JSON objects with an "id" key; v11
+        # ``name[CALL_ID]id[ARGS]{...}``, the id a segment of its own after [CALL_ID]; v13 and later
+        # ``name[ARGS]{...}`` with no id at all. Only the JSON syntax is searched for an id key: in the
+        # [ARGS] syntaxes the JSON after [TOOL_CALLS] is the arguments, where an "id" is the user's
+        tool_tokens = encoder_for(tokenizer).tool_tokens
+        self.json_calls = "[ARGS]" not in tool_tokens
+        self.call_id_token = getattr(tokenizer, "call_id_id", None) if "[CALL_ID]" in tool_tokens else None
         self.queues: dict[int, list[int]] = {}
         self.calls: dict[int, int] = {}
         self.filled = 0
@@ -128,6 +135,8 @@ class IdFiller:
                 call = self.calls.get(row, 0)
                 if self.call_id_token is not None and tokens[-1] == self.call_id_token:
                     queue = self.id_tokens(row, call, segment=True)  # v11: [CALL_ID] was just written
+                elif not self.json_calls:
+                    continue
                 else:
                     start = len(tokens) - tokens[::-1].index(self.tok.tool_calls_id)
                     if not _open_call_id(self.tok.decode(tokens[start:])):
