@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -24,6 +25,7 @@ from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, check_outputs, echo_err, fo
 @click.option("--details", "details_path", type=click.Path(dir_okay=False, allow_dash=True), help='Write one line per prediction: {"id", "correct", "error", ...} (- = stdout).')
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, allow_dash=True), help="Write input lines that were not scored, verbatim, each with its reason.")
 @click.option("--keep-dots", is_flag=True, help="BFCL: compare function names as declared, dots kept (default: a.b is expected as a_b, as for Mistral models).")
+@click.option("--tokenizer", metavar="PATH", help="The model's tokenizer (tekken.json, tokenizer.model.vN, a model folder or an fcdata run folder): token-id outputs are decoded with it, and raw outputs must be in its version's call syntax (v11+ name[ARGS]{...}; v2-v7 a JSON list). Default: v3 SentencePiece ids, either syntax.")
 @click.option("--accept-bare-json", is_flag=True, help="Also read a reply that is only a JSON list of calls (text decoded without special tokens) as calls.")
 @click.option("--min-accuracy", type=click.FloatRange(0, 1), help="Exit 1 when the accuracy is below this fraction.")
 @click.option("--quiet", "-q", is_flag=True, help="Print no table (warnings still go to stderr).")
@@ -36,6 +38,7 @@ def score(
     details_path: str | None,
     rejects_path: str | None,
     keep_dots: bool,
+    tokenizer: str | None,
     accept_bare_json: bool,
     min_accuracy: float | None,
     quiet: bool,
@@ -44,7 +47,8 @@ def score(
 
     \b
     Each prediction is one of:
-      {"id": ..., "output": "<raw generated text>"}      Mistral v0.3 text, [TOOL_CALLS] kept
+      {"id": ..., "output": "<raw generated text>"}      Mistral text, [TOOL_CALLS] kept
+      {"id": ..., "output": [token ids]}                  the generated ids (--tokenizer: the model's)
       {"id": ..., "tool_calls": [{"name", "arguments"}]} structured calls ([] = no call)
       {"id": ..., "content": "..."}                       a text reply
       {"id": ..., "result": [{"<name>": "<JSON args>"}]}
@@ -77,6 +81,13 @@ def score(
         raise click.UsageError("--answers goes with --bfcl")
     check_outputs(inputs=[*predictions, *references, *bfcl, *answers], files={"--report": report_path, "--details": details_path, "--rejects": rejects_path})
     stdout_taken = "-" in (report_path, details_path, rejects_path)
+    tok = None
+    if tokenizer is not None:
+        if bfcl:
+            raise click.UsageError("--tokenizer goes with --references (BFCL scores Mistral v0.3 replies, as its Mistral handler reads them)")
+        from fcdata.tokenizer import load_tokenizer, model_tokenizer
+
+        tok = load_tokenizer(model_tokenizer(tokenizer) if os.path.isdir(tokenizer) else tokenizer)
 
     bar: Any = None
     if stderr_is_terminal():
@@ -95,6 +106,7 @@ def score(
             underscore_to_dot=not keep_dots,
             require_marker=not accept_bare_json,
             on_item=on_item,
+            tokenizer=tok,
         )
     finally:
         if bar is not None:

@@ -19,6 +19,7 @@ from fcdata.score.parse import (
     parse_reply_ids,
     reply_from_calls,
     reply_from_prediction,
+    reply_syntax,
 )
 
 NAMES = st.text(alphabet="abcxyzABZ019_-", min_size=1, max_size=64)  # Mistral names: ^[a-zA-Z0-9_-]{1,64}$
@@ -239,7 +240,8 @@ def test_every_version_reads_back_the_calls_it_renders():
         rec = record if modern else {"messages": [record["messages"][0], {"role": "assistant", "tool_calls": calls}]}
         [s] = render(rec, tok, mode="single")
         reply = [t for t, mi in zip(s.input_ids, s.message_index) if mi == 1]
-        for parsed in (parse_reply_ids(reply, tok), parse_reply(decode_reply(reply, tok))):
+        syntax = reply_syntax(tok)
+        for parsed in (parse_reply_ids(reply, tok), parse_reply(decode_reply(reply, tok)), parse_reply_ids(reply, tok, syntax=syntax), parse_reply(decode_reply(reply, tok), syntax=syntax)):
             assert parsed.kind == "calls", (key, parsed)
             assert [(c.name, c.arguments) for c in parsed.calls] == [("get_weather", {"city": "Paris", "days": [1, 2]}), ("search", {"q": "日本 [ARGS] </s>"})]
             assert [c.id for c in parsed.calls] == ([None, None] if key in ("v13", "v15") else ["abcdefghi", "ZYXWVUTSR"])
@@ -248,3 +250,65 @@ def test_every_version_reads_back_the_calls_it_renders():
         content, groups = _split_content_and_tool_calls(reply[:-1], tok.tool_calls_id)
         theirs = _decode_tool_calls(groups, inner)
         assert [(c.function.name, json.loads(c.function.arguments)) for c in theirs] == [(c.name, c.arguments) for c in parse_reply_ids(reply, tok).calls]
+
+
+def test_each_version_accepts_only_its_own_call_syntax() -> None:
+    """mistral-common's decoder for a version refuses the other versions' call forms; so does the scorer
+    once it knows the version (``syntax``, from the model's tokenizer), in text and in ids. Literal text
+    that spells ``[ARGS]`` is not the control token: in ids it is never taken for one."""
+    from fcdata.tokenizer import load_tokenizer
+    from tokenizer_files import tokenizer_path
+
+    json_reply = '[TOOL_CALLS][{"name": "get_w", "arguments": {"city": "A"}}]</s>'
+    v11_reply = '[TOOL_CALLS]get_w[CALL_ID]abcDEF123[ARGS]{"city": "A"}</s>'
+    v13_reply = '[TOOL_CALLS]get_w[ARGS]{"city": "A"}</s>'
+    accepted = {"json": {json_reply}, "v11": {v11_reply, v13_reply}, "v13": {v13_reply}}
+    for syntax, ok in accepted.items():
+        for reply in (json_reply, v11_reply, v13_reply):
+            parsed = parse_reply(reply, syntax=syntax)
+            assert (parsed.kind == "calls") == (reply in ok), (syntax, reply, parsed)
+            assert parse_reply(reply).kind == "calls"  # no version given: any form
+    for key, syntax in (("v3", "json"), ("v7-tekken", "json"), ("v11", "v11"), ("v13", "v13"), ("v15", "v13")):
+        tok = load_tokenizer(tokenizer_path(key))
+        assert reply_syntax(tok) == syntax
+        if tok.args_id is None:
+            continue
+        name, args = tok.encode("get_w"), tok.encode('{"city": "A"}')
+        real = [tok.tool_calls_id, *name, tok.args_id, *args, tok.eos_id]
+        assert parse_reply_ids(real, tok, syntax=syntax).kind == "calls"
+        typed = [tok.tool_calls_id, *tok.encode('get_w[ARGS]{"city": "A"}'), tok.eos_id]  # [ARGS] as text
+        assert parse_reply_ids(typed, tok).kind == "parse_failure"
+        no_marker = tok.encode('[TOOL_CALLS]get_w[ARGS]{"city": "A"}') + [tok.eos_id]
+        assert parse_reply_ids(no_marker, tok).kind == "text"
+        with_id = [tok.tool_calls_id, *name, tok.call_id_id, *tok.encode("abcDEF123"), tok.args_id, *args, tok.eos_id]
+        assert parse_reply_ids(with_id, tok, syntax=syntax).kind == ("calls" if syntax == "v11" else "parse_failure")
+
+
+def test_ids_of_another_tokenizer_are_refused_not_decoded() -> None:
+    from fcdata.tokenizer import load_tokenizer
+    from tokenizer_files import tokenizer_path
+
+    tok = load_tokenizer(tokenizer_path("v11"))
+    ids = [tok.tool_calls_id, *tok.encode("get_weather"), tok.args_id, *tok.encode('{"city": "Zürich"}'), tok.eos_id]
+    assert max(ids) >= 32768
+    with pytest.raises(PredictionShapeError, match="outside the tokenizer's vocabulary"):
+        parse_reply_ids(ids)  # read as v3 SentencePiece ids
+    assert parse_reply_ids(ids, tok).calls == (Call("get_weather", {"city": "Zürich"}),)
+
+
+def test_score_cli_reads_tekken_ids_with_the_models_tokenizer(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+    from fcdata.tokenizer import load_tokenizer
+    from tokenizer_files import tokenizer_path
+
+    tok = load_tokenizer(tokenizer_path("v11"))
+    ids = [tok.tool_calls_id, *tok.encode("get_weather"), tok.call_id_id, *tok.encode("abcDEF123"), tok.args_id, *tok.encode('{"city": "Zürich"}'), tok.eos_id]
+    preds, refs = tmp_path / "p.jsonl", tmp_path / "r.jsonl"
+    preds.write_text(json.dumps({"id": "1", "output": ids}) + "\n", encoding="utf-8")
+    refs.write_text(json.dumps({"id": "1", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Zürich"}}]}) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["score", str(preds), "--references", str(refs), "--report", "-", "-q"])
+    assert res.exit_code == 1 and "outside the tokenizer's vocabulary" in res.output, res.output  # no traceback
+    res = CliRunner().invoke(cli, ["score", str(preds), "--references", str(refs), "--tokenizer", tokenizer_path("v11"), "--report", "-", "-q"])
+    assert res.exit_code == 0 and json.loads(res.output)["accuracy"] == 1.0, res.output

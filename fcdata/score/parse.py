@@ -45,6 +45,8 @@ __all__ = [
     "ParsedReply",
     "parse_reply",
     "parse_reply_ids",
+    "reply_syntax",
+    "SYNTAXES",
     "reply_from_calls",
     "reply_from_prediction",
     "bfcl_decode_result",
@@ -58,6 +60,36 @@ EOS = "</s>"
 BOS = "<s>"
 
 ReplyKind = Literal["text", "calls", "parse_failure"]
+
+# the call syntax a tokenizer version writes: "json" (v2-v7: a JSON list of {"name", "arguments", "id"}),
+# "v11" (name [CALL_ID] id [ARGS] {arguments}), "v13" (v13 and later: name [ARGS] {arguments}, no id)
+Syntax = Literal["json", "v11", "v13"]
+SYNTAXES: tuple[str, ...] = ("json", "v11", "v13")
+_SYNTAX_FORMS = {"json": "a JSON list of calls", "v11": "name[CALL_ID]id[ARGS]{...}", "v13": "name[ARGS]{...}"}
+
+
+def reply_syntax(tokenizer: Any) -> Syntax | None:
+    """The call syntax of a tokenizer's version (an fcdata tokenizer's ``version``): what a model of that
+    version writes, and all that the scorer accepts from it when given. ``None`` (no tokenizer): any form."""
+    version = getattr(tokenizer, "version", None)
+    if not isinstance(version, str):
+        return None
+    if version in ("v1", "v2", "v3", "v7"):
+        return "json"
+    return "v11" if version == "v11" else "v13"
+
+
+def _syntax_error(where: str, syntax: Syntax | None, v11_form: bool, call_id: str | None = None) -> str | None:
+    """Why a payload's form is not the one ``syntax`` writes (``None`` when it is, or for any form)."""
+    if syntax is None:
+        return None
+    if syntax == "json" and v11_form:
+        return f"{where}: the name[ARGS]{{...}} form, which this tokenizer version does not write (expected {_SYNTAX_FORMS['json']})"
+    if syntax != "json" and not v11_form:
+        return f"{where}: expected {_SYNTAX_FORMS[syntax]} (this tokenizer version's call syntax), not a JSON list"
+    if syntax == "v13" and call_id is not None:
+        return f"{where}: a [CALL_ID] id, which v13 and later versions never write"
+    return None
 
 
 @dataclass(frozen=True)
@@ -194,7 +226,7 @@ def _calls_from_list(decoded: Any, where: str) -> list[Call] | str:
     return calls
 
 
-def parse_reply(text: str, *, require_marker: bool = True) -> ParsedReply:
+def parse_reply(text: str, *, require_marker: bool = True, syntax: Syntax | None = None) -> ParsedReply:
     """Parse one raw reply, decoded to text with its special tokens kept as text (e.g. Hugging Face
     ``tokenizer.decode(ids, skip_special_tokens=False)``; for token ids use :func:`parse_reply_ids`).
 
@@ -213,6 +245,10 @@ def parse_reply(text: str, *, require_marker: bool = True) -> ParsedReply:
     With ``require_marker=False`` a reply that is *nothing but* a JSON list of call objects also counts
     as calls (for text decoded with ``skip_special_tokens=True``, which drops ``[TOOL_CALLS]``); any other
     text stays text. Never raises on any string.
+
+    ``syntax`` (:func:`reply_syntax` of the model's tokenizer): accept only the call form that version
+    writes; another form is a parse failure (mistral-common's decoder for that version refuses it too).
+    Default: either form.
     """
     if not isinstance(text, str):
         raise TypeError(f"a reply is a string, got {type(text).__name__}")
@@ -235,10 +271,17 @@ def parse_reply(text: str, *, require_marker: bool = True) -> ParsedReply:
         start = _skip_ws(text, pos + len(TOOL_CALLS))
         if start >= len(text) or text.startswith(EOS, start) or text.startswith(TOOL_CALLS, start):
             return _failure(content, f"{where}: empty (nothing after [TOOL_CALLS])")
-        if _is_v11(text, start):  # v11 form: name [CALL_ID] id [ARGS] {arguments}
+        v11_form = _is_v11(text, start)
+        wrong = _syntax_error(where, syntax, v11_form)
+        if wrong is not None:
+            return _failure(content, wrong)
+        if v11_form:  # v11 form: name [CALL_ID] id [ARGS] {arguments}
             found_call, end = _v11_call(text, start, where)
             if isinstance(found_call, str):
                 return _failure(content, found_call)
+            wrong = _syntax_error(where, syntax, True, found_call.id)
+            if wrong is not None:
+                return _failure(content, wrong)
             calls.append(found_call)
         else:
             try:
@@ -294,21 +337,25 @@ def _v11_call(text: str, start: int, where: str) -> tuple[Call | str, int]:
     return Call(name, arguments, call_id or None), end
 
 
-def _from_parts(content: str, payloads: list[str]) -> ParsedReply:
-    """Content and the text of each ``[TOOL_CALLS]`` block decoded on its own (the token-id path)."""
+def _from_parts(content: str, payloads: list[str | Call], syntax: Syntax | None = None) -> ParsedReply:
+    """Content and each ``[TOOL_CALLS]`` block (the token-id path): a v11-form call already cut at its
+    control ids, or the text of a JSON-form block decoded on its own."""
     calls: list[Call] = []
     for index, payload in enumerate(payloads):
         where = f"[TOOL_CALLS] payload {index + 1}" if index else "[TOOL_CALLS] payload"
+        if isinstance(payload, Call):
+            wrong = _syntax_error(where, syntax, True, payload.id)
+            if wrong is not None:
+                return _failure(content, wrong)
+            calls.append(payload)
+            continue
+        if payload.startswith(_FAILED):
+            return _failure(content, payload[len(_FAILED) :])
         if not payload.strip():
             return _failure(content, f"{where}: empty (nothing after [TOOL_CALLS])")
-        if _is_v11(payload, 0):  # v11 form, its [CALL_ID]/[ARGS] written back as text
-            call, end = _v11_call(payload, 0, where)
-            if isinstance(call, str):
-                return _failure(content, call)
-            if payload[end:].strip():
-                return _failure(content, f"{where}: unexpected text after the arguments: {payload[end:end + 30]!r}")
-            calls.append(call)
-            continue
+        wrong = _syntax_error(where, syntax, False)
+        if wrong is not None:
+            return _failure(content, wrong)
         try:
             decoded = json.loads(payload)
         except (ValueError, RecursionError) as exc:
@@ -336,7 +383,39 @@ def _v3_text_tokenizer() -> Any:
     return MistralTokenizer.from_file(path).instruct_tokenizer.tokenizer
 
 
-def parse_reply_ids(ids: Sequence[int], tokenizer: Any = None) -> ParsedReply:
+_FAILED = "\x00failed:"  # a payload of the id path that could not be cut into a call: the reason follows
+
+
+def _v11_call_ids(segment: list[int], decode: Any, args_id: int, call_id_id: int | None, where: str) -> Call | str:
+    """A v11-form call from the ids after one ``[TOOL_CALLS]``, cut at the ``[ARGS]`` and ``[CALL_ID]``
+    control ids as mistral-common's decoder cuts them (``_split_tokens_by_one_occurrence_control_token``):
+    text that merely spells ``[ARGS]`` is part of the name or the arguments, never the control token."""
+    k = segment.index(args_id)
+    head, tail = segment[:k], segment[k + 1 :]
+    if args_id in tail or (call_id_id is not None and call_id_id in tail):
+        return f"{where}: a second [ARGS] or a [CALL_ID] after the arguments"
+    call_id = None
+    if call_id_id is not None and call_id_id in head:
+        j = head.index(call_id_id)
+        if call_id_id in head[j + 1 :]:
+            return f"{where}: two [CALL_ID] tokens in one call"
+        head, call_id = head[:j], decode(head[j + 1 :]).strip() if head[j + 1 :] else ""
+    name = decode(head).strip() if head else ""
+    if not name:
+        return f"{where}.name: expected a non-empty function name before [ARGS]"
+    text = decode(tail) if tail else ""
+    try:
+        arguments, end = _DECODER.raw_decode(text, _skip_ws(text, 0))
+    except (ValueError, RecursionError) as exc:
+        return f"{where}.arguments: {_json_error(exc)}"
+    if text[end:].strip():
+        return f"{where}: unexpected text after the arguments: {text[end:end + 30]!r}"
+    if not isinstance(arguments, dict):
+        return f"{where}.arguments: expected a JSON object, got {_kind(arguments)}"
+    return Call(name, arguments, call_id or None)
+
+
+def parse_reply_ids(ids: Sequence[int], tokenizer: Any = None, *, syntax: Syntax | None = None) -> ParsedReply:
     """Parse a reply given as the generated token ids, control tokens included.
 
     This is the exact form: the reply is cut at the first ``</s>``, split at every ``[TOOL_CALLS]`` as
@@ -346,18 +425,29 @@ def parse_reply_ids(ids: Sequence[int], tokenizer: Any = None) -> ParsedReply:
     an fcdata tokenizer (:func:`fcdata.tokenizer.load_tokenizer`) also gives the control ids of its
     version (Tekken's ``[TOOL_CALLS]`` is 9, not 5). Default: the v3 tokenizer shipped in
     mistral-common. Prefer this to text decoded with mistral-common's ``SpecialTokenPolicy.KEEP``, which
-    yields SentencePiece pieces (``▁`` for spaces), not text.
+    yields SentencePiece pieces (``▁`` for spaces), not text. Ids outside the tokenizer's vocabulary (a
+    prediction made with another tokenizer) raise :class:`PredictionShapeError`, never decoded as
+    something else.
+    ``syntax``: as :func:`parse_reply`.
     """
     ids = [int(i) for i in ids]
     bos, eos, tool_calls = (getattr(tokenizer, a, None) for a in ("bos_id", "eos_id", "tool_calls_id"))
     if not isinstance(tool_calls, int):
         bos, eos, tool_calls = BOS_ID, EOS_ID, TOOL_CALLS_ID
-    markers = {t: m for t, m in ((getattr(tokenizer, "args_id", None), ARGS), (getattr(tokenizer, "call_id_id", None), CALL_ID)) if isinstance(t, int)}
+    args_id = getattr(tokenizer, "args_id", None)
+    call_id_id = getattr(tokenizer, "call_id_id", None)
     if eos in ids:
         ids = ids[: ids.index(eos)]
     if ids and ids[0] == bos:
         ids = ids[1:]
     decoder = tokenizer if tokenizer is not None else _v3_text_tokenizer()
+    size = getattr(decoder, "vocab_size", None)
+    size = size if isinstance(size, int) else getattr(decoder, "n_words", None)
+    if isinstance(size, int):
+        outside = next((t for t in ids if not 0 <= t < size), None)
+        if outside is not None:
+            raise PredictionShapeError(f"token id {outside} is outside the tokenizer's vocabulary of {size}: the ids come from another tokenizer (score them with the model's: --tokenizer)")
+    markers = {t: m for t, m in ((args_id, ARGS), (call_id_id, CALL_ID)) if isinstance(t, int)}
     segments: list[list[int]] = [[]]
     for token in ids:
         if token == tool_calls:
@@ -377,10 +467,21 @@ def parse_reply_ids(ids: Sequence[int], tokenizer: Any = None) -> ParsedReply:
         out.append(decoder.decode(run) if run else "")
         return "".join(out)
 
-    texts = [text_of(segment) if segment else "" for segment in segments]
-    if len(texts) == 1:
-        return ParsedReply("text", text=texts[0])
-    return _from_parts(texts[0], texts[1:])
+    payloads: list[str | Call] = []
+    for index, segment in enumerate(segments[1:]):
+        if isinstance(args_id, int) and args_id in segment:
+            where = f"[TOOL_CALLS] payload {index + 1}" if index else "[TOOL_CALLS] payload"
+            call = _v11_call_ids(segment, decoder.decode, args_id, call_id_id if isinstance(call_id_id, int) else None, where)
+            payloads.append(call if isinstance(call, Call) else _FAILED + call)
+        elif segment and any(t in markers for t in segment):
+            payloads.append(_FAILED + f"[TOOL_CALLS] payload {index + 1 if index else ''}".rstrip() + ": a [CALL_ID] with no [ARGS] control token")
+        else:
+            # the JSON form; a name followed by text that only spells "[ARGS]" is not a call either
+            payloads.append(text_of(segment) if segment else "")
+    content = text_of(segments[0]) if segments[0] else ""
+    if not payloads:
+        return ParsedReply("text", text=content)
+    return _from_parts(content, payloads, syntax)
 
 
 def _bare_calls(text: str) -> ParsedReply | None:
@@ -434,7 +535,7 @@ def reply_from_calls(tool_calls: Any) -> ParsedReply:
 SHAPE_KEYS = ("output", "tool_calls", "content", "result")
 
 
-def reply_from_prediction(obj: Mapping[str, Any], *, require_marker: bool = True) -> ParsedReply:
+def reply_from_prediction(obj: Mapping[str, Any], *, require_marker: bool = True, tokenizer: Any = None) -> ParsedReply:
     """The reply held by one prediction object.
 
     Shapes (exactly one of these keys; ``id`` and other keys are ignored here):
@@ -451,14 +552,18 @@ def reply_from_prediction(obj: Mapping[str, Any], *, require_marker: bool = True
     false`` (as ``fcdata eval`` writes for a reply that hit its token limit before ``</s>``) is kept as
     :attr:`ParsedReply.finished`: the reference-mode comparison never counts such a reply as right. Raises
     :class:`PredictionShapeError` when no shape (or a conflicting pair) is present.
+
+    ``tokenizer`` (the model's, :func:`fcdata.tokenizer.load_tokenizer`): token ids are decoded with it
+    and its control ids, and ``output`` (ids or text) is held to its version's call syntax
+    (:func:`reply_syntax`). Without it, ids are read as v3 SentencePiece ids and either syntax passes.
     """
-    reply = _reply_of_shape(obj, require_marker=require_marker)
+    reply = _reply_of_shape(obj, require_marker=require_marker, tokenizer=tokenizer)
     if obj.get("finished") is False:
         return replace(reply, finished=False)
     return reply
 
 
-def _reply_of_shape(obj: Mapping[str, Any], *, require_marker: bool) -> ParsedReply:
+def _reply_of_shape(obj: Mapping[str, Any], *, require_marker: bool, tokenizer: Any = None) -> ParsedReply:
     present = [k for k in SHAPE_KEYS if k in obj and not (k == "tool_calls" and obj[k] is None and "content" in obj)]
     if len(present) != 1:
         if not present:
@@ -468,10 +573,10 @@ def _reply_of_shape(obj: Mapping[str, Any], *, require_marker: bool) -> ParsedRe
     value = obj[key]
     if key == "output":
         if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            return parse_reply_ids(value)
+            return parse_reply_ids(value, tokenizer, syntax=reply_syntax(tokenizer))
         if not isinstance(value, str):
             raise PredictionShapeError(f"'output' must be the raw generated text or its token ids, got {_kind(value)}")
-        return parse_reply(value, require_marker=require_marker)
+        return parse_reply(value, require_marker=require_marker, syntax=reply_syntax(tokenizer))
     if key == "tool_calls":
         return reply_from_calls(value)
     if key == "content":

@@ -156,7 +156,7 @@ def _load_references(source: Source, rejected: list[Rejected], require_marker: b
     return references
 
 
-def _predictions(source: Source, rejected: list[Rejected], require_marker: bool, claimed: set[str]) -> Iterator[tuple[str, ParsedReply, Item]]:
+def _predictions(source: Source, rejected: list[Rejected], require_marker: bool, claimed: set[str], tokenizer: Any = None) -> Iterator[tuple[str, ParsedReply, Item]]:
     """(id, reply, item) for each usable prediction; duplicates and bad lines are rejected. The id of a
     line rejected for its shape goes into ``claimed``: that reference had a prediction (a rejected one),
     so it is not also counted among those that no prediction answers."""
@@ -180,7 +180,7 @@ def _predictions(source: Source, rejected: list[Rejected], require_marker: bool,
             reject(f"duplicate prediction id {pred_id!r} (first at {first.file}:{first.line})")
             continue
         try:
-            reply = reply_from_prediction(item.value, require_marker=require_marker)
+            reply = reply_from_prediction(item.value, require_marker=require_marker, tokenizer=tokenizer)
         except PredictionShapeError as exc:
             reject(str(exc))
             claimed.add(pred_id)
@@ -198,9 +198,15 @@ def score(
     underscore_to_dot: bool = True,
     require_marker: bool = True,
     on_item: Callable[[ItemVerdict], None] | None = None,
+    tokenizer: Any = None,
 ) -> ScoreReport:
     """Score predictions against references (fcdata's metrics) or, with ``bfcl=``, against BFCL
     questions and accepted answers (BFCL's verdicts; see :func:`score_bfcl`).
+
+    ``tokenizer``: the model's (:func:`fcdata.tokenizer.load_tokenizer`); predictions given as token ids
+    are decoded with it, and every raw ``output`` must be in its version's call syntax
+    (:func:`fcdata.score.parse.reply_syntax`: a v11 model's JSON-list reply is a parse failure). Default:
+    v3 SentencePiece ids, either syntax.
 
     Each source is a path (anything :func:`fcdata.read.read_items` reads), a list of paths, or an
     iterable of decoded JSON values or :class:`~fcdata.read.Item`. ``on_item`` sees each verdict as it
@@ -226,7 +232,7 @@ def score(
     items: list[ItemVerdict] = []
     answered: set[str] = set()
     claimed: set[str] = set()  # ids whose prediction was rejected: not "missing" (docs/scoring.md)
-    for pred_id, reply, item in _predictions(predictions, rejected, require_marker, claimed):
+    for pred_id, reply, item in _predictions(predictions, rejected, require_marker, claimed, tokenizer):
         entry = refs.get(pred_id)
         if entry is None:
             rejected.append(Rejected("predictions", item.file, item.line, f"no reference has id {pred_id!r}", item.text))

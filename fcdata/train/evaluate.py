@@ -198,7 +198,9 @@ def evaluate_model(
                 **it.provenance,
             }
         )
-    report = score(predictions, [it.reference for it in items])
+    # scored from the ids, with the model's tokenizer: its control ids ([TOOL_CALLS], [ARGS], [CALL_ID])
+    # are told from text that merely spells them, and its version's call syntax is the only one accepted
+    report = score([{**p, "output": [int(t) for t in ids]} for p, ids in zip(predictions, generated)], [it.reference for it in items], tokenizer=tok)
     data = report.to_json()
     data["unfinished_replies"] = sum(1 for p in predictions if not p["finished"])
     data["skipped_turns"] = skipped
