@@ -55,7 +55,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--packing/--no-packing", default=None, help="Pack samples into rows of --max-length (default on)."),
         click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None, help="Recompute activations in backward (default on)."),
         click.option("--bf16", type=click.Choice(["auto", "true", "false"]), default=None, help="bf16 mixed precision [auto: on a GPU that supports it]."),
-        click.option("--optim", default=None, help="Optimizer name as the HF Trainer knows it [paged_adamw_8bit; adamw_torch on a CPU]."),
+        click.option("--optim", default=None, help="Optimizer name as the HF Trainer knows it [paged_adamw_8bit; adamw_torch_fused (else adamw_torch) on a CPU]."),
         click.option("--seed", type=int, default=None, help="Seed of weights init (built-in models), data order, split [0]."),
         click.option("--resume/--no-resume", default=None, help="Resume from the run folder's last checkpoint (default), or start over (old checkpoints are removed)."),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads of torch [the CPUs this process may use, at most torch's default]."),

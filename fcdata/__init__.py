@@ -49,7 +49,11 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'fcdata' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    loaded = importlib.import_module(module)
+    # `fcdata.score` and `fcdata.render` are callable packages: the attribute is the package itself, as
+    # it is once `import fcdata.score` has run, so `fcdata.score(...)` and `fcdata.score.score_bfcl(...)`
+    # both work whatever was imported first
+    value = loaded if module == f"fcdata.{name}" else getattr(loaded, name)
     globals()[name] = value
     return value
 

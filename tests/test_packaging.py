@@ -42,3 +42,19 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert not any(n.startswith("cli/") for n in names), "cli/ must ship as fcdata.cli, not as a top-level package"
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "fcdata = fcdata.cli.main:cli" in zipfile.ZipFile(wheel).read(entry).decode()
+
+
+def test_lazy_names_of_a_fresh_import() -> None:
+    """After a plain `import fcdata` (nothing else imported first), `fcdata.score` and `fcdata.render`
+    are the callable packages: docs/scoring.md's `fcdata.score.score_bfcl(...)` used to fail with
+    AttributeError because the lazy loader cached the *function* under the package's name."""
+    import subprocess
+    import sys
+
+    code = (
+        "import fcdata, sys\n"
+        "assert callable(fcdata.score) and fcdata.score.score_bfcl and fcdata.score.parse_reply\n"
+        "assert callable(fcdata.render) and fcdata.render.render_prompt\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -17,7 +17,7 @@ run's notes say so. A LoRA run, or any run of a real model, keeps the recipe.
 under an unknown key is refused with the key's name (``--set`` strings and YAML's quirks such as
 ``1e-4``, which YAML 1.1 reads as a string, are decoded as JSON first). :func:`resolve` says what the run
 will really do and why, e.g. on a machine without CUDA bitsandbytes' paged optimizers cannot run, so the
-optimizer becomes ``adamw_torch`` and a note says so. The resolved config is what a run saves
+optimizer becomes ``adamw_torch_fused`` (``adamw_torch`` where PyTorch has no fused CPU AdamW) and a note says so. The resolved config is what a run saves
 (``config.yaml``) and what ``fcdata eval`` reads back. Config files (ours, and mistral-finetune's
 ``7B_lora.yaml``) are read by :mod:`fcdata.train.config_files`.
 """
