@@ -133,8 +133,12 @@ class Item:
         return json.dumps(self.value, ensure_ascii=False)
 
 
+class NonJsonConstant(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's JSON reads them, JSON has no such values."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise NonJsonConstant(f"{name} is not valid JSON")
 
 
 class NonFiniteNumber(ValueError):
@@ -412,8 +416,10 @@ def open_jsonl_lines(path: str, shown: str | None = None) -> BinaryIO | None:
 _WS = " \t\r\n"
 # where the next value starts after a malformed one: in an array, an object or array after a comma;
 # in a sequence of pretty-printed values, a '{' or '[' at the start of a line
-_NEXT_ELEMENT = re.compile(r",\s*[\[{]")
 _NEXT_DOCUMENT = re.compile(r"\n[\[{]")
+# a JSON error this close to the end of the buffer may be the chunk's end cutting a token (``tr|ue``,
+# ``\u00|e9``, ``1.5e-|7``): read more before calling the value malformed
+_TAIL = 64
 
 
 def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20) -> Iterator[Item]:
@@ -422,12 +428,7 @@ def _read_json_document(stream: BinaryIO, shown: str, chunk_size: int = 1 << 20)
     :class:`_DocumentReader`."""
     reader = _DocumentReader(stream, shown, chunk_size)
     try:
-        reader.skip_ws()
-        if reader.at("["):
-            reader.pos += 1
-            yield from _one_conversation(reader.array_elements())
-        else:
-            yield from reader.values()
+        yield from reader.documents()
     except OSError as exc:
         yield Item(shown, reader.line, NOT_PARSED, None, f"file cut off or unreadable: {exc.strerror or exc}", "truncated_file")
 
@@ -479,6 +480,7 @@ class _DocumentReader:
         self.line = 1  # line number at buf[pos]
         self.eof = False
         self.first_chunk = True
+        self.closed = False  # the last array read reached its closing ']'
 
     def at(self, char: str) -> bool:
         return self.pos < len(self.buf) and self.buf[self.pos] == char
@@ -535,11 +537,13 @@ class _DocumentReader:
                 return self._error(start_line, "JSON nested too deeply to decode", "json_too_deep")
             except NonFiniteNumber as exc:
                 return self._skip_value(start_line, str(exc))
+            except NonJsonConstant as exc:
+                return self._skip_value(start_line, f"not JSON: {exc}", "not_json")
             except ValueError as exc:
                 msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
                 at = exc.pos if isinstance(exc, json.JSONDecodeError) else len(self.buf)
                 runs_to_end = msg.startswith("Unterminated string") or at >= len(self.buf) - 1
-                if runs_to_end and self.more():
+                if (runs_to_end or at >= len(self.buf) - _TAIL) and self.more():
                     continue
                 if runs_to_end:
                     return self._error(start_line, f"file cut off inside a value: {msg}", "truncated_file")
@@ -560,9 +564,9 @@ class _DocumentReader:
         self.pos = end
         return text
 
-    def _skip_value(self, start_line: int, message: str) -> Item:
-        """A value that is valid JSON but unusable (a number beyond a double): read past it whole, so
-        that reading goes on with the next value, and report it."""
+    def _skip_value(self, start_line: int, message: str, code: str = "non_finite_number") -> Item:
+        """A value that is valid JSON but unusable (a number beyond a double), or JSON but for a ``NaN``
+        in it: read past it whole, so that reading goes on with the next value, and report it."""
         while True:
             try:
                 _, end = _LENIENT.raw_decode(self.buf, self.pos)
@@ -570,7 +574,7 @@ class _DocumentReader:
             except ValueError:
                 if not self.more():
                     return self._error(start_line, "file cut off inside a value", "truncated_file")
-        return self._error(start_line, message, "non_finite_number", self._take(end))
+        return self._error(start_line, message, code, self._take(end))
 
     def resync(self, pattern: re.Pattern[str]) -> bool:
         """After a malformed value, move to the start of the next one (``pattern`` marks where values
@@ -588,8 +592,52 @@ class _DocumentReader:
                 return False
             start = max(1, kept - 64)
 
+    def skip_element(self) -> tuple[str | None, str]:
+        """After a malformed array element, move past it: scan from its start, outside strings, counting
+        brackets, to the ``,`` or ``]`` that closes it at the array's depth. Returns that character (``pos``
+        is then after a ``,``, or at the ``]``; ``None`` when the file ends first) and the element's text,
+        for the rejects file. A regular expression
+        for "a comma then an object" would stop inside the bad element's own nested lists and give its
+        inner objects as records (and the good elements after it would be lost)."""
+        depth = 0
+        quote = escaped = False
+        i = self.pos
+        while True:
+            buf = self.buf
+            while i < len(buf):
+                ch = buf[i]
+                if quote:
+                    if escaped:
+                        escaped = False
+                    elif ch == "\\":
+                        escaped = True
+                    elif ch == '"':
+                        quote = False
+                elif ch == '"':
+                    quote = True
+                elif ch in "[{":
+                    depth += 1
+                elif ch in "]}":
+                    if depth == 0 and ch == "]":
+                        text = buf[self.pos : i].rstrip()
+                        self.line += buf.count("\n", self.pos, i)
+                        self.pos = i
+                        return "]", text
+                    depth = max(0, depth - 1)
+                elif ch == "," and depth == 0:
+                    text = buf[self.pos : i].rstrip()
+                    self.line += buf.count("\n", self.pos, i + 1)
+                    self.pos = i + 1
+                    return ",", text
+                i += 1
+            kept = len(self.buf) - self.pos  # more() keeps buf[pos:] and moves pos to 0
+            if not self.more():
+                return None, self.buf[self.pos :]
+            i = kept
+
     def array_elements(self) -> Iterator[Item]:
-        """The elements of the top-level array whose ``[`` was just read, up to its ``]``."""
+        """The elements of the array whose ``[`` was just read, up to its ``]`` (then :attr:`closed`)."""
+        self.closed = False
         expect_value = True
         first = True
         while True:
@@ -600,35 +648,48 @@ class _DocumentReader:
             ch = self.buf[self.pos]
             if ch == "]" and (first or not expect_value):
                 self.pos += 1
-                self.skip_ws()
-                if self.pos < len(self.buf):
-                    yield self._error(self.line, "text after the closing ']'", "not_json")
+                self.closed = True
                 return
             if not expect_value:
                 if ch != ",":
                     yield self._error(self.line, f"expected ',' or ']', found {ch!r}", "not_json")
-                    if not self.resync(_NEXT_ELEMENT):
+                    found, _ = self.skip_element()
+                    if found is None:
                         return
+                    expect_value = found == ","
                 else:
                     self.pos += 1
-                expect_value = True
+                    expect_value = True
                 continue
             item = self.decode_value()
-            yield item
-            if item.ok or item.code in _READ_WHOLE:
-                expect_value = False
-            elif item.code == "not_json" and self.resync(_NEXT_ELEMENT):
-                expect_value = True
-            else:
-                return
             first = False
+            if item.ok or item.code in _READ_WHOLE:
+                yield item
+                expect_value = False
+            elif item.code == "not_json":
+                found, text = self.skip_element()
+                yield self._error(item.line, item.error or "not JSON", "not_json", text if found is not None else None)
+                if found is None:
+                    return
+                expect_value = found == ","
+            else:
+                yield item
+                return
 
-    def values(self) -> Iterator[Item]:
-        """JSON values one after another (pretty-printed objects, or a single one) to the end."""
+    def documents(self) -> Iterator[Item]:
+        """Every top-level value to the end of the file: an array element by element (several arrays one
+        after another too, as ``cat a.json b.json`` makes them), any other value whole (pretty-printed
+        objects one after another, or a single one)."""
         while True:
             self.skip_ws()
             if self.pos >= len(self.buf):
                 return
+            if self.at("["):
+                self.pos += 1
+                yield from _one_conversation(self.array_elements())
+                if not self.closed:
+                    return
+                continue
             item = self.decode_value()
             yield item
             if not item.ok and item.code not in _READ_WHOLE and (item.code != "not_json" or not self.resync(_NEXT_DOCUMENT)):

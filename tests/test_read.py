@@ -368,3 +368,58 @@ def test_nesting_json_cannot_decode_stays_json_too_deep_though_orjson_could() ->
     raw = ('{"metadata": {"a": ' + "[" * 1000 + "]" * 1000 + "}}\n").encode()
     assert fast_loads(raw) is NOT_PARSED
     assert item_from_line("f.jsonl", 1, raw).code == "json_too_deep"
+
+
+# ----------------------------------------------------------------- JSON documents: chunks, resync, concatenation
+
+_SHAREGPT_DEMO = Path(__file__).parent / "fixtures" / "shared" / "sharegpt" / "glaive_toolcall_en_demo.json"
+
+
+def _doc_items(data: bytes, chunk_size: int) -> list[tuple[int, Any, str | None]]:
+    from fcdata.read import _read_json_document
+
+    return [(i.line, i.value if i.ok else i.code, i.code) for i in _read_json_document(io.BytesIO(data), "doc.json", chunk_size)]
+
+
+def test_every_chunk_boundary_reads_the_same_records() -> None:
+    """A chunk that ended inside `true`, a `\\uXXXX` escape or a number's exponent made a valid element
+    `not_json`, and the resynchronisation after it lost most of the file (2,553 of 3,000 records of a
+    7 MB array written by `json.dump(indent=2)`, exit 0)."""
+    rows = json.loads(_SHAREGPT_DEMO.read_text(encoding="utf-8"))[:3]  # real rows (LLaMA-Factory's demo)
+    rows.append({"flags": [True, False, None], "x": -1.5e-7, "big": 12345678901234567890, "s": "naïve – 日本"})
+    data = json.dumps(rows, indent=2).encode()  # ensure_ascii: every non-ASCII character an escape
+    expected = _doc_items(data, 1 << 20)
+    assert [v for _, v, _ in expected] == rows
+    for size in range(1, 400):
+        assert _doc_items(data, size) == expected, size
+
+
+def test_a_malformed_array_element_is_skipped_whole() -> None:
+    """The next element used to be found by `, {` or `, [`, which matched inside the bad element's own
+    nested lists: its inner objects became records and the good elements after it were lost."""
+    rows = json.loads(_SHAREGPT_DEMO.read_text(encoding="utf-8"))[:4]
+    text = json.dumps(rows, indent=2)
+    bad_at = text.index('"from"', text.index('"conversations"', text.index("},\n  {") + 1))
+    broken = text[:bad_at] + "from" + text[bad_at + len('"from"') :]  # element 2: an unquoted key
+    items = _doc_items(broken.encode(), 1 << 20)
+    assert [v if c is None else c for _, v, c in items] == [rows[0], "not_json", rows[2], rows[3]]
+    from fcdata.read import _read_json_document
+
+    [bad] = [i for i in _read_json_document(io.BytesIO(broken.encode()), "doc.json") if not i.ok]
+    assert json.loads(bad.text.replace("from", '"from"', 1)) == rows[1]  # the rejects file gets the element
+
+
+def test_concatenated_arrays_and_nan_in_a_document() -> None:
+    """`cat a.json b.json`: everything after the first array's `]` was one `not_json` reject (its
+    records lost); a `NaN` in an element was taken for a cut-off file and the rest dropped."""
+    rows = json.loads(_SHAREGPT_DEMO.read_text(encoding="utf-8"))[:3]
+    one = json.dumps(rows, indent=2)
+    items = _doc_items((one + "\n" + one + "\n").encode(), 1 << 20)
+    assert [v for _, v, _ in items] == rows + rows
+    assert [line for line, _, _ in items][3] == one.count("\n") + 3  # the second array opens on the line after the first one ends
+    nan = one.replace('"from": "human"', '"from": NaN', 1)
+    items = _doc_items(nan.encode(), 1 << 20)
+    assert [c for _, _, c in items] == ["not_json", None, None]
+    # a JSON Lines stream of turn lists read from stdin (detected as a document): one record per line
+    lines = "".join(json.dumps(r["conversations"]) + "\n" for r in rows)
+    assert [v for _, v, _ in _doc_items(lines.encode(), 1 << 20)] == [r["conversations"] for r in rows]
