@@ -720,12 +720,30 @@ def _first_bad_byte(text: str) -> int | None:
         return exc.start
 
 
+def _drop_struct_nulls(value: Any) -> Any:
+    """``value`` with every null field of every object removed, at any depth (list elements kept).
+
+    An Arrow struct has a fixed set of fields: a column of nested objects holds, in every row, the union
+    of the keys of all rows, the missing ones as nulls (``{"city": "Paris"}`` next to ``{"page": 2}``
+    comes back as ``{"city": "Paris", "page": null}``). Kept, those nulls would be trained as arguments
+    nobody gave, and make tool schemas invalid; a table cannot tell them from a real ``null``, so a
+    struct's null field is read as absent. JSON-text columns are exact and untouched."""
+    if isinstance(value, dict):
+        return {k: _drop_struct_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_struct_nulls(v) for v in value]
+    return value
+
+
 def _decode_json_columns(row: dict[str, Any]) -> dict[str, Any]:
-    """A Parquet or datasets row as a record: JSON-text columns decoded, and top-level nulls dropped
-    (a table has no "absent": a chat record's row holds ``text: null``, a pretraining record's
-    ``messages: null``)."""
+    """A Parquet or datasets row as a record: JSON-text columns decoded, and nulls dropped: top-level
+    ones (a table has no "absent": a chat record's row holds ``text: null``, a pretraining record's
+    ``messages: null``) and those of nested objects (:func:`_drop_struct_nulls`)."""
     for key in [k for k, v in row.items() if v is None]:
         del row[key]
+    for key, v in row.items():
+        if isinstance(v, (dict, list)):
+            row[key] = _drop_struct_nulls(v)
     for key in _PARQUET_JSON_COLUMNS:
         value = row.get(key)
         if isinstance(value, str) and value[:1] in ("[", "{"):

@@ -423,3 +423,25 @@ def test_concatenated_arrays_and_nan_in_a_document() -> None:
     # a JSON Lines stream of turn lists read from stdin (detected as a document): one record per line
     lines = "".join(json.dumps(r["conversations"]) + "\n" for r in rows)
     assert [v for _, v, _ in _doc_items(lines.encode(), 1 << 20)] == [r["conversations"] for r in rows]
+
+
+def test_nested_parquet_and_datasets_columns_do_not_invent_null_keys(tmp_path: Path) -> None:
+    """Records saved with native nested columns (`pa.Table.from_pylist`, `Dataset.from_list`): Arrow
+    gives every object the union of the keys of all rows, the missing ones null; those came back as
+    arguments nobody gave (`"refundable": null, "page": null, ...`) and validate passed them."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fcdata.convert import convert_records
+
+    demo = json.loads(_SHAREGPT_DEMO.read_text(encoding="utf-8"))[:40]  # real rows, converted
+    records = [o.record for o in convert_records(demo) if o.ok]
+    for r in records:
+        r.pop("metadata")
+    assert len({json.dumps(sorted(c["function"]["arguments"])) for r in records for m in r["messages"] for c in m.get("tool_calls", [])}) > 1
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "nested.parquet")
+    datasets.Dataset.from_list(records).save_to_disk(str(tmp_path / "ds"))
+    for path in (tmp_path / "nested.parquet", tmp_path / "ds"):
+        got = [i.value for i in read_items(str(path))]
+        assert got == records, path
