@@ -11,7 +11,7 @@ import click
 
 from fcdata.errors import FcdataError
 from fcdata.inputs import input_size
-from fcdata.paths import check_paths
+from fcdata.paths import check_paths, same_place
 
 T = TypeVar("T")
 
@@ -234,3 +234,14 @@ def _is_number(text: str) -> bool:
 def echo_err(message: str) -> None:
     """A line on stderr (progress notes, warnings); stdout stays for data."""
     click.echo(message, err=True)
+
+
+def to_stdout(*paths: str | None) -> bool:
+    """Whether any of these outputs is standard output (``-``, or a path to ``/dev/stdout``): then every
+    table and message for people goes to stderr, so that stdout holds only the machine output."""
+    for path in paths:
+        if path == "-":
+            return True
+        if path and os.path.exists(path) and same_place(path, "/dev/stdout"):
+            return True
+    return False

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from fcdata.convert import FORMATS, ConvertReport, convert_files
-from fcdata.paths import same_place
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, cut_off, format_table, nothing_read_or_written, report_written
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, cut_off, format_table, nothing_read_or_written, report_written, to_stdout
 
 
 def _summary(report: ConvertReport) -> str:
@@ -30,8 +28,8 @@ def _summary(report: ConvertReport) -> str:
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Output: JSON Lines, Parquet when the name ends in .parquet, '-' for stdout.")
 @click.option("--from", "source_format", type=click.Choice(FORMATS), help="Read every input as this format instead of detecting it per file.")
-@click.option("--rejects", metavar="PATH", help="Write each rejected input verbatim (field `text`) with its reasons, as JSON Lines.")
-@click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {read, kept, rejected, formats, repairs, rejections, empty_inputs, inputs, per_input, output, rejects}.")
+@click.option("--rejects", metavar="PATH", help="Write each rejected input verbatim (field `text`) with its reasons, as JSON Lines (- = stdout).")
+@click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {read, kept, rejected, formats, repairs, rejections, empty_inputs, cut_inputs, inputs, per_input, output, rejects} (- = stdout; the summary table then goes to stderr).")
 @click.option("--num-proc", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes; the output is byte-identical for any value.")
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any record was rejected.")
 def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rejects: str | None, report_path: str | None, num_proc: int, strict: bool) -> None:
@@ -78,8 +76,8 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     or records rejected with --strict; 2 usage or I/O error (see `fcdata --help`).
     """
     check_outputs(inputs=inputs, files={"-o": output, "--report": report_path, "--rejects": rejects})
-    # the summary goes to stderr when the data goes to stdout (`-o -`, or `-o /dev/stdout`)
-    data_to_stdout = output == "-" or (os.path.exists(output) and same_place(output, "/dev/stdout"))
+    # the summary goes to stderr when any machine output goes to stdout (`-o -`, `--report -`, `--rejects -`)
+    data_to_stdout = to_stdout(output, report_path, rejects)
 
     with ByteProgress([p for p in inputs if p != "-"], desc="converting") as bar:
 

@@ -11,7 +11,7 @@ from fcdata.prepare import OUTPUT_FORMATS, PrepareReport, prepare as prepare_dat
 from fcdata.render import MODES
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, cut_off, format_table, nothing_read_or_written, report_written
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, cut_off, format_table, nothing_read_or_written, report_written, to_stdout
 
 
 def _summary(report: PrepareReport) -> str:
@@ -123,7 +123,7 @@ def prepare(
         )
     if report_path is not None:
         report_written(lambda: write_json(report_path, report.to_obj()), [output, rejects])
-    click.echo(_summary(report), err=report_path == "-")
+    click.echo(_summary(report), err=to_stdout(report_path, rejects))
     # nothing to train on is a finding even without --strict
     why = f"rejected or too long for --max-length {max_length}" if max_length is not None else "rejected or without a trained turn"
     cut = cut_off(report.cut_inputs)

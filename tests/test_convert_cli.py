@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from fcdata.cli.main import cli
@@ -166,3 +167,20 @@ def test_directory_of_mixed_formats_each_detected(tmp_path: Path, shared_data: P
     res = _run(str(tmp_path / "glaive_v2_first500_singleturn.jsonl"), str(tmp_path / "hackathon_readme_examples.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--from", "glaive")
     assert res.exit_code == 0
     assert "format_mismatch" in res.stdout  # forced glaive on the hackathon file: its records are refused, not guessed
+
+
+@pytest.mark.parametrize("command", ["convert", "prepare"])
+@pytest.mark.parametrize("option", ["--report", "--rejects"])
+def test_stdout_holds_only_the_machine_output(tmp_path, command, option) -> None:
+    """`--report -` / `--rejects -`: the summary table for people used to follow the JSON on stdout
+    (`json.load` failed on "Extra data"); it goes to stderr whichever output is on stdout."""
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}) + "\n{bad\n")
+    out = tmp_path / ("o.jsonl" if command == "convert" else "o")
+    res = CliRunner().invoke(cli, [command, str(data), "-o", str(out), option, "-"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    if option == "--report":
+        assert json.loads(res.stdout)["rejected"] == 1
+    else:
+        assert [json.loads(line)["line"] for line in res.stdout.splitlines()] == [2]
+    assert "rejected" in res.stderr
