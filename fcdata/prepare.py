@@ -498,28 +498,24 @@ def prepare(
     digest = _Fingerprint(description)
     done = nbytes = 0
 
+    # the rejects file is committed after the data set, never before: an interrupted run leaves both
+    # outputs as the previous run left them, describing the same run
+    reject_out = JsonlWriter(rejects) if rejects is not None else None
+
     def tables() -> Iterator[Any]:
         nonlocal done, nbytes
-        reject_out = JsonlWriter(rejects) if rejects is not None else None
-        try:
-            for chunk in ordered_map(pool, _process, tasks):
-                _merge(report, chunk.report)
-                if reject_out is not None:
-                    for line in chunk.rejects:
-                        reject_out.write_text(line)
-                table = _placed(chunk.table, report.read - chunk.report.read)
-                digest.update(table)
-                done += chunk.report.read
-                nbytes += chunk.nbytes
-                if on_progress is not None:
-                    on_progress(done, nbytes)
-                yield _with_labels(table)
-        except BaseException as exc:
+        for chunk in ordered_map(pool, _process, tasks):
+            _merge(report, chunk.report)
             if reject_out is not None:
-                reject_out.close(exc)
-            raise
-        if reject_out is not None:
-            reject_out.close()
+                for line in chunk.rejects:
+                    reject_out.write_text(line)
+            table = _placed(chunk.table, report.read - chunk.report.read)
+            digest.update(table)
+            done += chunk.report.read
+            nbytes += chunk.nbytes
+            if on_progress is not None:
+                on_progress(done, nbytes)
+            yield _with_labels(table)
 
     was_enabled = gc.isenabled()
     gc.disable()  # no reference cycles are made here; the collector only costs time on many small objects
@@ -529,9 +525,15 @@ def prepare(
                 _write_parquet(out, tables())
             else:
                 _write_dataset(out, tables(), description, digest)
+    except BaseException as exc:
+        if reject_out is not None:
+            reject_out.close(exc)
+        raise
     finally:
         if was_enabled:
             gc.enable()
+    if reject_out is not None:
+        reject_out.close()
     return report
 
 

@@ -310,3 +310,27 @@ def test_empty_input_gives_a_loadable_empty_dataset(tmp_path: Path) -> None:
     assert len(ds) == 0 and "input_ids" in ds.column_names
     r = CliRunner().invoke(cli, ["train", str(tmp_path / "P"), "-o", str(tmp_path / "run"), "--model", "tiny-mistral"])
     assert r.exit_code == 1 and "empty" in r.output  # nothing to train on: a finding, as in every command
+
+
+def test_an_interrupted_run_leaves_the_rejects_file_of_the_previous_run(tmp_path, monkeypatch) -> None:
+    """The rejects file was committed when the last chunk was rendered, before the data set was saved:
+    a run stopped in the save (the longest step) left the old data set beside the new rejects."""
+    import fcdata.prepare as prep
+
+    data = tmp_path / "d.jsonl"
+    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    data.write_text(good + "\n{bad\n")
+    out, rejects = tmp_path / "out", tmp_path / "rejects.jsonl"
+    prep.prepare([str(data)], str(out), rejects=str(rejects))
+    before = rejects.read_bytes()
+    data.write_text(good + "\n{bad\n{worse\n")
+
+    def interrupted(out_path, tables, *args):
+        for _ in tables:
+            pass
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prep, "_write_dataset", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prep.prepare([str(data)], str(out), rejects=str(rejects))
+    assert rejects.read_bytes() == before
