@@ -113,10 +113,25 @@ def dataset_folder_problem(folder: str | os.PathLike[str]) -> str | None:
     if not os.path.isdir(folder):
         return None
     foreign = _foreign_entries(folder)
-    if not foreign:
-        return None
-    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-    return f"is a folder holding what a saved data set does not ({shown}); writing the data set there replaces the whole folder, so give a new or empty folder (or a data set written before)"
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        return f"is a folder holding what a saved data set does not ({shown}); writing the data set there replaces the whole folder, so give a new or empty folder (or a data set written before)"
+    if os.listdir(folder) and not _written_by_fcdata(folder):
+        return "is a saved data set that fcdata did not write (its dataset_info.json has no fcdata preparation settings: the raw data, or another tool's); writing there would replace it, so give a new or empty folder (or one fcdata prepare wrote)"
+    return None
+
+
+def _written_by_fcdata(folder: str) -> bool:
+    """Whether a saved data set is one ``fcdata prepare`` wrote: its ``dataset_info.json`` description
+    holds fcdata's preparation settings (``format`` ``mistral_v*``, the tokenizer's sha256). A user's
+    own data set (raw records saved with ``save_to_disk``, a ``DatasetDict`` of splits) is not."""
+    try:
+        with open(os.path.join(folder, "dataset_info.json"), encoding="utf-8") as fh:
+            description = json.load(fh).get("description")
+        settings = json.loads(description) if isinstance(description, str) else None
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(settings, dict) and str(settings.get("format", "")).startswith("mistral_") and "tokenizer_sha256" in settings
 
 
 def _temp_prefix(base: str) -> str:

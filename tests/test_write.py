@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -141,3 +142,28 @@ def test_background_writer_syncs_every_sync_every_characters(tmp_path: Path, mon
         for _ in range(3):
             out.write("12345")
     assert len(calls) == 3 and (tmp_path / "o.txt").read_text() == "12345" * 3
+
+
+def test_prepare_never_replaces_a_data_set_it_did_not_write(tmp_path) -> None:
+    """`prepare -o FOLDER` replaced any `save_to_disk` folder: a user's own raw data set (or a
+    DatasetDict of splits) was wiped, exit 0. Only a data set fcdata prepared is replaced."""
+    import datasets
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+    from fcdata.write import dataset_folder_problem
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}) + "\n")
+    raw = datasets.Dataset.from_list([{"messages": "[]", "tools": "[]"}])
+    raw.save_to_disk(str(tmp_path / "mine"))
+    datasets.DatasetDict({"train": raw, "test": raw}).save_to_disk(str(tmp_path / "splits"))
+    for name in ("mine", "splits"):
+        before = sorted(p.name for p in (tmp_path / name).iterdir())
+        assert dataset_folder_problem(tmp_path / name) is not None
+        res = CliRunner().invoke(cli, ["prepare", str(data), "-o", str(tmp_path / name)])
+        assert res.exit_code == 2 and "fcdata did not write" in res.output, res.output
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == before
+    ours = tmp_path / "ours"
+    for _ in range(2):  # a data set fcdata prepared is replaced, run after run
+        assert CliRunner().invoke(cli, ["prepare", str(data), "-o", str(ours)]).exit_code == 0
