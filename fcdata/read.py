@@ -198,6 +198,33 @@ def detect_container(name: str, head: bytes) -> str:
     return "jsonl"
 
 
+_ARROW_MAGIC = b"ARROW1"
+
+
+def _text_encoding_problem(head: bytes) -> str | None:
+    """Why content that is not UTF-8 JSON text cannot be read as such (``None`` when it may be): a
+    UTF-16 or UTF-32 byte-order mark, or an Arrow IPC file. Read as UTF-8, each would turn one record
+    into several unreadable ones and the counts would say nothing true."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "is UTF-32 text (it starts with a UTF-32 byte-order mark); fcdata reads UTF-8: convert it first (iconv -f UTF-32 -t UTF-8)"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "is UTF-16 text (it starts with a UTF-16 byte-order mark); fcdata reads UTF-8: convert it first (iconv -f UTF-16 -t UTF-8)"
+    if head.startswith(_ARROW_MAGIC) or (head[:4] == b"\xff\xff\xff\xff" and len(head) >= 8):  # file / stream format
+        return "is an Arrow IPC file (a data set's shard): give the datasets folder that holds it (saved with save_to_disk), or the data as Parquet"
+    return None
+
+
+def _content_problem(kind: str, head: bytes) -> str | None:
+    """Why a file's content cannot be read as the text ``kind`` says (:func:`_text_encoding_problem`,
+    or lone CR line endings in JSON Lines, which would make the whole file one line)."""
+    if kind == "parquet":
+        return None
+    problem = _text_encoding_problem(head)
+    if problem is None and kind == "jsonl" and b"\r" in head and b"\n" not in head and head.count(b"\r") > 1:
+        problem = "has lone CR line endings (classic Mac OS), which JSON Lines does not use: every line would be read as one; convert them first (tr '\\r' '\\n')"
+    return problem
+
+
 def _is_json_line(line: bytes) -> bool:
     try:
         loads_strict(line.decode("utf-8"))
@@ -228,6 +255,9 @@ def read_items(path: str | os.PathLike[str], *, display_name: str | None = None)
             yield Item(shown, 1, NOT_PARSED, None, f"file cut off or unreadable: {exc}", "truncated_file")
             return
         kind = detect_container(name, head)
+        problem = _content_problem(kind, head)
+        if problem is not None:
+            raise InputError(problem, file=shown)
         if kind == "parquet":
             # Parquet keeps its index at the end, so it cannot be read as it streams: a plain file is
             # opened by name, standard input or a compressed file is spooled to a temporary file first
@@ -407,8 +437,8 @@ def open_jsonl_lines(path: str, shown: str | None = None) -> BinaryIO | None:
         head = stream.peek(1 << 16)[: 1 << 16]
     except OSError:
         head = None
-    if head is None or detect_container(path, head) != "jsonl":
-        stream.close()
+    if head is None or detect_container(path, head) != "jsonl" or _content_problem("jsonl", head) is not None:
+        stream.close()  # read_items says what is wrong
         return None
     return stream
 
@@ -790,6 +820,15 @@ def _read_parquet_stream(name: str, shown: str, stream: BinaryIO) -> Iterator[It
 
 
 def _read_dataset_dir(name: str, shown: str) -> Iterator[Item]:
+    splits_file = os.path.join(name, "dataset_dict.json")
+    if os.path.isfile(splits_file):
+        try:
+            with open(splits_file, encoding="utf-8") as fh:
+                splits = [str(s) for s in json.load(fh).get("splits", [])]
+        except (OSError, ValueError, AttributeError):
+            splits = []
+        first = os.path.join(shown, splits[0]) if splits else os.path.join(shown, "train")
+        raise InputError(f"is a DatasetDict holding several splits ({', '.join(splits) or 'unknown'}); pass one split's folder (e.g. {first})", file=shown)
     if not (os.path.exists(os.path.join(name, "dataset_info.json")) or os.path.exists(os.path.join(name, "state.json"))):
         raise InputError("is a directory, not a Hugging Face dataset saved with save_to_disk", file=shown)
     try:

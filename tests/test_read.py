@@ -218,8 +218,11 @@ def test_arbitrary_bytes_never_raise(tmp_path_factory: Any, blob: bytes) -> None
     for name in ("x.jsonl", "x.json", "x.jsonl.gz"):
         p = d / name
         p.write_bytes(gzip.compress(blob) if name.endswith(".gz") else blob)
-        for item in read_items(p):
-            assert item.ok or item.error
+        try:
+            for item in read_items(p):
+                assert item.ok or item.error
+        except InputError as exc:  # the only whole-file refusals: content that is not UTF-8 JSON text
+            assert any(w in str(exc) for w in ("UTF-16", "UTF-32", "lone CR", "Arrow IPC")), exc
 
 
 def test_deep_nesting_is_an_item(tmp_path: Path) -> None:
@@ -445,3 +448,23 @@ def test_nested_parquet_and_datasets_columns_do_not_invent_null_keys(tmp_path: P
     for path in (tmp_path / "nested.parquet", tmp_path / "ds"):
         got = [i.value for i in read_items(str(path))]
         assert got == records, path
+
+
+def test_files_that_are_not_utf8_json_text_are_refused_whole(tmp_path: Path) -> None:
+    """UTF-16 text, lone-CR line endings and an Arrow shard were read as UTF-8 JSON Lines: one record
+    became several unreadable ones (or five became one) and the counts said nothing true. Each is one
+    clear error naming the fix; a DatasetDict folder names a split to pass."""
+    import datasets
+
+    rows = json.loads(_SHAREGPT_DEMO.read_text(encoding="utf-8"))[:3]
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    (tmp_path / "u16.jsonl").write_bytes(text.encode("utf-16"))
+    (tmp_path / "cr.jsonl").write_bytes(text.replace("\n", "\r").encode())
+    ds = datasets.Dataset.from_list([{"conversations": json.dumps(r["conversations"])} for r in rows])
+    ds.save_to_disk(str(tmp_path / "ds"))
+    datasets.DatasetDict({"train": ds, "test": ds}).save_to_disk(str(tmp_path / "dd"))
+    shard = next((tmp_path / "ds").glob("*.arrow"))
+    for path, words in ((tmp_path / "u16.jsonl", "UTF-16"), (tmp_path / "cr.jsonl", "lone CR"), (shard, "Arrow IPC"), (tmp_path / "dd", "dd/train")):
+        with pytest.raises(InputError, match=words):
+            list(read_items(str(path)))
+    assert [i.value["conversations"] for i in read_items(str(tmp_path / "dd" / "train"))] == [r["conversations"] for r in rows]
