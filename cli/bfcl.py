@@ -9,7 +9,7 @@ import click
 from fcdata.score.bfcl_prompts import iter_bfcl_prompts
 from fcdata.write import JsonlWriter
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, check_outputs, echo_err
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, check_outputs, echo_err, nothing_read_or_written
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -33,7 +33,7 @@ def bfcl_prompts(questions: tuple[str, ...], output: str, ids_path: str | None, 
       fcdata bfcl-prompts BFCL_v3_*.json -o prompts.jsonl --ids prompt_ids.jsonl
 
     Exit codes: 0 ok (every question written); 1 findings: some questions could not become prompts
-    (listed on stderr); 2 usage or I/O error.
+    (listed on stderr), or no prompt was written (an empty input); 2 usage or I/O error.
     """
     check_outputs(inputs=questions, files={"-o": output, "--ids": ids_path})
     tokenizer: Any = None
@@ -61,5 +61,5 @@ def bfcl_prompts(questions: tuple[str, ...], output: str, ids_path: str | None, 
     if ids_out is not None:
         ids_out.close()
     echo_err(f"{written:,} prompts written" + (f", {failed:,} questions skipped" if failed else ""))
-    if failed:
+    if failed or nothing_read_or_written((), written, what="prompt", why="the input holds no question" if not failed else ""):
         raise SystemExit(EXIT_FINDINGS)

@@ -44,7 +44,8 @@ def inspect_cmd(file: str, index: int, html_out: str | None, count: int | None, 
 
     \b
     Exit codes: 0 every record shown rendered; 1 findings: a record shown could not be rendered (the
-    reason is printed; `fcdata validate` lists every finding); 2 usage or I/O error.
+    reason is printed; `fcdata validate` lists every finding), or the input holds no record; 2 usage
+    or I/O error (an --index past the last record).
 
     \b
     Examples:

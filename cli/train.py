@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 import click
 
+from fcdata.convert import FORMATS
+
 from .common import CONTEXT_SETTINGS, check_outputs, echo_err, format_table, stderr_is_terminal
 
 
@@ -117,7 +119,7 @@ def _fmt_gib(value: Any) -> str:
 @click.argument("data", type=click.Path(exists=True, allow_dash=True))
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False), help="Run folder (adapter or model, config.yaml, metrics.json, loss_curve.png, checkpoints/).")
 @_training_options
-@click.option("--format", "source_format", default=None, help="Read raw DATA as this format (glaive, hackathon, sharegpt, openai, canonical); default: detected per record.")
+@click.option("--from", "--format", "source_format", type=click.Choice(FORMATS), default=None, help="Read raw DATA as this format (as `fcdata convert --from`; --format is the old spelling); default: detected per record.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 def train(data: str, run_dir: str, source_format: str | None, quiet: bool, **kwargs: Any) -> None:
     """Fine-tune MODEL on DATA: prepared data (`fcdata prepare` output) or records in any supported format
@@ -205,7 +207,7 @@ def _score_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
 @click.argument("model_or_run")
 @click.argument("data", type=click.Path(exists=True, allow_dash=True))
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None, help="Where predictions.jsonl and report.json go [MODEL_OR_RUN/eval for a run folder].")
-@click.option("--format", "source_format", default=None, help="Read DATA as this format; default: detected per record.")
+@click.option("--from", "--format", "source_format", type=click.Choice(FORMATS), default=None, help="Read DATA as this format (as `fcdata convert --from`; --format is the old spelling); default: detected per record.")
 @click.option("--qlora", is_flag=True, help="Load a base MODEL in 4-bit (a run folder knows how it was trained).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of a built-in random-weight MODEL.")
 @_eval_options
@@ -260,7 +262,7 @@ def eval_cmd(model_or_run: str, data: str, out_dir: str | None, source_format: s
 @_eval_options
 @click.option("--eval-size", type=click.IntRange(min=1), default=None, help="Held-out records (default: --eval-fraction of them; records with metadata.split keep theirs).")
 @click.option("--eval-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Share of records held out [0.1].")
-@click.option("--format", "source_format", default=None, help="Read INPUT as this format; default: detected per record.")
+@click.option("--from", "--format", "source_format", type=click.Choice(FORMATS), default=None, help="Read INPUT as this format (as `fcdata convert --from`; --format is the old spelling); default: detected per record.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 def train_eval(input_path: str, run_dir: str, source_format: str | None, quiet: bool, **kwargs: Any) -> None:
     """The whole recipe in one command: convert INPUT if raw -> validate -> deterministic train/held-out

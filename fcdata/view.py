@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
-from .errors import InputError, RecordError
+from .errors import InputError, NoRecordsError, RecordError
 from .read import read_items
 from .render import Dropped, Sample, Span, render_records
 from .tokenizer import MistralV3Tokenizer, load_tokenizer
@@ -90,6 +90,9 @@ def inspect_file(
     if index < 0 or count < 1:
         raise InputError(f"--index must be >= 0 and the count >= 1, got {index} and {count}", file=path)
     out = list(_prepared(path, index, count, tok)) if is_prepared(path) else list(_records(path, index, count, tok, mode, max_length, source_format))
+    if not out and index == 0:
+        # the one rule for an input that holds no record: a finding (exit 1), not a usage error
+        raise NoRecordsError(f"{path}: holds no record (empty_file: a wrong path, or an export that failed)")
     if not out:
         raise InputError(f"has no record at index {index}", file=path)
     return out

@@ -150,3 +150,16 @@ def test_iter_prompts_reports_bad_lines(tmp_path: Any, shared_data: Any) -> None
     assert [r.record is not None for r in results] == [True, False, False]
     assert [r.item.line for r in results] == [1, 2, 3]
     assert "not JSON" in (results[1].error or "") and "java" in (results[2].error or "")
+
+
+@pytest.mark.parametrize("content", ["", "[]\n"])
+def test_an_empty_question_file_is_a_finding(tmp_path, content) -> None:
+    """The one rule for empty inputs (README): `bfcl-prompts` wrote 0 prompts and exited 0."""
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+
+    questions = tmp_path / "q.json"
+    questions.write_text(content)
+    res = CliRunner().invoke(cli, ["bfcl-prompts", str(questions), "-o", str(tmp_path / "p.jsonl")])
+    assert res.exit_code == 1 and "no prompt was written" in res.output, res.output

@@ -235,3 +235,15 @@ def test_control_and_bidi_characters_are_shown_on_the_page_not_lost(tok, tmp_pat
         assert raw not in page, repr(raw)
     for shown in ("␀", "␛", "␇", "␍", "&lt;U+202E&gt;"):
         assert shown in page, shown
+
+
+def test_an_empty_input_is_a_finding(tmp_path) -> None:
+    """README's rule for every command: an input with no record is exit 1 (inspect said 2)."""
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    res = CliRunner().invoke(cli, ["inspect", str(empty)])
+    assert res.exit_code == 1 and "holds no record" in res.output, res.output
