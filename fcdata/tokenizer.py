@@ -338,6 +338,14 @@ class SentencePieceTokenizer(Tokenizer):
         instruct = all(pieces.get(i) == V3_CONTROL_PIECES[i] and sp.IsControl(i) for i in range(1, 5))
         if version is None:  # a bare tokenizer.model: told apart by its control pieces
             version = "v3" if self.has_v3_control_pieces and self.has_v3_markers else ("v2" if instruct else "v1")
+            later = [p for p in ("[SYSTEM_PROMPT]", "[TOOL_CONTENT]") if sp.piece_to_id(p) != sp.unk_id() and sp.IsControl(sp.piece_to_id(p))]
+            if later:
+                # v7's control tokens: rendered as v3 it would silently lose the [SYSTEM_PROMPT] layout
+                raise TokenizerError(
+                    f"{self.path}: a bare tokenizer.model whose control tokens include {' and '.join(later)} (v7 and later), "
+                    "but its name does not say its version (mistral-common reads a bare .model as v1); "
+                    "name it tokenizer.model.v7 (or the version it is) so that it is rendered as that version"
+                )
         self.version = version
         self.control_ids = frozenset(i for i in range(self.vocab_size) if sp.IsControl(i))
 
@@ -462,8 +470,11 @@ class TekkenTokenizer(Tokenizer):
             data = _read_tekken_json(self.path)
         config = data["config"]
         self.version = config["version"]
-        self.num_special_tokens = int(config["default_num_special_tokens"])
-        self.vocab_size = int(config["default_vocab_size"])
+        try:
+            self.num_special_tokens = int(config["default_num_special_tokens"])
+            self.vocab_size = int(config["default_vocab_size"])
+        except (TypeError, ValueError) as exc:
+            raise TokenizerError(f"{self.path}: the Tekken config's sizes must be integers ({exc})") from exc
         inner = self.vocab_size - self.num_special_tokens
         try:
             vocab = data["vocab"][:inner]
@@ -474,13 +485,19 @@ class TekkenTokenizer(Tokenizer):
         except (KeyError, TypeError, ValueError) as exc:
             raise TokenizerError(f"{self.path}: not a usable Tekken vocabulary ({exc})") from exc
         listed = data.get("special_tokens")
-        if listed is None:
-            specials = list(self.LEGACY_SPECIAL_TOKENS)
-        else:
-            specials = [str(t["token_str"]) for t in sorted(listed, key=lambda t: int(t["rank"]))]
+        try:
+            if listed is None:
+                specials = list(self.LEGACY_SPECIAL_TOKENS)
+            else:
+                specials = [str(t["token_str"]) for t in sorted(listed, key=lambda t: int(t["rank"]))]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TokenizerError(f"{self.path}: special_tokens must be a list of {{\"rank\", \"token_str\"}} objects ({exc.__class__.__name__}: {exc})") from exc
         specials += [f"<SPECIAL_{i}>" for i in range(len(specials), self.num_special_tokens)]
         self._specials = specials
         by_piece = {p: i for i, p in enumerate(specials)}
+        missing = [p for p in ("<s>", "</s>") if p not in by_piece]
+        if missing:
+            raise TokenizerError(f"{self.path}: the special tokens have no {' and no '.join(missing)}, which every Mistral tokenizer has")
         self._set_specials(by_piece.get)
         self.bos_id = by_piece["<s>"]
         self.eos_id = by_piece["</s>"]

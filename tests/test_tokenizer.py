@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -150,3 +151,36 @@ def test_a_v2_model_under_the_bare_hugging_face_name_is_not_taken_for_v3(tmp_pat
     shutil.copy(v2, tmp_path / "tokenizer.model.v3")  # a v2 model misnamed as v3
     with pytest.raises(TokenizerError, match="ids 10..13"):
         load_tokenizer(tmp_path / "tokenizer.model.v3")
+
+
+def test_a_bare_v7_sentencepiece_model_is_refused_not_rendered_as_v3(tmp_path) -> None:
+    """mistral-common's v7 SentencePiece file saved as a bare `tokenizer.model` was detected as v3 and
+    rendered without [SYSTEM_PROMPT], silently."""
+    import shutil
+
+    from tokenizer_files import tokenizer_path
+
+    shutil.copy(tokenizer_path("v7"), tmp_path / "tokenizer.model")
+    with pytest.raises(TokenizerError, match=r"name it tokenizer.model.v7"):
+        load_tokenizer(tmp_path / "tokenizer.model")
+    shutil.copy(tokenizer_path("v3"), tmp_path / "v3.model")
+    assert load_tokenizer(tmp_path / "v3.model").version == "v3"  # a bare v3 file is still read as v3
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d.update(special_tokens=[t for t in d["special_tokens"] if t["token_str"] != "<s>"]), "no <s>"),
+        (lambda d: [t.pop("token_str") for t in d["special_tokens"][:1]], "special_tokens must be a list"),
+        (lambda d: d["config"].update(default_vocab_size="big"), "must be integers"),
+    ],
+)
+def test_a_malformed_tekken_file_is_a_clear_error(tmp_path, change, words) -> None:
+    """A tekken.json with no `<s>` or a special token without `token_str` raised KeyError (a traceback)."""
+    from tokenizer_files import tokenizer_path
+
+    data = json.loads(open(tokenizer_path("v11"), encoding="utf-8").read())
+    change(data)
+    (tmp_path / "tekken.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(TokenizerError, match=words):
+        load_tokenizer(tmp_path / "tekken.json")
