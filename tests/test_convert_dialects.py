@@ -103,6 +103,12 @@ QUIRKS: dict[str, tuple[Any, str | None, list[str] | str]] = {
     "reasoning_stray_closing_tag": ({"messages": [USER, {"role": "assistant", "content": "It is sunny.\n</think>"}]}, None, ["stray_reasoning_tag_removed"]),
     "reasoning_block_in_reply_text": ({"messages": [USER, {"role": "assistant", "content": "<think>The user wants the weather.</think>\n\nIt is sunny."}]}, None, ["reasoning_dropped"]),
     "reasoning_tags_inside_reply": ({"messages": [USER, {"role": "assistant", "content": "It is sunny.\n<think>Or rainy?</think>\nIt is rainy."}]}, None, "reasoning_markup_text"),
+    "tools_json_text_duplicate_key": ({"tools": '[{"type": "function", "function": {"name": "get_weather", "description": "Weather", "description": "Forecast", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]', "messages": [USER, {"role": "assistant", "content": "Sunny."}]}, None, "json_duplicate_key"),
+    "tool_result_list_duplicate_key": (
+        {"tools": [{"type": "function", "function": WEATHER}], "messages": [USER, {"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}, {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Rome"}}}]}, {"role": "tool", "content": '[{"name": "get_weather", "content": {"temp": 21, "temp": 12}}, {"name": "get_weather", "content": "25"}]'}, {"role": "assistant", "content": "21 and 25."}]},
+        None,
+        "json_duplicate_key",
+    ),
     "openai_tools_as_json_text": ({"tools": json.dumps([{"type": "function", "function": WEATHER}]), "messages": [USER, {"role": "assistant", "tool_calls": [{"id": "abcdefghi", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]}]}, None, ["tools_json_string"]),
     "openai_list_results_for_parallel_calls": (
         {"tools": [{"type": "function", "function": WEATHER}], "messages": [USER, {"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}, {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Rome"}}}]}, {"role": "tool", "content": json.dumps([{"name": "get_weather", "content": "21"}, {"name": "get_weather", "content": "25"}])}, {"role": "assistant", "content": "21 and 25."}]},

@@ -57,8 +57,14 @@ def _float(text: str) -> float:
     return value
 
 
-# strict JSON that refuses non-finite numbers (shared by the converters)
-DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+def _unique_pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return _unique_pairs(pairs)  # defined below, with the exception it raises
+
+
+# strict JSON that refuses non-finite numbers and a key given twice with two values (shared by the
+# converters: json keeps the last one without a word, so a tool's parameters or a tool result re-encoded
+# from it would silently lose the first; the dispatcher rejects such a record, json_duplicate_key)
+DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, object_pairs_hook=_unique_pairs_hook)
 
 
 class ConflictingKey(Exception):
@@ -136,6 +142,13 @@ def parse_arguments_text(text: str, repairs: list[str]) -> Any:
         return _parse_arguments_text(text, repairs)
     except ConflictingKey as exc:
         raise conflicting_key_reject(exc) from None
+
+
+def duplicate_key_reason(exc: ConflictingKey) -> tuple[str, str]:
+    """The rejection reason of a record whose tools or tool results give one key twice with two values
+    (the arguments' own case is ``arguments_duplicate_key``)."""
+    first, second = (json.dumps(v, ensure_ascii=False) for v in (exc.first, exc.second))
+    return ("json_duplicate_key", f"a JSON object in the record's tools or tool results gives {exc.key!r} twice, {_short(first)} and {_short(second)}: JSON readers keep one of them silently, so which one is meant is unknown")
 
 
 def conflicting_key_reject(exc: ConflictingKey) -> Reject:

@@ -154,6 +154,7 @@ REJECTIONS: dict[str, str] = {
     "arguments_non_finite": "arguments holding Infinity, NaN or a number too large for JSON",
     "arguments_not_object": "arguments that are an array, a number or a string",
     "arguments_duplicate_key": "arguments (JSON text) that give one key twice with different values: which one the call meant is unknown",
+    "json_duplicate_key": "a JSON object in the tools or a tool result that gives one key twice with different values: JSON readers keep one silently, so which one is meant is unknown",
     "arguments_schema": "arguments that break the declared parameters schema",
     # declarations
     "schema_invalid": "a parameters schema that is not a valid JSON Schema",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator
 
 from ..read import Item
+from .arguments import ConflictingKey, duplicate_key_reason
 from .detect import FORMATS, describe_keys, detect_format, is_turn_list, known_unsupported, trajectory_messages
 from .glaive import convert_glaive
 from .gorilla import convert_gorilla
@@ -157,6 +158,8 @@ def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) ->
             return Rejected(item, rej.reasons, label)
         except RecursionError:
             return Rejected(item, [("json_too_deep", "the record is nested too deeply to convert")], label)
+        except ConflictingKey as exc:
+            return Rejected(item, [duplicate_key_reason(exc)], label)
         except Exception as exc:  # a converter bug must not stop a batch; tests assert this never happens
             return Rejected(item, [("internal_error", f"{type(exc).__name__}: {exc}")], label)
     if not isinstance(value, dict):
@@ -185,6 +188,8 @@ def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) ->
         return Rejected(item, rej.reasons, label)
     except RecursionError:
         return Rejected(item, [("json_too_deep", "the record is nested too deeply to convert")], label)
+    except ConflictingKey as exc:
+        return Rejected(item, [duplicate_key_reason(exc)], label)
     except Exception as exc:  # a converter bug must not stop a batch; tests assert this never happens
         return Rejected(item, [("internal_error", f"{type(exc).__name__}: {exc}")], label)
 

@@ -16,7 +16,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .arguments import _unique_pairs
 from .encoding import ENCODER
+
+# a result list decoded to be split and written back: a key given twice with two values is refused
+# (ConflictingKey), since re-encoding would keep only the last one
+_RESULTS = json.JSONDecoder(object_pairs_hook=_unique_pairs)
 from .turns import Turn
 
 __all__ = ["split_result_lists", "unwrap_envelope", "is_envelope"]
@@ -56,7 +61,7 @@ def split_result_lists(turns: list[Turn], repairs: list[str], decoded: frozenset
         if not text.startswith("["):
             continue
         try:
-            parts = json.loads(text)
+            parts = _RESULTS.decode(text)  # a key given twice with two values: ConflictingKey, a rejection
         except ValueError:
             continue
         if not isinstance(parts, list) or len(parts) != len(t.calls):

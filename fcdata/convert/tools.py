@@ -459,7 +459,7 @@ def _cached(text: str, bare_ok: bool, value: Any = _UNDECODED) -> ToolSet | Reje
     found = _TOOLSETS.get((text, bare_ok))
     if found is None:
         try:
-            found = build_toolset(json.loads(text) if value is _UNDECODED else value, bare_ok=bare_ok)
+            found = build_toolset(loads_finite(text) if value is _UNDECODED else value, bare_ok=bare_ok)
         except Reject as rej:
             found = rej
         if len(_TOOLSETS) >= _TOOLSETS_SIZE:
