@@ -247,6 +247,8 @@ def test_llamafactory_v1_reasoning_tool_use_demo(tok: Any) -> None:
     outs = [o for o in outs if isinstance(o, Converted)]
     for out in outs:
         assert "think>" not in json.dumps([m.get("content") for m in out.record["messages"]])
+        # Python reprs inside result envelopes ({'success': True, ...}: lines 3, 13, 16, 24, 34, 35, 45) are JSON
+        assert not any(m["content"].startswith("{'") for m in out.record["messages"] if m["role"] == "tool")
         _check_written(out)
         assert out.format == "llamafactory"
         # the reasoning parts are not trained: kept in metadata only

@@ -13,7 +13,6 @@ does not have are dropped with a repair code; the record's own ``metadata`` is k
 
 from __future__ import annotations
 
-import ast
 import json
 from typing import Any
 
@@ -25,7 +24,7 @@ from .encoding import ENCODER, KEY_ENCODER
 from .finish import chat_outcome
 from .outcome import Converted, Reject
 from .markup import calls_from_value
-from .results import split_result_lists
+from .results import split_result_lists, tool_result_text
 from .tools import EMPTY_TOOLSET, ToolSet, build_toolset, read_declarations, toolset_from_declarations
 
 __all__ = ["convert_openai", "convert_messages", "text_of", "content_parts", "tool_result_text"]
@@ -86,24 +85,6 @@ def content_parts(content: Any, where: str, repairs: list[str]) -> tuple[str | N
     if texts or not (reasoning or calls):
         repairs.append("content_parts_joined")
     return ("".join(texts) if texts else None), reasoning, calls
-
-
-def tool_result_text(content: str, repairs: list[str]) -> str:
-    """A tool result, with a Python repr (``{'price': 25}``) rewritten as the JSON it stands for
-    (``tool_result_python_literal``); anything else is kept exactly."""
-    if content[:1] in ("{", "[") and "'" in content:
-        try:
-            json.loads(content)
-        except ValueError:
-            try:
-                value = ast.literal_eval(content)
-                if isinstance(value, (dict, list)):
-                    text = ENCODER.encode(value)
-                    repairs.append("tool_result_python_literal")
-                    return text
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                pass
-    return content
 
 
 def _call_of(raw: Any, where: str, repairs: list[str], tools: ToolSet) -> Call:

@@ -13,6 +13,7 @@ the function that gave them.
 
 from __future__ import annotations
 
+import ast
 import json
 from typing import Any
 
@@ -35,12 +36,31 @@ def is_envelope(value: Any) -> bool:
     return keys == {"content"} or keys == {"results"}
 
 
+def tool_result_text(content: str, repairs: list[str]) -> str:
+    """A tool result, with a Python repr (``{'price': 25}``) rewritten as the JSON it stands for
+    (``tool_result_python_literal``); anything else is kept exactly."""
+    if content[:1] in ("{", "[") and "'" in content:
+        try:
+            json.loads(content)
+        except ValueError:
+            try:
+                value = ast.literal_eval(content)
+                if isinstance(value, (dict, list)):
+                    text = ENCODER.encode(value)
+                    repairs.append("tool_result_python_literal")
+                    return text
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                pass
+    return content
+
+
 def unwrap_envelope(value: Any, source: str, repairs: list[str]) -> tuple[str | None, str]:
     """An envelope as ``(function name, the content's text)``; anything else as ``(None, source)``."""
     if is_envelope(value):
         repairs.append("tool_result_envelope_unwrapped")
         inner = value["content"] if "content" in value else value["results"]
-        return value["name"], inner if isinstance(inner, str) else ENCODER.encode(inner)
+        # a Python repr inside the envelope is JSON'd as any tool result is (tool_result_python_literal)
+        return value["name"], tool_result_text(inner, repairs) if isinstance(inner, str) else ENCODER.encode(inner)
     return None, source
 
 
