@@ -363,3 +363,18 @@ def test_toolalpaca_rows_become_one_record_per_instruction(published_data: Path,
     assert [s["Action"] for s in ip["metadata"]["dropped_steps"]] == ["reportAbusiveIP"]
     assert all(len({c["function"]["name"] for c in r["messages"][1].get("tool_calls", [])}) <= 1 for r in records)
     assert all("${" not in json.dumps(r["messages"]) for r in records)
+
+
+def test_hermes_rows_forced_as_plain_sharegpt_name_the_format(published_data: Path) -> None:
+    """`--from sharegpt` on Hermes rows: the rows whose tools sit in the system text's <tools> block were
+    refused as calls to undeclared functions, a reason nobody would connect with the format; they are a
+    format_mismatch naming --from hermes. The rows written are the same as when detected."""
+    path = published_data / "formats" / "hermes_rows.jsonl"
+    forced = list(convert_records(read_items(path), "sharegpt"))
+    detected = _outs(path)
+    for f, d in zip(forced, detected):
+        if isinstance(f, Rejected) and "<tools>" in json.dumps(f.item.value):
+            assert f.codes == ["format_mismatch"] and "--from hermes" in f.reasons[0][1]
+        if isinstance(f, Converted):
+            assert isinstance(d, Converted) and f.record["messages"] == d.record["messages"]
+    assert sum(isinstance(f, Rejected) and f.codes == ["format_mismatch"] for f in forced) == 2

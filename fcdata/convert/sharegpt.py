@@ -46,6 +46,10 @@ def _system_turn(text: str, fmt: str, repairs: list[str], dropped: list[str]) ->
         return hermes.system_tools(text, repairs, dropped)
     if fmt == "toolace":
         return toolace.system_tools(text, repairs, dropped)
+    if "<tools>" in text and "</tools>" in text:
+        # forced --from sharegpt on a Hermes row: its tools would be left as system prose, and its calls
+        # refused as calls to undeclared functions
+        raise Reject("format_mismatch", "the system text declares the tools in a Hermes <tools>...</tools> block, which plain ShareGPT does not read: convert with --from hermes (or let the format be detected)")
     return text, None
 
 
