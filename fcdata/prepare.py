@@ -516,6 +516,8 @@ def prepare(
             if on_progress is not None:
                 on_progress(done, nbytes)
             yield _with_labels(table)
+        if reject_out is not None:
+            reject_out.flush()  # a rejects file that cannot be written stops the run before the data set is replaced
 
     was_enabled = gc.isenabled()
     gc.disable()  # no reference cycles are made here; the collector only costs time on many small objects

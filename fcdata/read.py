@@ -220,7 +220,8 @@ def _content_problem(kind: str, head: bytes) -> str | None:
     if kind == "parquet":
         return None
     problem = _text_encoding_problem(head)
-    if problem is None and kind == "jsonl" and b"\r" in head and b"\n" not in head and head.count(b"\r") > 1:
+    if problem is None and kind == "jsonl" and b"\r" in head and b"\n" not in head and head.count(b"\r") > 1 and _is_json_line(head.split(b"\r", 1)[0]):
+        # (a first line longer than the head with CRs as JSON whitespace inside it is not one)
         problem = "has lone CR line endings (classic Mac OS), which JSON Lines does not use: every line would be read as one; convert them first (tr '\\r' '\\n')"
     return problem
 
@@ -447,6 +448,11 @@ _WS = " \t\r\n"
 # where the next value starts after a malformed one: in an array, an object or array after a comma;
 # in a sequence of pretty-printed values, a '{' or '[' at the start of a line
 _NEXT_DOCUMENT = re.compile(r"\n[\[{]")
+_NEXT_ELEMENT = re.compile(r",\s*[\[{]")
+# a record's opening: its bracket and first key, ``{"messages"`` (what the next record of the array shares)
+_ELEMENT_OPENING = re.compile(r'\{\s*("(?:[^"\\\n]|\\.){1,64}")\s*:')
+# how far a bad element's bracket scan may read before giving up on its brackets
+_SKIP_LIMIT = 1 << 20
 # a JSON error this close to the end of the buffer may be the chunk's end cutting a token (``tr|ue``,
 # ``\u00|e9``, ``1.5e-|7``): read more before calling the value malformed
 _TAIL = 64
@@ -488,8 +494,7 @@ def _one_conversation(items: Iterator[Item]) -> Iterator[Item]:
         yield Item(held[0].file, held[0].line, [i.value for i in held])
 
 
-# a value read whole although it is not usable: reading goes on right after it
-_READ_WHOLE = ("not_utf8", "non_finite_number")
+
 
 
 class _DocumentReader:
@@ -511,6 +516,7 @@ class _DocumentReader:
         self.eof = False
         self.first_chunk = True
         self.closed = False  # the last array read reached its closing ']'
+        self.consumed = False  # the last decode_value moved past its value
 
     def at(self, char: str) -> bool:
         return self.pos < len(self.buf) and self.buf[self.pos] == char
@@ -554,13 +560,16 @@ class _DocumentReader:
     def decode_value(self) -> Item:
         """Decode the value at ``pos`` (an error item when it cannot be: the caller then resynchronises
         or stops). More of the file is read only while the value runs to the end of the buffer, so a
-        malformed value early in a huge file does not pull the rest of it into memory."""
+        malformed value early in a huge file does not pull the rest of it into memory. :attr:`consumed`
+        says whether ``pos`` moved past the value (always for a good one; for an unusable one read whole)."""
         start_line = self.line
+        self.consumed = False
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
-                # a number at the end of the buffer may continue in the next chunk
-                if end >= len(self.buf) and not self.eof and self.more():
+                # a value that ends near the end of the buffer may continue in the next chunk (a number
+                # cut before its exponent, ``1.5|e-7``, decodes as ``1.5``)
+                if end > len(self.buf) - _TAIL and not self.eof and self.more():
                     continue
                 break
             except RecursionError:
@@ -579,6 +588,7 @@ class _DocumentReader:
                     return self._error(start_line, f"file cut off inside a value: {msg}", "truncated_file")
                 return self._error(start_line, f"not JSON: {msg} (line {start_line + self.buf.count(chr(10), self.pos, at)})", "not_json")
         text = self._take(end)
+        self.consumed = True
         if not text.isascii():
             bad = _first_bad_byte(text)
             if bad is not None:
@@ -601,9 +611,16 @@ class _DocumentReader:
             try:
                 _, end = _LENIENT.raw_decode(self.buf, self.pos)
                 break
-            except ValueError:
-                if not self.more():
+            except ValueError as exc:
+                at = exc.pos if isinstance(exc, json.JSONDecodeError) else len(self.buf)
+                runs_to_end = at >= len(self.buf) - 1 or (isinstance(exc, json.JSONDecodeError) and exc.msg.startswith("Unterminated string"))
+                if (runs_to_end or at >= len(self.buf) - _TAIL) and self.more():
+                    continue
+                if runs_to_end:
                     return self._error(start_line, "file cut off inside a value", "truncated_file")
+                # malformed besides: not read whole (pos unmoved), the caller skips it as any bad value
+                return self._error(start_line, f"{message}; and not JSON besides: {exc}", "not_json")
+        self.consumed = True
         return self._error(start_line, message, code, self._take(end))
 
     def resync(self, pattern: re.Pattern[str]) -> bool:
@@ -613,23 +630,25 @@ class _DocumentReader:
         while True:
             found = pattern.search(self.buf, start)
             if found is not None:
-                target = found.end() - 1
+                target = found.start("at") if "at" in pattern.groupindex else found.end() - 1
                 self.line += self.buf.count("\n", self.pos, target)
                 self.pos = target
                 return True
             kept = len(self.buf) - self.pos  # more() keeps buf[pos:] and moves pos to 0
             if not self.more():
                 return False
-            start = max(1, kept - 64)
+            start = max(1, kept - 256)  # a match may straddle the chunks
 
     def skip_element(self) -> tuple[str | None, str]:
-        """After a malformed array element, move past it: scan from its start, outside strings, counting
+        """After a malformed array element, move past it: scan from its start, outside strings, matching
         brackets, to the ``,`` or ``]`` that closes it at the array's depth. Returns that character (``pos``
         is then after a ``,``, or at the ``]``; ``None`` when the file ends first) and the element's text,
-        for the rejects file. A regular expression
-        for "a comma then an object" would stop inside the bad element's own nested lists and give its
-        inner objects as records (and the good elements after it would be lost)."""
-        depth = 0
+        for the rejects file. A regular expression for "a comma then an object" alone would stop inside
+        the bad element's own nested lists and give its inner objects as records; brackets alone fail on
+        an element that lacks one (``{"a": 1, {"b": 2}``), which would swallow the rest of the file. So
+        when the brackets do not balance (a closer that matches no opener, or no end within
+        :data:`_SKIP_LIMIT` characters) the next element is where a comma is followed by ``{`` or ``[``."""
+        stack: list[str] = []
         quote = escaped = False
         i = self.pos
         while True:
@@ -646,24 +665,46 @@ class _DocumentReader:
                 elif ch == '"':
                     quote = True
                 elif ch in "[{":
-                    depth += 1
+                    stack.append("]" if ch == "[" else "}")
                 elif ch in "]}":
-                    if depth == 0 and ch == "]":
-                        text = buf[self.pos : i].rstrip()
-                        self.line += buf.count("\n", self.pos, i)
-                        self.pos = i
-                        return "]", text
-                    depth = max(0, depth - 1)
-                elif ch == "," and depth == 0:
-                    text = buf[self.pos : i].rstrip()
-                    self.line += buf.count("\n", self.pos, i + 1)
-                    self.pos = i + 1
-                    return ",", text
+                    if not stack and ch == "]":
+                        return self._skipped_to(i, "]")
+                    if not stack or stack[-1] != ch:
+                        return self._skip_by_pattern()  # a bracket missing somewhere in the element
+                    stack.pop()
+                elif ch == "," and not stack:
+                    return self._skipped_to(i, ",")
                 i += 1
+            if i - self.pos > _SKIP_LIMIT:
+                return self._skip_by_pattern()
             kept = len(self.buf) - self.pos  # more() keeps buf[pos:] and moves pos to 0
             if not self.more():
-                return None, self.buf[self.pos :]
+                return self._skip_by_pattern()
             i = kept
+
+    def _skipped_to(self, i: int, ch: str) -> tuple[str, str]:
+        text = self.buf[self.pos : i].rstrip()
+        end = i + 1 if ch == "," else i
+        self.line += self.buf.count("\n", self.pos, end)
+        self.pos = end
+        return ch, text
+
+    def _skip_by_pattern(self) -> tuple[str | None, str]:
+        """The next element after a bad one whose brackets do not balance. Records of one array start
+        alike (``{"messages":``, ``{"conversations":``...), and their inner objects do not: the next
+        element is after the first ``,`` followed by the bad element's own opening (its bracket and first
+        key, whatever the whitespace); failing that (no key to go by, or records that differ), after a
+        ``,`` and ``{`` or ``[``.
+        ``pos`` is then at that bracket."""
+        start, line = self.pos, self.line
+        opening = _ELEMENT_OPENING.match(self.buf, start)
+        same_key = re.compile(r",\s*(?P<at>\{)\s*" + re.escape(opening.group(1)) + r"\s*:") if opening else None
+        if same_key is None or not self.resync(same_key):
+            self.pos, self.line = start, line  # (resync reads on but keeps buf[start:])
+            if not self.resync(_NEXT_ELEMENT):
+                return None, self.buf[start:]
+        text = self.buf[start : self.pos]
+        return ",", text[: text.rfind(",")].rstrip()
 
     def array_elements(self) -> Iterator[Item]:
         """The elements of the array whose ``[`` was just read, up to its ``]`` (then :attr:`closed`)."""
@@ -682,8 +723,9 @@ class _DocumentReader:
                 return
             if not expect_value:
                 if ch != ",":
-                    yield self._error(self.line, f"expected ',' or ']', found {ch!r}", "not_json")
-                    found, _ = self.skip_element()
+                    line = self.line
+                    found, text = self.skip_element()
+                    yield self._error(line, f"expected ',' or ']', found {ch!r}", "not_json", text or None)
                     if found is None:
                         return
                     expect_value = found == ","
@@ -693,12 +735,12 @@ class _DocumentReader:
                 continue
             item = self.decode_value()
             first = False
-            if item.ok or item.code in _READ_WHOLE:
+            if item.ok or self.consumed:
                 yield item
                 expect_value = False
-            elif item.code == "not_json":
+            elif item.code in ("not_json", "json_too_deep"):
                 found, text = self.skip_element()
-                yield self._error(item.line, item.error or "not JSON", "not_json", text if found is not None else None)
+                yield self._error(item.line, item.error or "not JSON", item.code or "not_json", text or None)
                 if found is None:
                     return
                 expect_value = found == ","
@@ -722,7 +764,7 @@ class _DocumentReader:
                 continue
             item = self.decode_value()
             yield item
-            if not item.ok and item.code not in _READ_WHOLE and (item.code != "not_json" or not self.resync(_NEXT_DOCUMENT)):
+            if not item.ok and not self.consumed and (item.code not in ("not_json", "json_too_deep") or not self.resync(_NEXT_DOCUMENT)):
                 return
 
 

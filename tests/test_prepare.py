@@ -334,3 +334,25 @@ def test_an_interrupted_run_leaves_the_rejects_file_of_the_previous_run(tmp_path
     with pytest.raises(KeyboardInterrupt):
         prep.prepare([str(data)], str(out), rejects=str(rejects))
     assert rejects.read_bytes() == before
+
+
+def test_a_rejects_file_that_cannot_be_written_stops_the_run_before_the_data_set_is_replaced(tmp_path, monkeypatch) -> None:
+    import datasets
+
+    import fcdata.prepare as prep
+    from fcdata.write import JsonlWriter
+
+    data = tmp_path / "d.jsonl"
+    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    data.write_text(good + "\n{bad\n")
+    out, rejects = tmp_path / "out", tmp_path / "rejects.jsonl"
+    prep.prepare([str(data)], str(out), rejects=str(rejects))
+    data.write_text((good + "\n") * 3 + "{bad\n")
+
+    def full_disk(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(JsonlWriter, "flush", full_disk)
+    with pytest.raises(Exception, match="No space left"):
+        prep.prepare([str(data)], str(out), rejects=str(rejects))
+    assert len(datasets.load_from_disk(str(out))) == 1  # the previous run's data set, beside its rejects

@@ -468,3 +468,38 @@ def test_files_that_are_not_utf8_json_text_are_refused_whole(tmp_path: Path) -> 
         with pytest.raises(InputError, match=words):
             list(read_items(str(path)))
     assert [i.value["conversations"] for i in read_items(str(tmp_path / "dd" / "train"))] == [r["conversations"] for r in rows]
+
+
+def test_malformed_elements_of_every_kind_lose_nothing_after_them() -> None:
+    """A review's cases after the bracket-depth resync: an element missing a `}` or `]` (the scan never
+    closed it: everything after it lost, exit 0), NaN with another error in one element (taken for a
+    cut-off file), NaN in a sequence of values (the next record skipped), an element nested too deeply
+    for `json` (reading stopped), a number cut at a chunk boundary (one element read as two)."""
+    rows = json.loads(_SHAREGPT_DEMO.read_text(encoding="utf-8"))[:4]
+    elems = [json.dumps(r, indent=2) for r in rows]
+
+    def doc(bad: str) -> bytes:
+        return ("[\n" + ",\n".join([elems[0], bad, elems[2], elems[3]]) + "\n]\n").encode()
+
+    cases = {
+        "missing }": elems[1][: elems[1].rstrip().rfind("}")],
+        "missing ]": elems[1].replace("\n    }\n  ],", "\n    }\n  ,", 1),
+        "NaN and more": elems[1].replace('"human"', "NaN, ", 1),
+        "too deep": elems[1].replace('"tools"', '"deep": ' + "[" * 5000 + "]" * 5000 + ', "tools"', 1),
+    }
+    for name, bad in cases.items():
+        assert bad != elems[1], name
+        items = _doc_items(doc(bad), 1 << 20)
+        assert [v if c is None else "bad" for _, v, c in items] == [rows[0], "bad", rows[2], rows[3]], name
+    seq = "\n".join([elems[0], elems[1].replace('"human"', "NaN", 1), elems[2]]).encode()
+    assert [v if c is None else "bad" for _, v, c in _doc_items(seq, 1 << 20)] == [rows[0], "bad", rows[2]]
+    for size in range(1, 12):
+        assert [v for _, v, _ in _doc_items(b'[1.5e-7, 12345, {"c": 1}]', size)] == [1.5e-7, 12345, {"c": 1}], size
+
+
+def test_a_long_first_line_with_cr_whitespace_is_not_taken_for_lone_cr_endings(tmp_path: Path) -> None:
+    rows = json.loads(_SHAREGPT_DEMO.read_text(encoding="utf-8"))[:3]
+    first = json.dumps({**rows[0], "pad": "x" * 70_000}).replace(', "', ',\r"')
+    path = tmp_path / "long.jsonl"
+    path.write_text(first + "\n" + "".join(json.dumps(r) + "\n" for r in rows[1:]))
+    assert [i.ok for i in read_items(path)] == [True, True, True]

@@ -312,3 +312,19 @@ def test_score_cli_reads_tekken_ids_with_the_models_tokenizer(tmp_path) -> None:
     assert res.exit_code == 1 and "outside the tokenizer's vocabulary" in res.output, res.output  # no traceback
     res = CliRunner().invoke(cli, ["score", str(preds), "--references", str(refs), "--tokenizer", tokenizer_path("v11"), "--report", "-", "-q"])
     assert res.exit_code == 0 and json.loads(res.output)["accuracy"] == 1.0, res.output
+
+
+def test_references_given_as_ids_are_read_with_the_tokenizer_too(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from fcdata.cli.main import cli
+    from fcdata.tokenizer import load_tokenizer
+    from tokenizer_files import tokenizer_path
+
+    tok = load_tokenizer(tokenizer_path("v13"))
+    ids = [tok.tool_calls_id, *tok.encode("get_weather"), tok.args_id, *tok.encode('{"city": "Zürich"}'), tok.eos_id]
+    preds, refs = tmp_path / "p.jsonl", tmp_path / "r.jsonl"
+    preds.write_text(json.dumps({"id": "a", "output": ids}) + "\n", encoding="utf-8")
+    refs.write_text(json.dumps({"id": "a", "output": ids}) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["score", str(preds), "--references", str(refs), "--tokenizer", tokenizer_path("v13"), "--report", "-", "-q"])
+    assert res.exit_code == 0 and json.loads(res.output)["accuracy"] == 1.0, res.output

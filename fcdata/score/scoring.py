@@ -99,7 +99,7 @@ def _reference_from_record(record: ChatRecord) -> Reference | str:
     return Reference(reply, tools, _reference_category(reply, record.metadata))
 
 
-def _load_references(source: Source, rejected: list[Rejected], require_marker: bool) -> dict[str, tuple[Reference, Item]]:
+def _load_references(source: Source, rejected: list[Rejected], require_marker: bool, tokenizer: Any = None) -> dict[str, tuple[Reference, Item]]:
     references: dict[str, tuple[Reference, Item]] = {}
     positions: dict[str, int] = {}  # file -> records seen, for ids by position
     for item in _items(source, "references"):
@@ -137,7 +137,7 @@ def _load_references(source: Source, rejected: list[Rejected], require_marker: b
                 reject("missing \"id\" (a string or an integer)")
                 continue
             try:
-                reply = reply_from_prediction(value, require_marker=require_marker)
+                reply = reply_from_prediction(value, require_marker=require_marker, tokenizer=tokenizer)
             except PredictionShapeError as exc:
                 reject(f"not a canonical record, and not a reference in a prediction shape: {exc}")
                 continue
@@ -226,7 +226,7 @@ def score(
     if answers is not None:
         raise UsageError("accepted answers go with BFCL questions (bfcl=...)")
     rejected: list[Rejected] = []
-    refs = _load_references(references, rejected, require_marker)
+    refs = _load_references(references, rejected, require_marker, tokenizer)
     tally = ReferenceTally()
     schemas = SchemaChecker()
     items: list[ItemVerdict] = []
