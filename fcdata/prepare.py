@@ -141,7 +141,7 @@ def _process(task: tuple[list[Any], str | None, str, int | None, str]) -> _Chunk
 
 def _process_chunk(task: tuple[list[Any], str | None, str, int | None, str]) -> _Chunk:
     from .convert import convert_item, detect_format, expand_items
-    from .validate import check_record
+    from .validate import REPAIRED_BY_CONVERTER, check_record
 
     entries, source_format, mode, max_length, tokenizer_path = task
     # record indices are local to the chunk (a row may hold several records: expand_items); the main
@@ -164,7 +164,7 @@ def _process_chunk(task: tuple[list[Any], str | None, str, int | None, str]) -> 
         if source_format in (None, "canonical") and detect_format(record) == "canonical":
             # canonical input that validates is what the converter would pass through unchanged: skip it
             model, findings = check_record(record, file=item.file, line=item.line, text=item.text, rules=rules)
-            if model is None or any(f.severity == "error" for f in findings):
+            if model is None or any(f.severity == "error" or f.code in REPAIRED_BY_CONVERTER for f in findings):
                 model = findings = None
         if model is None:
             out = convert_item(item, source_format, forced=source_format is not None)

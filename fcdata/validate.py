@@ -510,6 +510,11 @@ def _utf8_ok(text: str) -> bool:
         return False
 
 
+# warnings about what the converter repairs (reasoning written as reply text: dropped or refused there):
+# a canonical record with one goes through the converter in prepare, train-eval and inspect, never as is
+REPAIRED_BY_CONVERTER = frozenset({"reasoning_markup_text"})
+
+
 def check_record(obj: Any, *, file: str | None = None, line: int | None = None, text: str | None = None, rules: Rules | None = None) -> tuple[ChatRecord | TextRecord | None, list[Finding]]:
     """Check one decoded record; returns the parsed model (``None`` when its shape is wrong) and every
     finding. Never raises on bad data.

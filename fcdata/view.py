@@ -105,7 +105,7 @@ def _records(path: str, index: int, count: int, tok: MistralV3Tokenizer, mode: s
     is written as chat messages (canonical or OpenAI), every finding of the validator on it as it is."""
     from .convert import convert_item, detect_format, expand_items
     from .records import ChatRecord, parse_record
-    from .validate import check_record
+    from .validate import REPAIRED_BY_CONVERTER, check_record
 
     for position, item in enumerate(expand_items(read_items(path), source_format)):
         if position < index:
@@ -123,7 +123,7 @@ def _records(path: str, index: int, count: int, tok: MistralV3Tokenizer, mode: s
             model, findings = check_record(record, file=item.file, line=item.line, text=item.text)
             view.findings = [str(f) for f in findings]
             view.finding_codes = [(f.severity, f.code) for f in findings]
-            if any(f.severity == "error" for f in findings):
+            if any(f.severity == "error" or f.code in REPAIRED_BY_CONVERTER for f in findings):
                 model = None
         if model is None:
             converted = convert_item(item, source_format, forced=source_format is not None)

@@ -356,3 +356,27 @@ def test_a_rejects_file_that_cannot_be_written_stops_the_run_before_the_data_set
     with pytest.raises(Exception, match="No space left"):
         prep.prepare([str(data)], str(out), rejects=str(rejects))
     assert len(datasets.load_from_disk(str(out))) == 1  # the previous run's data set, beside its rejects
+
+
+def test_canonical_reasoning_text_is_never_trained(tmp_path) -> None:
+    """A canonical record whose reply holds `<think>...</think>` validates with a warning, and prepare's
+    skip-the-converter path (and train-eval's as-is path) trained the tags and the reasoning."""
+    import datasets
+
+    from fcdata.normalize import Rules
+    from fcdata.tokenizer import load_tokenizer
+    from fcdata.train.pipeline import load_records
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>secret plan</think>\n\nAnswer."}]}) + "\n")
+    out = tmp_path / "out"
+    from fcdata.prepare import prepare
+
+    rep = prepare([str(data)], str(out))
+    assert rep.repairs == {"reasoning_dropped": 1}
+    [row] = datasets.load_from_disk(str(out))
+    trained = [t for t, m in zip(row["input_ids"], row["assistant_masks"]) if m]
+    assert load_tokenizer().decode(trained).strip() == "Answer."
+    for rules in (None, Rules(), Rules(systems_in_place=True, content_with_calls=True, version="v7")):
+        records, _, _ = load_records(str(data), rules=rules)
+        assert records[0]["messages"][1]["content"] == "Answer.", rules

@@ -50,6 +50,10 @@ class TrainEvalResult:
 # ---------------------------------------------------------------------------------------- input
 
 
+# the converter's repairs that only v3's rules need: on v7+ a record they were made to is kept as it is
+_TEXT_WITH_CALLS_REPAIRS = frozenset({"text_before_call_dropped", "text_turn_before_call_dropped"})
+
+
 def _as_is(value: dict[str, Any], converted: dict[str, Any]) -> dict[str, Any]:
     """A canonical record kept unrepaired, with the provenance the converter gives every record it
     passes through (source file and line, format, no repairs) before the record's own metadata."""
@@ -87,7 +91,7 @@ def load_records(path: str, *, source_format: str | None = None, rules: Any = No
     repairs: Counter[str] = Counter()  # the converter's repairs of the kept records, by code
     for out in convert_records(read_items(path), source_format):
         read += 1
-        if out.ok and out.repairs and rules is not None and out.format == "canonical" and out.item.ok:
+        if out.ok and out.repairs and rules is not None and rules.content_with_calls and set(out.repairs) <= _TEXT_WITH_CALLS_REPAIRS and out.format == "canonical" and out.item.ok:
             # repaired by v3's rules: kept unrepaired where the model's version encodes it as it is
             _, as_is = check_record(out.item.value, file=out.item.file, line=out.item.line, text=out.item.text, rules=rules)
             if not any(f.severity == "error" for f in as_is):
