@@ -47,8 +47,10 @@ _MARKUP_RE = re.compile("|".join(re.escape(m) for m in sorted(CALL_MARKUP, key=l
 
 
 # ToolACE and Gorilla write calls as a Python list of calls, ``[Func Name(a=1, b="x"), other()]``: a
-# whole reply of that shape is calls (read by ``--from toolace``), never text to train
-_PY_CALL_LIST_RE = re.compile(r"\s*\[\s*[^()\[\]{}'\",=:\s][^()\[\]{}'\",=:]*\(.*\)\s*\]\s*", re.S)
+# whole reply of that shape is calls (read by ``--from toolace``), never text to train. The shape: a name
+# (letters, digits, spaces, ``_ . - /``), then ``()`` or a keyword argument (``a=``), as ToolACE always
+# writes them; ``[x * 2 for x in range(10)]`` or ``[See Figure 1 (left)]`` are not calls
+_PY_CALL_LIST_RE = re.compile(r"\s*\[\s*[A-Za-z_][\w .\-/]*\((?=\s*\)|\s*[A-Za-z_]\w*\s*=(?!=)).*\)\s*\]\s*", re.S)
 
 
 def is_python_call_list(text: str) -> bool:
