@@ -75,13 +75,25 @@ def find_call_markup(text: str) -> str | None:
 # anything else (``reasoning_markup_text``); ``fcdata validate`` warns about any left.
 REASONING_TAGS = ("think", "thinking")
 _REASONING_RE = re.compile(r"</?(?:think|thinking)>|\[/?THINK\]")
+_BLOCK_END = re.compile(r"[ \t]*(?:\r?\n|\Z)")
 _LEADING_BLOCK_RE = re.compile(r"\s*(?:<(think|thinking)>(.*?)</\1>|\[THINK\](.*?)\[/THINK\])", re.S)
 
 
 def find_reasoning_markup(text: str) -> str | None:
     """The first reasoning tag (``<think>``, ``</think>``, ``<thinking>``, ``[THINK]``...) in ``text``."""
+    if "`" in text:  # a tag in inline code is about the tag (``\`<think>\``), not reasoning
+        text = _INLINE_CODE.sub("", text)
     m = _REASONING_RE.search(text)
     return m.group(0) if m is not None else None
+
+
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
+_INLINE_CODE = re.compile(r"`[^`\n]+`")
+
+
+def strip_leading_blank_lines(text: str) -> str:
+    """``text`` without the blank lines it starts with (the first line's own indentation is kept)."""
+    return _LEADING_BLANK_LINES.sub("", text, count=1)
 
 
 def split_reasoning(text: str) -> tuple[str | None, str, bool]:
@@ -98,9 +110,12 @@ def split_reasoning(text: str) -> tuple[str | None, str, bool]:
     """
     reasoning = None
     m = _LEADING_BLOCK_RE.match(text)
-    if m is not None:
+    # a <think> block is a paragraph of its own: a line break after its opening tag or after its closing
+    # one (or the text ends), else the tags are words of the reply ("<thinking> tags ... write
+    # </thinking> to close them") and the reply is refused, not cut; [THINK] is never a word
+    if m is not None and (m.group(3) is not None or text[m.start(2) : m.start(2) + 1] in ("\n", "\r") or _BLOCK_END.match(text, m.end())):
         reasoning = (m.group(2) if m.group(1) else m.group(3)).strip()
-        text = text[m.end() :].lstrip()
+        text = strip_leading_blank_lines(text[m.end() :].lstrip(" \t"))
     stray = False
     for tag in ("</think>", "</thinking>", "[/THINK]"):
         body = text.rstrip()

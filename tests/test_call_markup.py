@@ -148,7 +148,7 @@ def test_converter_drops_reasoning_written_as_text_and_validate_warns():
 
     rec = {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "<think>Add.</think>\n\n4."}]}
     [out] = convert_records([{"messages": rec["messages"], "tools": []}], "openai")
-    assert out.ok and out.record["messages"][1]["content"] == "4." and out.record["metadata"]["reasoning"] == [{"message": 1, "text": "Add."}]
+    assert out.ok and out.record["messages"][1]["content"] == "4." and out.record["metadata"]["reasoning"] == [{"message": None, "text": "Add."}]
     [bad] = convert_records([{"messages": [rec["messages"][0], {"role": "assistant", "content": "4. <think>no</think> 5."}]}], "openai")
     assert not bad.ok and bad.codes == ["reasoning_markup_text"]
     _, findings = check_record(rec)

@@ -69,6 +69,10 @@ class Context:
         self.notes.setdefault(key, []).append(value)
 
 
+def _short_text(text: str) -> str:
+    return repr(text[:40] + "..." if len(text) > 40 else text)
+
+
 def _reasoning_markup(turns: list[Turn], ctx: Context) -> None:
     """Reasoning written as text in a reply (``<think>...</think>`` of R1/Qwen3-style data, stray tags
     of copies of it): a leading block is dropped as reasoning (kept in ``metadata.reasoning``), a lone
@@ -80,10 +84,11 @@ def _reasoning_markup(turns: list[Turn], ctx: Context) -> None:
         try:
             reasoning, reply, stray = split_reasoning(t.content)
         except ValueError as exc:
-            raise Reject("reasoning_markup_text", f"messages[{i}]: the reply holds the reasoning tag {exc.args[0]!r} inside its text (not one leading <think> block), so reasoning and reply cannot be told apart; Mistral v0.3 has no reasoning channel and would train the tags as text") from None
+            raise Reject("reasoning_markup_text", f"an assistant reply ({_short_text(t.content)}) holds the reasoning tag {exc.args[0]!r} inside its text (not one leading <think> block), so reasoning and reply cannot be told apart; Mistral v0.3 has no reasoning channel and would train the tags as text") from None
         if reasoning is not None:
             ctx.repairs.append("reasoning_dropped")
-            ctx.note("reasoning", {"message": i, "text": reasoning})
+            # (the turn's index here is not the source message's: results split, systems read apart)
+            ctx.note("reasoning", {"message": None, "text": reasoning})
         if stray:
             ctx.repairs.append("stray_reasoning_tag_removed")
         t.content = reply or None

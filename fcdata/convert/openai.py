@@ -20,10 +20,11 @@ from ..read import Item
 from .arguments import arguments_field, arguments_object, loads_finite, parse_arguments_text
 from .assemble import Context, assemble
 from .turns import Call, Turn
-from .encoding import ENCODER, KEY_ENCODER
+from .encoding import KEY_ENCODER
 from .finish import chat_outcome
 from .outcome import Converted, Reject
 from .markup import calls_from_value
+from ..call_markup import strip_leading_blank_lines
 from .results import split_result_lists, tool_result_text
 from .tools import EMPTY_TOOLSET, ToolSet, build_toolset, read_declarations, toolset_from_declarations
 
@@ -197,11 +198,14 @@ def _turns(messages: Any, tools: ToolSet, repairs: list[str], notes: list[dict[s
                 # Mistral v0.3 has no reasoning channel: the reasoning is kept, but not trained
                 repairs.append("reasoning_dropped")
                 notes.append({"message": i, "text": "\n\n".join(reasoning)})
-            if notes and content and content[:1].isspace() and content.strip():
-                # a record whose reasoning was dropped: the blank line a reasoning model writes between
-                # its reasoning and its reply (Nemotron: "\n\nI've ...") is not part of the reply
-                repairs.append("reasoning_separator_stripped")
-                content = content.lstrip()
+            if notes and content and content.strip():
+                # a record whose reasoning was dropped: the blank lines a reasoning model writes between
+                # its reasoning and its reply (Nemotron: "\n\nI've ...") are not part of the reply; only
+                # whole blank lines go (a reply's first indentation, "    def f():", stays)
+                stripped = strip_leading_blank_lines(content)
+                if stripped != content:
+                    repairs.append("reasoning_separator_stripped")
+                    content = stripped
             calls: list[Call] = list(part_calls)
             raw_calls = m.get("tool_calls")
             if raw_calls is not None:
