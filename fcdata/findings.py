@@ -80,6 +80,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     # content
     "call_markup_text": ("error", "assistant text holding tool-call markup of a chat format (<tool_call>, <TOOLCALL>, [TOOL_CALLS]...), trained as text instead of as calls"),
     "reasoning_markup_text": ("warning", "assistant text holding reasoning tags (<think>, </think>, [THINK]): Mistral v0.3 has no reasoning channel, so the model learns to print them (fcdata convert drops a leading reasoning block)"),
+    "json_duplicate_key": ("error", "a tool result (JSON text) that gives one key twice with two values: parsed as JSON for rendering, as mistral-common does, only the last is kept"),
     "conversion_residue": ("warning", "leftover markers of a source format (<|endoftext|>, <functioncall>, USER:/ASSISTANT:)"),
     "control_token_text": ("warning", "text containing a control-token string such as [INST] (encoded as plain text)"),
 }

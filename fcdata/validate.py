@@ -156,6 +156,33 @@ def _shape_findings(err: ValidationError, c: _Collector, covered: set[str]) -> N
 # -------------------------------------------------------------------------------------------- meaning
 
 
+class _Conflict(Exception):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out and out[k] != v:
+            raise _Conflict(k)
+        out[k] = v
+    return out
+
+
+_UNIQUE_DECODER = json.JSONDecoder(object_pairs_hook=_unique)
+
+
+def _conflicting_key(text: str) -> str | None:
+    """The first key a JSON text gives twice with two values (``None`` when none, or not JSON)."""
+    try:
+        _UNIQUE_DECODER.decode(text)
+    except _Conflict as exc:
+        return str(exc.args[0])
+    except (ValueError, RecursionError):
+        pass
+    return None
+
+
 def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
@@ -416,6 +443,11 @@ class _Conversation:
 
     def _tool_result(self, i: int, m: dict[str, Any]) -> None:
         c = self.c
+        content = m.get("content")
+        if isinstance(content, str) and content[:1] in ("{", "[") and '"' in content:
+            key = _conflicting_key(content)
+            if key is not None:
+                c.add("json_duplicate_key", ["messages", i, "content"], f"the tool result gives {key!r} twice with two values; the renderer parses it as JSON, as mistral-common does, and keeps only the last: keep one")
         tid = m.get("tool_call_id")
         if tid is None:
             c.add("tool_result_no_id", ["messages", i], "tool result has no tool_call_id; set it to the id of the call it answers (`fcdata convert` links results to calls by order)")

@@ -109,6 +109,7 @@ CASES: list[tuple[str, Any]] = [
     ("parameters_not_object", mutate(lambda r: r["tools"].append({"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}))),
     ("call_markup_text", mutate(lambda r: r["messages"][4].update(content='<tool_call>{"name": "get_time", "arguments": {}}</tool_call>'))),
     ("reasoning_markup_text", mutate(lambda r: r["messages"][4].update(content="<think>They asked the time.</think>\n\nIt is noon."))),
+    ("json_duplicate_key", mutate(lambda r: r["messages"][3].update(content='{"temp": 21, "temp": 12}'))),
     ("conversion_residue", mutate(lambda r: r["messages"][4].update(content="21 degrees. <|endoftext|>"))),
     ("control_token_text", mutate(lambda r: r["messages"][1].update(content="[INST] Weather in Paris? [/INST]"))),
 ]

@@ -101,9 +101,26 @@ def loads_finite(text: str) -> Any:
 _BAD_APOS = re.compile(r"(?<!\\)((?:\\\\)*)\\'")
 
 
+def literal_tree(text: str) -> ast.Expression:
+    """The parsed Python literal ``text``; raises :class:`ConflictingKey` for a dict that gives one key
+    twice with two values (``literal_eval`` keeps the last one without a word, as ``json`` does)."""
+    tree = ast.parse(text.strip(), mode="eval")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            seen: dict[Any, ast.expr] = {}
+            for k, v in zip(node.keys, node.values):
+                if isinstance(k, ast.Constant):
+                    first = seen.setdefault(k.value, v)
+                    if first is not v and ast.dump(first) != ast.dump(v):
+                        raise ConflictingKey(str(k.value), ast.unparse(first), ast.unparse(v))
+    return tree
+
+
 def python_literal(text: str) -> Any:
-    """A Python literal made only of JSON types (dict, list, str, int, float, bool, None), else raise."""
-    value = ast.literal_eval(text)
+    """A Python literal made only of JSON types (dict, list, str, int, float, bool, None), else raise;
+    a dict that gives one key twice with two values raises :class:`ConflictingKey` (``literal_eval`` keeps
+    the last one without a word, as ``json`` does)."""
+    value = ast.literal_eval(literal_tree(text))
 
     def check(v: Any) -> None:
         if v is None or isinstance(v, (str, bool, int)):

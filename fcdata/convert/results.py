@@ -17,7 +17,7 @@ import ast
 import json
 from typing import Any
 
-from .arguments import _unique_pairs
+from .arguments import _unique_pairs, literal_tree
 from .encoding import ENCODER
 
 # a result list decoded to be split and written back: a key given twice with two values is refused
@@ -39,18 +39,22 @@ def is_envelope(value: Any) -> bool:
 def tool_result_text(content: str, repairs: list[str]) -> str:
     """A tool result, with a Python repr (``{'price': 25}``) rewritten as the JSON it stands for
     (``tool_result_python_literal``); anything else is kept exactly."""
-    if content[:1] in ("{", "[") and "'" in content:
+    if content[:1] in ("{", "["):
         try:
-            json.loads(content)
+            _RESULTS.decode(content)  # a key given twice with two values: ConflictingKey, a rejection
+            return content  # JSON: kept exactly (mistral-common parses it, and would keep one of the two)
         except ValueError:
-            try:
-                value = ast.literal_eval(content)
-                if isinstance(value, (dict, list)):
-                    text = ENCODER.encode(value)
-                    repairs.append("tool_result_python_literal")
-                    return text
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                pass
+            pass
+        if "'" not in content:
+            return content
+        try:
+            value = ast.literal_eval(literal_tree(content))
+            if isinstance(value, (dict, list)):
+                text = ENCODER.encode(value)
+                repairs.append("tool_result_python_literal")
+                return text
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            pass
     return content
 
 
@@ -81,7 +85,7 @@ def split_result_lists(turns: list[Turn], repairs: list[str], decoded: frozenset
         if not text.startswith("["):
             continue
         try:
-            parts = _RESULTS.decode(text)  # a key given twice with two values: ConflictingKey, a rejection
+            parts = json.loads(text)
         except ValueError:
             continue
         if not isinstance(parts, list) or len(parts) != len(t.calls):
@@ -89,6 +93,7 @@ def split_result_lists(turns: list[Turn], repairs: list[str], decoded: frozenset
         envelopes = all(is_envelope(p) for p in parts)
         if len(t.calls) == 1 and id(result) not in decoded and not (envelopes and parts[0]["name"] == t.calls[0].name):
             continue
+        _RESULTS.decode(text)  # split and re-encoded: a key given twice with two values is a rejection
         if len(parts) > 1:
             repairs.append("observation_list_split")
         ids = {c.id for c in t.calls if c.id is not None}

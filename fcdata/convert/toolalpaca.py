@@ -31,7 +31,7 @@ import json
 from typing import Any, Iterator
 
 from ..read import Item
-from .arguments import arguments_object, parse_arguments_text
+from .arguments import arguments_object, loads_finite, parse_arguments_text
 from .assemble import Context, assemble
 from .encoding import KEY_ENCODER
 from .finish import chat_outcome
@@ -130,7 +130,7 @@ def _declarations(api: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(text, str):
         raise Reject("missing_field", "Documentation: the API's OpenAPI document is missing")
     try:
-        doc = json.loads(text)
+        doc = loads_finite(text)  # a key given twice with two values: ConflictingKey (json_duplicate_key)
     except ValueError as exc:
         raise Reject("tool_declaration_not_json", f"Documentation: not JSON ({exc})") from None
     paths = doc.get("paths") if isinstance(doc, dict) else None
