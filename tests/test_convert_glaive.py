@@ -308,3 +308,15 @@ def test_a_label_after_a_single_line_break_is_refused_not_made_a_turn() -> None:
     # after a blank line, or right after <|endoftext|>, a label does start a turn
     assert [label for label, _ in split_turns("USER: a\n\nASSISTANT: b")][1:] == ["USER", "ASSISTANT"]
     assert [label for label, _ in split_turns("USER: a\n\n\nASSISTANT: b <|endoftext|>USER: c")][1:] == ["USER", "ASSISTANT", "USER"]
+
+
+
+def test_a_call_object_that_gives_its_name_twice_is_named_as_such() -> None:
+    """`<functioncall> {"arguments": {...}, "name": "f", "name": "g"}` was reported as arguments giving
+    'name' twice (arguments_duplicate_key); it is the call object's own key."""
+    from fcdata.convert import convert_records
+
+    system = 'SYSTEM: You are a helpful assistant with access to the following functions. Use them if required -\n{\n    "name": "f",\n    "description": "d",\n    "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}}\n}\n'
+    chat = 'USER: hi\n\n\nASSISTANT: <functioncall> {"arguments": {"x": 1}, "name": "f", "name": "g"} <|endoftext|>\n\n\nFUNCTION RESPONSE: {"ok": 1}\n\n\nASSISTANT: done <|endoftext|>\n'
+    [out] = convert_records([{"system": system, "chat": chat}])
+    assert not out.ok and out.codes == ["json_duplicate_key"] and "the call gives 'name' twice" in out.reasons[0][1]

@@ -302,6 +302,10 @@ def _decode_call_json(text: str, name: str | None) -> tuple[Any, int]:
         # arguments (name given): a key twice with two values is refused; a whole call: plain JSON
         return (ARGS_DECODER if name is not None else DECODER).raw_decode(text)
     except ConflictingKey as exc:
+        if name is None and exc.key in ("name", "arguments"):
+            # the call object itself gives its name or its arguments twice: not an argument's key
+            first, second = (json.dumps(v, ensure_ascii=False)[:60] for v in (exc.first, exc.second))
+            raise Reject("json_duplicate_key", f"the call gives {exc.key!r} twice, {first} and {second}: which call was meant is unknown") from None
         raise conflicting_key_reject(exc) from None
     except NonFinite as exc:
         what = f"call {name!r}: arguments hold" if name is not None else "the call holds"
