@@ -385,7 +385,7 @@ def _doc_items(data: bytes, chunk_size: int) -> list[tuple[int, Any, str | None]
 
 
 def test_every_chunk_boundary_reads_the_same_records() -> None:
-    """A chunk that ended inside `true`, a `\\uXXXX` escape or a number's exponent made a valid element
+    """A chunk that ended inside `true`, a `\\u00e9` escape or a number's exponent made a valid element
     `not_json`, and the resynchronisation after it lost most of the file (2,553 of 3,000 records of a
     7 MB array written by `json.dump(indent=2)`, exit 0)."""
     rows = json.loads(_SHAREGPT_DEMO.read_text(encoding="utf-8"))[:3]  # real rows (LLaMA-Factory's demo)
