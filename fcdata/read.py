@@ -133,6 +133,26 @@ class Item:
         return json.dumps(self.value, ensure_ascii=False)
 
 
+class ConflictingKey(Exception):
+    """A JSON object gives one key twice with different values (not a ValueError: no repair may take
+    it for text that is merely not JSON). ``json`` keeps the last one without a word; the converters
+    (arguments, tools, tool results) and the validator (tool results) refuse it instead."""
+
+    def __init__(self, key: str, first: Any, second: Any) -> None:
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+def unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that raises :class:`ConflictingKey` (the same value twice loses nothing)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out and out[key] != value:
+            raise ConflictingKey(key, out[key], value)
+        out[key] = value
+    return out
+
+
 class NonJsonConstant(ValueError):
     """``NaN``, ``Infinity`` or ``-Infinity``: Python's JSON reads them, JSON has no such values."""
 

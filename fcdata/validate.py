@@ -30,7 +30,7 @@ from .call_markup import CALL_MARKUP, find_call_markup, find_reasoning_markup, i
 from .errors import format_path
 from .findings import CODES, Finding
 from .rejects import reject_obj
-from .read import Item, loads_strict, read_items
+from .read import ConflictingKey, Item, loads_strict, read_items, unique_pairs
 from .reports import RecordCounts
 from .normalize import NEXT_ROLES, Rules, merges_with
 from .records import ChatRecord, TextRecord, parse_record
@@ -156,28 +156,15 @@ def _shape_findings(err: ValidationError, c: _Collector, covered: set[str]) -> N
 # -------------------------------------------------------------------------------------------- meaning
 
 
-class _Conflict(Exception):
-    pass
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out and out[k] != v:
-            raise _Conflict(k)
-        out[k] = v
-    return out
-
-
-_UNIQUE_DECODER = json.JSONDecoder(object_pairs_hook=_unique)
+_UNIQUE_DECODER = json.JSONDecoder(object_pairs_hook=unique_pairs)
 
 
 def _conflicting_key(text: str) -> str | None:
     """The first key a JSON text gives twice with two values (``None`` when none, or not JSON)."""
     try:
         _UNIQUE_DECODER.decode(text)
-    except _Conflict as exc:
-        return str(exc.args[0])
+    except ConflictingKey as exc:
+        return exc.key
     except (ValueError, RecursionError):
         pass
     return None

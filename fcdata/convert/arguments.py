@@ -26,6 +26,7 @@ import math
 import re
 from typing import Any
 
+from ..read import ConflictingKey, unique_pairs as _unique_pairs
 from .outcome import Reject
 
 __all__ = ["python_literal", "parse_arguments_text", "arguments_object", "arguments_field", "loads_finite", "NonFinite", "DECODER"]
@@ -57,32 +58,10 @@ def _float(text: str) -> float:
     return value
 
 
-def _unique_pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return _unique_pairs(pairs)  # defined below, with the exception it raises
-
-
 # strict JSON that refuses non-finite numbers and a key given twice with two values (shared by the
 # converters: json keeps the last one without a word, so a tool's parameters or a tool result re-encoded
 # from it would silently lose the first; the dispatcher rejects such a record, json_duplicate_key)
-DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, object_pairs_hook=_unique_pairs_hook)
-
-
-class ConflictingKey(Exception):
-    """An object of the arguments gives one key twice with different values (not a ValueError: no
-    repair may take it for text that is merely not JSON)."""
-
-    def __init__(self, key: str, first: Any, second: Any) -> None:
-        super().__init__(key)
-        self.key, self.first, self.second = key, first, second
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out and out[key] != value:
-            raise ConflictingKey(key, out[key], value)
-        out[key] = value
-    return out
+DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, object_pairs_hook=_unique_pairs)
 
 
 # call arguments: as DECODER, and a key given twice with two values is refused (json keeps the last one

@@ -17,12 +17,13 @@ import ast
 import json
 from typing import Any
 
-from .arguments import _unique_pairs, literal_tree
+from ..read import unique_pairs
+from .arguments import literal_tree
 from .encoding import ENCODER
 
 # a result list decoded to be split and written back: a key given twice with two values is refused
 # (ConflictingKey), since re-encoding would keep only the last one
-_RESULTS = json.JSONDecoder(object_pairs_hook=_unique_pairs)
+_RESULTS = json.JSONDecoder(object_pairs_hook=unique_pairs)
 from .turns import Turn
 
 __all__ = ["split_result_lists", "unwrap_envelope", "is_envelope"]
