@@ -109,6 +109,8 @@ def _process_guard() -> Iterator[None]:
     - SIGTERM and SIGHUP end the run like an exception (exit 128 + signal), so every temporary file
       is removed on the way out and worker processes are shut down, instead of the default death that
       leaves ``.NAME.*.tmp`` files and orphaned workers behind.
+    - Each of those signals, and Ctrl-C, also starts a watchdog (:func:`_arm_stop_watchdog`): a run that
+      has not ended :data:`STOP_GRACE_S` seconds later exits there and then, with the same code.
     - Standard output is buffered even under ``python -u`` / ``PYTHONUNBUFFERED=1``: unbuffered, a write
       to a pipe whose reader leaves returns short and the text layer drops the rest without an error.
       Buffered, every byte is either written or reported as lost (``BrokenPipeError``, exit 2).
@@ -119,6 +121,8 @@ def _process_guard() -> Iterator[None]:
         yield
         return
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not a job started with Ctrl-C ignored)
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt)
     stdout = sys.stdout
     raw = getattr(stdout, "buffer", None)
     if isinstance(raw, io.FileIO):
@@ -138,8 +142,46 @@ def _process_guard() -> Iterator[None]:
                 wrapper.detach()  # never close fd 1 with the wrapper
 
 
+# seconds a run has, after Ctrl-C, SIGTERM or SIGHUP, to remove its temporaries and end
+STOP_GRACE_S = 30.0
+_watchdog_armed = False
+
+
+def _arm_stop_watchdog(code: int) -> None:
+    """End the process with ``code`` if it is still running :data:`STOP_GRACE_S` seconds from now.
+
+    Why: a signal's exception is raised at whatever Python function the main thread enters next, and
+    Python-level lock code (``threading.Condition``, ``queue.Queue``, ``concurrent.futures``) interrupted
+    there can be left holding a lock that the clean-up, or the interpreter's exit (which joins the pool's
+    manager thread), then waits on for ever. That hung ``fcdata convert`` on Ctrl-C in CI; the writer
+    it hung in no longer uses such locks (:class:`fcdata.write.BackgroundWriter`), and this bounds
+    what is left: the user asked the run to stop, and it stops. Started with ``_thread`` (C code, no
+    Python lock: the signal may have landed inside :mod:`threading`). Temporaries a run cut off this
+    way leaves behind are named after its process and removed by the next run (``sweep_stale``)."""
+    global _watchdog_armed
+    if _watchdog_armed:
+        return
+    _watchdog_armed = True
+    import _thread
+    import time
+
+    def watchdog() -> None:
+        time.sleep(STOP_GRACE_S)
+        with contextlib.suppress(OSError):
+            os.write(2, f"fcdata: still running {STOP_GRACE_S:g} s after it was asked to stop; exiting now (the next run removes what it left behind)\n".encode())
+        os._exit(code)
+
+    _thread.start_new_thread(watchdog, ())
+
+
 def _terminate(signum: int, _frame: Any) -> None:
+    _arm_stop_watchdog(128 + signum)
     raise SystemExit(128 + signum)
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    _arm_stop_watchdog(128 + signum)
+    raise KeyboardInterrupt
 
 
 def _flush_stdout() -> None:

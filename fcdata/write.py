@@ -385,53 +385,80 @@ class BackgroundWriter:
     (a stream to standard output keeps every finished batch, as writing inline did); an interrupt
     while waiting for that stops the writing. Not for a process that forks while the thread runs (a
     fork copies the thread's locks).
+
+    Why two :class:`queue.SimpleQueue` and no :class:`queue.Queue`: Ctrl-C raises ``KeyboardInterrupt``
+    at whatever Python function the main thread enters next, and ``Queue.put`` runs Python-level
+    ``Condition`` code while it holds the queue's lock. An interrupt landing there (in
+    ``Condition.__exit__`` before it releases, in ``wait``'s re-acquire) left the lock held or broken,
+    and the ``put`` of the end marker on the way out then waited for ever: ``fcdata convert`` hung on
+    Ctrl-C in about one CI run in five (``tests/test_hostile_io.py``). ``SimpleQueue`` is written in C:
+    an interrupt is raised before or after a ``put``/``get``, never inside one. Bounding uses the second
+    queue as a pool of ``depth`` slips: :meth:`write` takes one, the thread hands it back once the text
+    is written, and the thread says it has ended through a third.
     """
 
     def __init__(self, stream: IO[Any], *, sync_every: int = 4 << 20, depth: int = 4) -> None:
         self._stream = stream
         self._sync_every = sync_every if _is_regular_file(stream) else 0
-        self._queue: queue.Queue[str | None] = queue.Queue(maxsize=depth)
+        self._work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._slips: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._ended: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        for _ in range(depth):
+            self._slips.put(True)
         self._error: BaseException | None = None
         self._discard = False
+        self._finished = False  # set by the thread as it ends (a flag no interrupt can leave half-set)
         self._thread = threading.Thread(target=self._run, name="fcdata-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         unsynced = 0
-        while True:
-            text = self._queue.get()
-            if text is None:
-                return
-            if self._error is not None or self._discard:
-                continue  # keep taking, so that the caller never blocks on a full queue
-            try:
-                self._stream.write(text)
-                unsynced += len(text)
-                if self._sync_every and unsynced >= self._sync_every:
-                    self._stream.flush()
-                    _datasync(self._stream.fileno())
-                    unsynced = 0
-            except BaseException as exc:  # handed to the caller
-                self._error = exc
+        try:
+            while True:
+                text = self._work.get()
+                if text is None:
+                    return
+                if self._error is None and not self._discard:
+                    try:
+                        self._stream.write(text)
+                        unsynced += len(text)
+                        if self._sync_every and unsynced >= self._sync_every:
+                            self._stream.flush()
+                            _datasync(self._stream.fileno())
+                            unsynced = 0
+                    except BaseException as exc:  # handed to the caller
+                        self._error = exc
+                self._slips.put(True)  # (also when discarding: the caller never waits on a slip for ever)
+        finally:
+            self._finished = True
+            self._ended.put(True)
 
     def write(self, text: str) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(text)
+        self._slips.get()
+        self._work.put(text)
+
+    def _wait_ended(self, timeout: float | None) -> bool:
+        if self._finished:
+            return True
+        try:
+            self._ended.get(timeout=timeout)
+        except queue.Empty:
+            return self._finished
+        return True
 
     def close(self) -> None:
         """Wait until everything is written; raise the thread's error, if any."""
         try:
-            if self._thread.is_alive():
-                self._queue.put(None)
-                self._thread.join()
+            self._work.put(None)
+            self._wait_ended(None)
         except BaseException:
-            # interrupted while waiting (Ctrl-C): stop writing, wait for the thread, go on failing
+            # interrupted while waiting (Ctrl-C): stop writing, wait for the thread (a second Ctrl-C
+            # stops waiting), go on failing
             self._discard = True
-            while self._thread.is_alive():
-                with contextlib.suppress(queue.Full):
-                    self._queue.put_nowait(None)
-                self._thread.join(0.05)
+            while not self._wait_ended(0.05):
+                pass
             raise
         if self._error is not None:
             raise self._error

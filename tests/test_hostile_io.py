@@ -427,6 +427,36 @@ def test_sigint_exits_130_not_1_and_leaves_nothing(tmp_path: Path, big_input: Pa
     assert b"Traceback" not in err and leftovers(tmp_path) == [] and not target.exists()
 
 
+_WEDGED_CLEANUP = """
+import sys, threading, time
+from fcdata.cli import main as m
+m.STOP_GRACE_S = 1.0
+with m._process_guard():
+    try:
+        print("ready", flush=True)
+        time.sleep(60)
+    except BaseException:
+        lock = threading.Lock()
+        lock.acquire()
+        lock.acquire()  # a clean-up that waits for ever, as one on a lock an interrupt left held did
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_run_whose_clean_up_hangs_still_ends_after_the_grace_period(sig: int) -> None:
+    """The last resort behind the fix of the Ctrl-C hang: whatever wedges after a stop signal, the
+    process ends STOP_GRACE_S later with 128 + signal, saying why."""
+    proc = subprocess.Popen([sys.executable, "-c", _WEDGED_CLEANUP], stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint, start_new_session=True)
+    _STARTED.append(proc)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    started = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err.decode()
+    assert time.monotonic() - started < 20
+    assert b"asked to stop; exiting now" in err and b"Traceback" not in err
+
+
 # ------------------------------------------------------------------------------- 8. closed stdout
 
 

@@ -133,6 +133,67 @@ def test_background_writer_still_writes_what_it_was_given_when_the_caller_fails(
     assert stream.getvalue() == "".join(f"{k}\n" for k in range(6))  # as writing inline would have
 
 
+def _interrupted_at_call(n: int, arm_at: int) -> str:
+    """Write 40 texts through a BackgroundWriter, from the ``arm_at``-th on raising KeyboardInterrupt
+    at the ``n``-th Python function the writing thread enters, as Ctrl-C arriving there would (a
+    signal's handler runs at the next function entry). In a thread of its own, so that a hang is seen
+    as one: ``"interrupted"``, ``"finished"`` (fewer than ``n`` calls) or ``"hang"``."""
+    import io
+    import sys
+    import threading
+    import time
+
+    from fcdata.write import BackgroundWriter
+
+    class Slow(io.StringIO):
+        def write(self, text: str) -> int:  # slower than the caller: it waits for a slot too
+            time.sleep(0.0005)
+            return super().write(text)
+
+    calls = [0]
+    armed = [False]
+
+    def tracer(frame: object, event: str, arg: object) -> None:
+        if event == "call" and armed[0]:
+            calls[0] += 1
+            if calls[0] == n:
+                armed[0] = False
+                sys.settrace(None)
+                raise KeyboardInterrupt
+        return None
+
+    outcome: list[str] = []
+
+    def body() -> None:
+        try:
+            with BackgroundWriter(Slow(), depth=2) as out:
+                for k in range(40):
+                    if k == arm_at:
+                        armed[0] = True
+                        sys.settrace(tracer)
+                    out.write(f"{k}\n")
+                sys.settrace(None)
+        except KeyboardInterrupt:
+            outcome.append("interrupted")
+        else:
+            outcome.append("finished")
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    thread.join(10)
+    return outcome[0] if outcome else "hang"
+
+
+@pytest.mark.parametrize("arm_at", [0, 39])
+def test_background_writer_never_hangs_on_an_interrupt_wherever_it_lands(arm_at: int) -> None:
+    """`fcdata convert` hung on Ctrl-C (one CI run in five): the writer used queue.Queue, whose
+    Python-level Condition code, interrupted while holding the queue's lock, left it held, and the
+    end marker's put waited for ever. On queue.Queue 44 of 119 interruption points hung."""
+    outcomes = {n: _interrupted_at_call(n, arm_at) for n in range(1, 120)}
+    assert [n for n, o in outcomes.items() if o == "hang"] == []
+    assert "interrupted" in outcomes.values()
+
+
 def test_background_writer_syncs_every_sync_every_characters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import fcdata.write as write_mod
 
