@@ -576,6 +576,7 @@ def test_a_device_or_a_pipe_as_output_is_written_in_place_never_replaced(tmp_pat
     got, _ = reader.communicate(timeout=30)
     assert r.exit_code == 0 and stat.S_ISFIFO(os.stat(fifo).st_mode)
     r = run("convert", str(data), "-o", str(tmp_path / "plain.jsonl"))
+    assert r.exit_code == 0, r.output
     assert got == (tmp_path / "plain.jsonl").read_bytes()  # the reader got every byte a file would hold
 
 
@@ -585,6 +586,7 @@ def test_dev_stdin_to_dev_stdout_is_no_collision_and_the_summary_stays_off_the_d
         proc = subprocess.run([*FCDATA, "convert", "/dev/stdin", "-o", "/dev/stdout"], stdin=stdin, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = run("convert", str(data), "-o", str(tmp_path / "plain.jsonl"))
+    assert r.exit_code == 0, r.output
     assert proc.stdout == (tmp_path / "plain.jsonl").read_bytes().replace(str(data).encode(), b"/dev/stdin")
     assert b"kept" in proc.stderr  # the summary table
 
