@@ -223,7 +223,7 @@ def cli() -> None:
     says which findings count; --strict makes rejections and warnings count; an input that holds no
     record or is cut off mid-record, or a run that writes none, always counts); 2 usage or I/O error: the run did not finish (an
     output that is also an input or cannot be written, an output folder holding files fcdata did not
-    write, which it would replace, a full disk, an output pipe closed early as in `| head`); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). A run that did not finish leaves
+    write, which it would replace, a full disk, an output pipe closed early as in `| head`); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM); an interrupted run that has not ended 30 s later exits then. A run that did not finish leaves
     nothing partial under an output's name.
     """
 

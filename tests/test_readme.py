@@ -47,7 +47,7 @@ def test_exit_code_one_is_worded_once() -> None:
         "Exit codes: 0 ok; 1 findings: the run finished but the data failed its checks (each command's --help says which findings count;"
         " --strict makes rejections and warnings count; an input that holds no record or is cut off mid-record, or a run that writes none, always counts);"
         " 2 usage or I/O error: the run did not finish (an output that is also an input or cannot be written, an output folder"
-        " holding files fcdata did not write, which it would replace, a full disk, an output pipe closed early as in `| head`); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). A run that did not finish leaves"
+        " holding files fcdata did not write, which it would replace, a full disk, an output pipe closed early as in `| head`); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM); an interrupted run that has not ended 30 s later exits then. A run that did not finish leaves"
         " nothing partial under an output's name."
     )
     assert wording in _words(README)
