@@ -3,7 +3,6 @@ rejects the record, and the validator reports it in canonical data (``call_marku
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from fcdata.ecma_regex import PatternUnsupported, search, translate
+from fcdata.ecma_regex import PatternUnsupported, search
 from fcdata.schema_check import clear_cache, schema_check
 from fcdata.validate import check_record
 

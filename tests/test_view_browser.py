@@ -8,7 +8,6 @@ Skipped only where no ``chromium`` binary exists; ``.ci/run`` installs it, so CI
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest

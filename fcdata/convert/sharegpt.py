@@ -14,11 +14,9 @@ element per call (``observation_list_split``); otherwise the mismatch is refused
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..read import Item
-from .arguments import loads_finite
 from .assemble import Context, assemble
 from .encoding import ENCODER, KEY_ENCODER
 from .finish import chat_outcome

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from functools import lru_cache
 from typing import Any
 
 from .arguments import NonFinite, loads_finite, python_literal

@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import RecordError
 from ..normalize import Conversation, Rules, Turn
 from .segments import Control, Piece, Segment
-from .spans import CALL_ID, SYSTEM, TOOL_RESULT, USER
+from .spans import CALL_ID, SYSTEM, TOOL_RESULT
 from .v3 import EncoderV3
 
 __all__ = ["EncoderV7"]

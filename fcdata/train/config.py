@@ -25,7 +25,6 @@ optimizer becomes ``adamw_torch_fused`` (``adamw_torch`` where PyTorch has no fu
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
