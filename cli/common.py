@@ -245,3 +245,14 @@ def to_stdout(*paths: str | None) -> bool:
         if path and os.path.exists(path) and same_place(path, "/dev/stdout"):
             return True
     return False
+
+
+def version_rules(tokenizer: str | None) -> Any:
+    """The normaliser rules (:class:`fcdata.normalize.Rules`) of the version of ``--tokenizer``, or
+    ``None`` (v3's) without one: what `validate` checks and `convert` converts by."""
+    if tokenizer is None:
+        return None
+    from fcdata.render.encoders import encoder_for
+    from fcdata.tokenizer import load_tokenizer
+
+    return encoder_for(load_tokenizer(tokenizer)).rules

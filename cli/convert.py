@@ -9,7 +9,7 @@ import click
 from fcdata.convert import FORMATS, ConvertReport, convert_files
 from fcdata.write import write_json
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, cut_off, format_table, nothing_read_or_written, report_written, to_stdout
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, counts_table, cut_off, format_table, nothing_read_or_written, report_written, to_stdout, version_rules
 
 
 def _summary(report: ConvertReport) -> str:
@@ -31,8 +31,9 @@ def _summary(report: ConvertReport) -> str:
 @click.option("--rejects", metavar="PATH", help="Write each rejected input verbatim (field `text`) with its reasons, as JSON Lines (- = stdout).")
 @click.option("--report", "report_path", metavar="PATH", help="Write the JSON report {read, kept, rejected, formats, repairs, rejections, empty_inputs, cut_inputs, inputs, per_input, output, rejects} (- = stdout; the summary table then goes to stderr).")
 @click.option("--num-proc", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes; the output is byte-identical for any value.")
+@click.option("--tokenizer", metavar="PATH", help="Convert for this tokenizer's version (tekken.json, tokenizer.model.vN or a model folder, as `fcdata prepare --tokenizer`): from v7 on, text an assistant writes before its calls stays in the trained turn. Default: Mistral v0.3's rules, which cut it (kept in metadata.dropped_text).")
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any record was rejected.")
-def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rejects: str | None, report_path: str | None, num_proc: int, strict: bool) -> None:
+def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rejects: str | None, report_path: str | None, num_proc: int, tokenizer: str | None, strict: bool) -> None:
     """Convert tool-calling data to canonical records that pass `fcdata validate`.
 
     \b
@@ -71,6 +72,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
       fcdata convert glaive.jsonl -o data.jsonl --report report.json
       fcdata convert raw/*.json -o data.parquet --rejects rejects.jsonl --num-proc 4
       cat chats.jsonl | fcdata convert - -o - --from openai > data.jsonl
+      fcdata convert toolbench.json -o data.jsonl --tokenizer ./Mistral-Small-24B-Instruct-2501
 
     Exit codes: 0 ok; 1 findings: an input with no record or cut off mid-record, no record written,
     or records rejected with --strict; 2 usage or I/O error (see `fcdata --help`).
@@ -78,6 +80,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
     check_outputs(inputs=inputs, files={"-o": output, "--report": report_path, "--rejects": rejects})
     # the summary goes to stderr when any machine output goes to stdout (`-o -`, `--report -`, `--rejects -`)
     data_to_stdout = to_stdout(output, report_path, rejects)
+    rules = version_rules(tokenizer)
 
     with ByteProgress([p for p in inputs if p != "-"], desc="converting") as bar:
 
@@ -93,6 +96,7 @@ def convert(inputs: tuple[str, ...], output: str, source_format: str | None, rej
             num_proc=num_proc,
             on_file=on_file,
             on_progress=bar.update,
+            rules=rules,
         )
     if report_path is not None:
         report_written(lambda: write_json(report_path, report.to_dict()), [output, rejects])

@@ -12,7 +12,7 @@ from fcdata.read import Item
 from fcdata.validate import FindingsSpool, ValidationReport, reject_line, validate_files
 from fcdata.write import JsonlWriter
 
-from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, format_table, report_written
+from .common import CONTEXT_SETTINGS, EXIT_FINDINGS, ByteProgress, check_outputs, format_table, report_written, version_rules
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -48,12 +48,7 @@ def validate(files: tuple[str, ...], report_path: str | None, rejects_path: str 
     if not files:
         raise click.UsageError("give at least one FILE (or - for standard input)")
     check_outputs(inputs=files, files={"--report": report_path, "--rejects": rejects_path})
-    rules = None
-    if tokenizer is not None:
-        from fcdata.render.encoders import encoder_for
-        from fcdata.tokenizer import load_tokenizer
-
-        rules = encoder_for(load_tokenizer(tokenizer)).rules
+    rules = version_rules(tokenizer)
 
     shown: list[Finding] = []
     spool = FindingsSpool() if report_path else None

@@ -167,7 +167,7 @@ def _process_chunk(task: tuple[list[Any], str | None, str, int | None, str]) -> 
             if model is None or any(f.severity == "error" or f.code in REPAIRED_BY_CONVERTER for f in findings):
                 model = findings = None
         if model is None:
-            out = convert_item(item, source_format, forced=source_format is not None)
+            out = convert_item(item, source_format, forced=source_format is not None, rules=rules)
             if not out.ok:
                 _reject(rep, rejects, item, "convert", out.reasons, out.format)
                 continue

@@ -105,7 +105,10 @@ def _records(path: str, index: int, count: int, tok: MistralV3Tokenizer, mode: s
     is written as chat messages (canonical or OpenAI), every finding of the validator on it as it is."""
     from .convert import convert_item, detect_format, expand_items
     from .records import ChatRecord, parse_record
+    from .render.encoders import encoder_for
     from .validate import REPAIRED_BY_CONVERTER, check_record
+
+    rules = encoder_for(tok).rules  # the tokenizer version's rules, as prepare judges and converts
 
     for position, item in enumerate(expand_items(read_items(path), source_format)):
         if position < index:
@@ -120,23 +123,23 @@ def _records(path: str, index: int, count: int, tok: MistralV3Tokenizer, mode: s
         record = item.value
         model = None
         if source_format in (None, "canonical") and detect_format(record) == "canonical":
-            model, findings = check_record(record, file=item.file, line=item.line, text=item.text)
+            model, findings = check_record(record, file=item.file, line=item.line, text=item.text, rules=rules)
             view.findings = [str(f) for f in findings]
             view.finding_codes = [(f.severity, f.code) for f in findings]
             if any(f.severity == "error" or f.code in REPAIRED_BY_CONVERTER for f in findings):
                 model = None
         if model is None:
-            converted = convert_item(item, source_format, forced=source_format is not None)
+            converted = convert_item(item, source_format, forced=source_format is not None, rules=rules)
             if not converted.ok:
                 view.error = "; ".join(f"{c}: {m}" for c, m in converted.reasons)
                 if not view.findings and detect_format(record) in ("canonical", "openai"):
                     # the converter stops at its first reason; the validator lists them all
-                    found = check_record(record, file=item.file, line=item.line, text=item.text)[1]
+                    found = check_record(record, file=item.file, line=item.line, text=item.text, rules=rules)[1]
                     view.findings = [str(f) for f in found]
                     view.finding_codes = [(f.severity, f.code) for f in found]
                 continue
             record = converted.record
-            _, findings = check_record(record, file=item.file, line=item.line, text=converted.line)
+            _, findings = check_record(record, file=item.file, line=item.line, text=converted.line, rules=rules)
             if view.findings:  # canonical input with errors, repaired by the converter
                 view.findings += [f"after conversion: {f}" for f in findings]
             else:

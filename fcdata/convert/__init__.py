@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
+from ..normalize import Rules
 from ..read import Item
 from .detect import FORMATS, detect_format
 from .dispatch import convert_item, expand_items
@@ -56,7 +57,7 @@ def clear_caches() -> None:
     tools.clear_cache()
 
 
-def convert_records(records: Iterable[Any], source_format: str | None = None, *, file: str | None = None, num_proc: int = 1, batch_size: int = 1000) -> Iterator[Converted | Rejected]:
+def convert_records(records: Iterable[Any], source_format: str | None = None, *, file: str | None = None, num_proc: int = 1, batch_size: int = 1000, rules: Rules | None = None) -> Iterator[Converted | Rejected]:
     """Convert records (decoded JSON values or :class:`~fcdata.read.Item`\\ s), yielding one
     :class:`Converted` or :class:`Rejected` per record, in input order (one per input, except that a
     ToolAlpaca row holds one record per instruction: :func:`.dispatch.expand_items`).
@@ -65,6 +66,8 @@ def convert_records(records: Iterable[Any], source_format: str | None = None, *,
     ``format_mismatch``); without it each record's format is told from its keys. Plain values are
     numbered from 1 (their ``source_line``) and attributed to ``file`` when given. With ``num_proc`` > 1
     batches of ``batch_size`` records are converted in worker processes; the results are the same.
+    ``rules``: the normaliser rules of the tokenizer version the data is for (``encoder_for(tok).rules``;
+    default v3's): from v7 on, text before a call stays in the trained turn.
     """
     if source_format is not None and source_format not in FORMATS:
         from ..errors import UsageError
@@ -74,7 +77,7 @@ def convert_records(records: Iterable[Any], source_format: str | None = None, *,
     items = expand_items((rec if isinstance(rec, Item) else Item(file or "", index, rec) for index, rec in enumerate(records, start=1)), source_format)
     if num_proc <= 1:
         for item in items:
-            yield convert_item(item, source_format, forced=forced)
+            yield convert_item(item, source_format, forced=forced, rules=rules)
         return
     from functools import partial
 
@@ -82,9 +85,9 @@ def convert_records(records: Iterable[Any], source_format: str | None = None, *,
     from .files import _chunk
 
     with worker_pool(num_proc) as pool:
-        for results in ordered_map(pool, partial(_convert_batch, fmt=source_format, forced=forced), _chunk(items, batch_size)):
+        for results in ordered_map(pool, partial(_convert_batch, fmt=source_format, forced=forced, rules=rules), _chunk(items, batch_size)):
             yield from results
 
 
-def _convert_batch(batch: list[Item], fmt: str | None, forced: bool) -> list[Converted | Rejected]:
-    return [convert_item(item, fmt, forced=forced) for item in batch]
+def _convert_batch(batch: list[Item], fmt: str | None, forced: bool, rules: Rules | None = None) -> list[Converted | Rejected]:
+    return [convert_item(item, fmt, forced=forced, rules=rules) for item in batch]

@@ -14,7 +14,10 @@ assistant turns holding text and/or calls, results with or without ids) and a :c
    (``text_before_call_dropped``) or as the assistant turn right before it
    (``text_turn_before_call_dropped``), is removed from the trained turn and kept in
    ``metadata.dropped_text`` — mistral-common cannot encode text with calls and merges consecutive
-   assistant turns, and training on a preamble teaches the model to stop before calling;
+   assistant turns, and training on a preamble teaches the model to stop before calling. For a
+   tokenizer version that encodes text then calls in one turn (v7 on: :data:`KEEP_TEXT_WITH_CALLS`)
+   the text stays: in its own turn, or joined to the call turn after it, as mistral-common's merge of
+   consecutive assistant messages joins them (``text_turn_joined_to_calls``);
    empty assistant turns are dropped (``empty_turn_dropped``);
 2. cut the tail after the last assistant turn (``trailing_user_dropped``,
    ``trailing_tool_result_dropped``): a training record must end with an assistant turn, and calls of
@@ -32,6 +35,7 @@ validator would report where the two meet, e.g. ``call_unanswered``, ``undeclare
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Callable
 
 from ..call_markup import find_reasoning_markup, is_python_call_list, split_reasoning
@@ -43,16 +47,23 @@ from .outcome import Reject
 from .tools import ToolSet
 from .turns import Call, Turn
 
-__all__ = ["Turn", "Call", "Context", "assemble"]
+__all__ = ["Turn", "Call", "Context", "assemble", "KEEP_TEXT_WITH_CALLS"]
 
 _NEXT = NEXT_ROLES
+
+
+# Whether the records converted now are for a tokenizer version that encodes an assistant turn of text
+# then calls (v7 on). A context variable rather than a parameter: every converter builds its own
+# Context, and the choice belongs to the run, not to a format; :func:`~.dispatch.convert_item` sets it
+# for each record from its ``rules``.
+KEEP_TEXT_WITH_CALLS: ContextVar[bool] = ContextVar("fcdata_keep_text_with_calls", default=False)
 
 
 class Context:
     """Per-record state of a conversion: the repairs made so far, notes for ``metadata``, and the source
     content the call ids are derived from (a callable, so it is only built for records with calls)."""
 
-    __slots__ = ("repairs", "notes", "content_key", "link_repair", "name_results")
+    __slots__ = ("repairs", "notes", "content_key", "link_repair", "name_results", "keep_text_with_calls")
 
     def __init__(self, content_key: Callable[[], bytes], *, link_repair: bool = False, name_results: bool = True) -> None:
         self.repairs: list[str] = []
@@ -64,6 +75,8 @@ class Context:
         # give every tool result the name of the function it answers (formats without one); OpenAI-style
         # records keep a name only where they have one, so canonical records pass through unchanged
         self.name_results = name_results
+        # v7+: text before calls stays in the trained turn (v3 cannot encode it there)
+        self.keep_text_with_calls = KEEP_TEXT_WITH_CALLS.get()
 
     def note(self, key: str, value: Any) -> None:
         self.notes.setdefault(key, []).append(value)
@@ -96,8 +109,8 @@ def _reasoning_markup(turns: list[Turn], ctx: Context) -> None:
 
 def _read_markup(turns: list[Turn], ctx: Context) -> None:
     """Calls written as markup in assistant text (``<tool_call>``, ``<TOOLCALL>``...) become the turn's
-    calls (:mod:`.markup`); the text before them stays (and is dropped by :func:`_merge`), the text
-    after them is dropped."""
+    calls (:mod:`.markup`); the text before them stays (and is dropped by :func:`_merge` on v3), the
+    text after them is dropped."""
     for i, t in enumerate(turns):
         if t.role == "assistant" and t.content and not t.calls:
             found = read_markup(t.content, ctx.repairs, f"messages[{i}].content")
@@ -116,25 +129,33 @@ def _read_markup(turns: list[Turn], ctx: Context) -> None:
 
 def _merge(turns: list[Turn], ctx: Context) -> list[Turn]:
     out: list[Turn] = []
+    keep = ctx.keep_text_with_calls
     for t in turns:
         role = t.role
         if role == "assistant":
-            if t.calls and t.content:
+            prev = out[-1] if out else None
+            follows = prev is not None and prev.role == "assistant" and prev.weight == t.weight
+            # v3 cannot encode text with calls; no version can keep text that would sit between two call
+            # turns merged into one (mistral-common's merge would move it before the first turn's calls)
+            if t.calls and t.content and (not keep or (follows and prev is not None and prev.calls)):
                 ctx.repairs.append("text_before_call_dropped")
                 ctx.note("dropped_text", {"message": len(out), "text": t.content})
                 t.content = None
             if not t.calls and not t.content:
                 ctx.repairs.append("empty_turn_dropped")
                 continue
-            prev = out[-1] if out else None
-            if prev is not None and prev.role == "assistant" and prev.weight == t.weight:
-                if prev.content and t.content:
+            if follows and prev is not None:
+                if prev.content and t.content and not prev.calls and not t.calls:
                     ctx.repairs.append("consecutive_assistant_merged")
                     prev.content = prev.content + "\n\n" + t.content
                     continue
-                if prev.content and t.calls:
-                    ctx.repairs.append("text_turn_before_call_dropped")
-                    ctx.note("dropped_text", {"message": len(out) - 1, "text": prev.content})
+                if prev.content and not prev.calls and t.calls:
+                    if keep:
+                        ctx.repairs.append("text_turn_joined_to_calls")
+                        t.content = prev.content + "\n\n" + t.content if t.content else prev.content
+                    else:
+                        ctx.repairs.append("text_turn_before_call_dropped")
+                        ctx.note("dropped_text", {"message": len(out) - 1, "text": prev.content})
                     out[-1] = t
                     continue
                 if prev.calls and t.calls:
@@ -234,7 +255,7 @@ def _assemble(turns: list[Turn], tools: ToolSet, ctx: Context) -> list[dict[str,
                         repairs.append("call_id_added")
                     out_calls.append({"id": cid, "type": "function", "function": {"name": name, "arguments": call.arguments}})
                     pending.append([cid, name, False])
-                msg: dict[str, Any] = {"role": "assistant", "tool_calls": out_calls}
+                msg: dict[str, Any] = {"role": "assistant", "content": t.content, "tool_calls": out_calls} if t.content else {"role": "assistant", "tool_calls": out_calls}
             else:
                 msg = {"role": "assistant", "content": t.content}
             if t.weight is not None:

@@ -32,6 +32,7 @@ REPAIRS: dict[str, str] = {
     # conversation structure
     "text_before_call_dropped": "an assistant turn had text and a call; the text is removed from the trained turn (kept in metadata.dropped_text)",
     "text_turn_before_call_dropped": "an assistant text turn directly before a call turn; removed (kept in metadata.dropped_text)",
+    "text_turn_joined_to_calls": "for a tokenizer version that encodes text then calls in one turn (v7 on): an assistant text turn directly before a call turn joined to it, as mistral-common merges them",
     "consecutive_assistant_merged": "two assistant text turns in a row; joined with a blank line (as mistral-common does)",
     "consecutive_user_merged": "two user turns in a row; joined with a blank line (as mistral-common does)",
     "consecutive_calls_merged": "two call turns in a row; made one turn of parallel calls",

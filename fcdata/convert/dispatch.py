@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
+from ..normalize import Rules
 from ..read import Item
+from .assemble import KEEP_TEXT_WITH_CALLS
 from .arguments import ConflictingKey, duplicate_key_reason
 from .detect import FORMATS, describe_keys, detect_format, is_turn_list, known_unsupported, trajectory_messages
 from .glaive import convert_glaive
@@ -141,9 +143,21 @@ def expand_items(items: Iterable[Item], fmt: str | None = None) -> Iterator[Item
             yield item
 
 
-def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False) -> Converted | Rejected:
+def convert_item(item: Item, fmt: str | None = None, *, forced: bool = False, rules: Rules | None = None) -> Converted | Rejected:
     """Convert one :class:`~fcdata.read.Item`. ``fmt`` is the format to read it as (``None``: tell from
-    the record); ``forced`` says it came from ``--from`` (only used in messages and labels)."""
+    the record); ``forced`` says it came from ``--from`` (only used in messages and labels).
+
+    ``rules``: the normaliser rules of the tokenizer version the record is for (default v3's). Where
+    they let a turn hold text then calls (v7 on), the text before a call stays in the trained turn
+    instead of being cut (``text_before_call_dropped``) as v3 needs."""
+    token = KEEP_TEXT_WITH_CALLS.set(rules is not None and rules.content_with_calls)
+    try:
+        return _convert_item(item, fmt, forced)
+    finally:
+        KEEP_TEXT_WITH_CALLS.reset(token)
+
+
+def _convert_item(item: Item, fmt: str | None, forced: bool) -> Converted | Rejected:
     if item.error is not None:
         return Rejected(item, [(item.code or "not_json", item.error or "unreadable")], None)
     value = item.value

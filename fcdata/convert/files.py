@@ -19,12 +19,13 @@ import contextlib
 import gc
 import json
 import os
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..errors import InputError, UsageError
+from ..normalize import Rules
 from ..read import NOT_PARSED, Item, items_of_raw_batch, open_jsonl_lines, raw_line_batches, read_items
 from ..reports import RecordCounts
 from ..paths import check_paths
@@ -128,23 +129,24 @@ def batch_items(shown: str, kind: str, payload: Any) -> list[Item]:
     return items_of_raw_batch(shown, payload)
 
 
-def run_batch(task: tuple[str, str | None, bool, bool, str, list[Any]]) -> BatchResult:
-    """Convert one batch. ``task`` is ``(file, format, forced, want_records, kind, payload)``, ``kind``
-    and ``payload`` as :func:`batch_items` reads them. Runs in a worker process or inline."""
-    shown, fmt, forced, want_records, kind, payload = task
+def run_batch(task: tuple[str, str | None, bool, bool, str, list[Any], Rules | None]) -> BatchResult:
+    """Convert one batch. ``task`` is ``(file, format, forced, want_records, kind, payload, rules)``,
+    ``kind`` and ``payload`` as :func:`batch_items` reads them, ``rules`` as
+    :func:`~.dispatch.convert_item` takes them. Runs in a worker process or inline."""
+    shown, fmt, forced, want_records, kind, payload, rules = task
     # A batch allocates many short-lived, acyclic objects; the cyclic garbage collector would otherwise
     # rescan the long-lived caches again and again (about 15% of the time on Glaive). Switched off for
     # the batch only, and restored as it was.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_batch(shown, fmt, forced, want_records, kind, payload)
+        return _run_batch(shown, fmt, forced, want_records, kind, payload, rules)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _run_batch(shown: str, fmt: str | None, forced: bool, want_records: bool, kind: str, payload: list[Any]) -> BatchResult:
+def _run_batch(shown: str, fmt: str | None, forced: bool, want_records: bool, kind: str, payload: list[Any], rules: Rules | None) -> BatchResult:
     lines: list[str] = []
     records: list[dict[str, Any]] = []
     rejects: list[str] = []
@@ -160,7 +162,7 @@ def _run_batch(shown: str, fmt: str | None, forced: bool, want_records: bool, ki
         nbytes = sum(len(item.text) for item in payload if item.text is not None)
     convert = convert_item
     for item in expand_items(batch_items(shown, kind, payload), fmt):
-        out = convert(item, fmt, forced=forced)
+        out = convert(item, fmt, forced=forced, rules=rules)
         if type(out) is Converted:
             seen_formats.append(out.format)
             if out.repairs:
@@ -285,6 +287,7 @@ def convert_files(
     batch_size: int = _BATCH,
     on_file: Callable[[str, str | None, bool], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    rules: Rules | None = None,
 ) -> ConvertReport:
     """Convert every record of ``inputs`` into ``output`` (JSON Lines, or Parquet when the name ends in
     ``.parquet``; ``-`` = standard output) and, with ``rejects``, write each rejected input verbatim with
@@ -292,8 +295,10 @@ def convert_files(
 
     ``source_format`` forces one format for every file; otherwise each file's format is told from its
     first readable record and announced through ``on_file(file, format, detected)``. ``on_progress(n)``
-    is called with the bytes of input each batch consumed. Raises :class:`~fcdata.errors.InputError` for
-    an input that cannot be opened, :class:`~fcdata.errors.UsageError` for bad options.
+    is called with the bytes of input each batch consumed. ``rules``: the normaliser rules of the
+    tokenizer version the data is for (default v3's; from v7 on, text before a call is kept). Raises
+    :class:`~fcdata.errors.InputError` for an input that cannot be opened,
+    :class:`~fcdata.errors.UsageError` for bad options.
     """
     _check_inputs(inputs, output, source_format, num_proc, rejects)
     parquet = output != "-" and output.lower().endswith(".parquet")
@@ -312,7 +317,7 @@ def convert_files(
             report.files.append(summary)
             if on_file is not None:
                 on_file(source.shown, fmt, source_format is None)
-            tasks = ((source.shown, fmt, source_format is not None, parquet, source.kind, batch) for batch in source.batches)
+            tasks = ((source.shown, fmt, source_format is not None, parquet, source.kind, batch, rules) for batch in source.batches)
             for br in ordered_map(pool, run_batch, tasks):
                 yield summary, br
 

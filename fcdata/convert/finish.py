@@ -40,7 +40,9 @@ def _message_json(m: dict[str, Any]) -> str:
             for c in calls:
                 fn = c["function"]
                 parts.append('{"id": ' + _S(c["id"]) + ', "type": "function", "function": {"name": ' + _S(fn["name"]) + ', "arguments": ' + ENCODER.encode(fn["arguments"]) + "}}")
-            head = '{"role": "assistant", "tool_calls": [' + ", ".join(parts) + "]"
+            # (v7+ conversions keep text before the calls: content first, as assemble builds it)
+            text = ('"content": ' + _S(m["content"]) + ", ") if "content" in m else ""
+            head = '{"role": "assistant", ' + text + '"tool_calls": [' + ", ".join(parts) + "]"
         else:
             head = '{"role": "assistant", "content": ' + _S(m["content"])
         if "weight" in m:

@@ -31,7 +31,7 @@ import re
 from typing import Any
 
 from ..call_markup import CALL_MARKUP, find_call_markup
-from .arguments import ARGS_DECODER, ConflictingKey, NonFinite, arguments_field, arguments_object, conflicting_key_reject, loads_finite, parse_arguments_text, python_literal
+from .arguments import ARGS_DECODER, ConflictingKey, NonFinite, arguments_field, arguments_object, conflicting_key_reject, parse_arguments_text, python_literal
 from .turns import Call
 from .outcome import Reject
 

@@ -50,19 +50,6 @@ class TrainEvalResult:
 # ---------------------------------------------------------------------------------------- input
 
 
-# the converter's repairs that only v3's rules need: on v7+ a record they were made to is kept as it is
-_TEXT_WITH_CALLS_REPAIRS = frozenset({"text_before_call_dropped", "text_turn_before_call_dropped"})
-
-
-def _as_is(value: dict[str, Any], converted: dict[str, Any]) -> dict[str, Any]:
-    """A canonical record kept unrepaired, with the provenance the converter gives every record it
-    passes through (source file and line, format, no repairs) before the record's own metadata."""
-    own = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
-    meta = converted.get("metadata") or {}
-    head = {k: meta[k] for k in ("source_file", "source_line", "format") if k in meta}
-    return {**value, "tools": value.get("tools") or [], "metadata": {**head, "repairs": [], **{k: v for k, v in own.items() if k not in head and k != "repairs"}}}
-
-
 def load_records(path: str, *, source_format: str | None = None, rules: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Read ``path`` and convert it to canonical records (canonical input passes through), then validate.
 
@@ -71,8 +58,8 @@ def load_records(path: str, *, source_format: str | None = None, rules: Any = No
     (stage ``read``, ``convert`` or ``validate``); warnings do not reject a record.
 
     ``rules``: the normaliser rules of the model's tokenizer version (:class:`~fcdata.normalize.Rules`,
-    default v3's). A canonical record valid under them is kept as it is, as ``fcdata prepare`` keeps it:
-    on v7+ a turn of text then calls is valid, and the converter's v3 repair would cut the text."""
+    default v3's), for the converter and the validator both, as ``fcdata prepare`` uses them: on v7+ a
+    turn of text then calls is valid, and v3's repair would cut the text."""
     from ..convert import convert_records
     from ..read import read_items
     from ..rejects import reject_obj
@@ -89,16 +76,8 @@ def load_records(path: str, *, source_format: str | None = None, rules: Any = No
     warnings: Counter[str] = Counter()
     formats: Counter[str] = Counter()
     repairs: Counter[str] = Counter()  # the converter's repairs of the kept records, by code
-    for out in convert_records(read_items(path), source_format):
+    for out in convert_records(read_items(path), source_format, rules=rules):
         read += 1
-        if out.ok and out.repairs and rules is not None and rules.content_with_calls and set(out.repairs) <= _TEXT_WITH_CALLS_REPAIRS and out.format == "canonical" and out.item.ok:
-            # repaired by v3's rules: kept unrepaired where the model's version encodes it as it is
-            _, as_is = check_record(out.item.value, file=out.item.file, line=out.item.line, text=out.item.text, rules=rules)
-            if not any(f.severity == "error" for f in as_is):
-                formats[out.format] += 1
-                warnings.update(f.code for f in as_is)
-                records.append(_as_is(out.item.value, out.record))
-                continue
         if not out.ok:
             by_stage["convert" if out.item.ok else "read"] += 1
             rejections.update(out.codes)
